@@ -1,0 +1,66 @@
+# xiaohu: `make demo` and `make test` do all the set-up on a fresh machine.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+PYTHON ?= python3
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/xiaohu_test
+DEMO_DB ?= sqlite:///var/xiaohu.db
+DEMO_LINES ?= 10000
+
+.PHONY: demo test install lint types test-sqlite test-postgres test-browser browser pg-db \
+        bench bench-import screenshots clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	mkdir -p var
+	XIAOHU_DATABASE_URL=$(DEMO_DB) $(BIN)/xiaohu migrate
+	test -s var/demo.jsonl || $(BIN)/xiaohu demo-data --lines $(DEMO_LINES) --seed 2026 --out var/demo.jsonl
+	XIAOHU_DATABASE_URL=$(DEMO_DB) $(BIN)/xiaohu import var/demo.jsonl
+	XIAOHU_DATABASE_URL=$(DEMO_DB) $(BIN)/xiaohu demo-numbers
+	XIAOHU_DATABASE_URL=$(DEMO_DB) XIAOHU_MODE=sandbox $(BIN)/xiaohu serve --host 127.0.0.1 --port 8000
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+types: install
+	$(BIN)/mypy
+
+# Debian's Chromium for the browser tests; Playwright cannot download its own browsers here.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium and CJK fonts"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) || \
+	  (sudo apt-get update -qq && sudo apt-get install -y -qq chromium fonts-noto-cjk >/dev/null); }
+
+pg-db:
+	@psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='xiaohu_test'" | grep -q 1 || \
+	  psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE xiaohu_test"
+
+test-sqlite: install browser
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-postgres: install pg-db
+	XIAOHU_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider -m "not browser"
+
+test: lint types test-sqlite test-postgres
+
+bench-import: install pg-db
+	$(PY) benchmarks/bench_import.py --lines 1000000
+
+bench: install pg-db
+	$(PY) benchmarks/bench_service.py
+
+screenshots: install browser
+	$(PY) -m xiaohu.web.screenshots docs/screenshots
+
+clean:
+	rm -rf $(VENV) var/*.db var/*.db-* .mypy_cache .ruff_cache

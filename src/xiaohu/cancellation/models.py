@@ -1,0 +1,65 @@
+"""Quotes, cancellations and logged refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from xiaohu.kit.db import Base, BigId, Fen, JsonDoc, UTCDateTime
+
+
+class Quote(Base):
+    """A priced final bill the subscriber may accept until `valid_until`."""
+
+    __tablename__ = "quotes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"), index=True)
+    province_code: Mapped[str] = mapped_column(String(2))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    body: Mapped[dict[str, object]] = mapped_column(JsonDoc)
+
+
+class Cancellation(Base):
+    __tablename__ = "cancellations"
+    __table_args__ = (Index("ix_cancellations_line_id_status", "line_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))
+    msisdn: Mapped[str] = mapped_column(String(11))
+    province_code: Mapped[str] = mapped_column(String(2))
+    handling_province_code: Mapped[str] = mapped_column(String(2))
+    channel: Mapped[str] = mapped_column(String(16))  # online | store | hotline | auto
+    status: Mapped[str] = mapped_column(String(16))  # cancelled | reversed
+    account_status: Mapped[str] = mapped_column(String(16))  # settling | closed | reversed
+    quote_id: Mapped[str | None] = mapped_column(String(32))
+    cancelled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    undo_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    period: Mapped[str] = mapped_column(String(7))
+    final_charges: Mapped[list[dict[str, object]]] = mapped_column(JsonDoc)
+    charges_fen: Mapped[int] = mapped_column(Fen)
+    refund_now_fen: Mapped[int] = mapped_column(Fen)
+    reserve_fen: Mapped[int] = mapped_column(Fen)
+    forfeited_fen: Mapped[int] = mapped_column(Fen)
+    route: Mapped[dict[str, object]] = mapped_column(JsonDoc)
+    late_usage_fen: Mapped[int | None] = mapped_column(Fen)
+    trued_up_fen: Mapped[int | None] = mapped_column(Fen)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reversed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Refusal(Base):
+    """Every refused cancellation, with its blocker codes: the subscriber's complaint evidence."""
+
+    __tablename__ = "cancellation_refusals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"), index=True)
+    province_code: Mapped[str] = mapped_column(String(2))
+    channel: Mapped[str] = mapped_column(String(16))
+    codes: Mapped[list[str]] = mapped_column(JsonDoc)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,155 @@
+"""The `xiaohu` command line: serve, import, demo data and the runs."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from xiaohu.config import get_settings
+from xiaohu.kit.db import masked_url
+
+app = typer.Typer(help="xiaohu (销户): number cancellation service", no_args_is_help=True)
+run_app = typer.Typer(help="Batch runs; every run is safe to repeat.", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+err = Console(stderr=True)
+out = Console()
+
+
+def _runtime(migrate: bool = True):  # type: ignore[no-untyped-def]
+    """Settings, policy and database, with one-line errors instead of tracebacks."""
+    from pydantic import ValidationError
+
+    from xiaohu.kit.migrate import upgrade
+    from xiaohu.policy.loader import PolicyError
+    from xiaohu.runtime import build_runtime
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        err.print(f"[red]configuration error:[/red] {exc.errors()[0]['msg']}")
+        raise typer.Exit(2) from None
+    try:
+        runtime = build_runtime(settings)
+    except PolicyError as exc:
+        err.print(f"[red]policy error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        with runtime.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        if migrate:
+            upgrade(runtime.engine)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        err.print(f"cannot reach the database at {masked_url(settings.database_url)}: {reason}")
+        raise typer.Exit(3) from None
+    return runtime
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    _runtime(migrate=True)
+    out.print("database is at the latest schema")
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Migrate the database if needed and serve the API and pages."""
+    import uvicorn
+
+    from xiaohu.app import create_app
+
+    runtime = _runtime(migrate=True)
+    _start_outbox_sweeper(runtime)
+    mode = runtime.settings.mode
+    out.print(
+        f"xiaohu serving in [bold]{mode}[/bold] mode on http://{host}:{port}  "
+        f"(database {masked_url(runtime.settings.database_url)})"
+    )
+    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning", access_log=False)
+
+
+def _start_outbox_sweeper(runtime) -> None:  # type: ignore[no-untyped-def]
+    """Delivers whatever a request could not deliver right after its commit."""
+
+    def loop() -> None:
+        while True:
+            try:
+                runtime.deliver_outbox()
+            except Exception as exc:  # keep sweeping: the next pass retries
+                err.print(f"outbox sweep failed: {exc}")
+            time.sleep(2)
+
+    threading.Thread(target=loop, name="outbox-sweeper", daemon=True).start()
+
+
+@app.command("import")
+def import_(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON Lines file"),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="write the valid records"),
+) -> None:
+    """Load lines from JSON Lines; invalid records are reported as `line N: field: reason`."""
+    from xiaohu.lines.importer import import_path
+
+    runtime = _runtime()
+    result = import_path(runtime, file, skip_invalid=skip_invalid, show_progress=None)
+    for e in result.errors[:200]:
+        err.print(f"line {e.line}: {e.field}: {e.reason}", markup=False, highlight=False)
+    if len(result.errors) > 200:
+        err.print(f"... and {len(result.errors) - 200} more errors")
+    if result.errors and not skip_invalid:
+        err.print(f"[red]{len(result.errors)} invalid record(s): nothing was written[/red]")
+        raise typer.Exit(1)
+    out.print(
+        f"imported {result.imported} line(s)"
+        + (f", skipped {result.skipped} invalid" if result.skipped else "")
+    )
+
+
+@app.command("demo-data")
+def demo_data(
+    lines: int = typer.Option(10_000, "--lines", min=1),
+    seed: int = typer.Option(2026, "--seed"),
+    out_file: Path | None = typer.Option(None, "--out", help="default: standard output"),
+) -> None:
+    """Write a realistic synthetic JSON Lines data set, the same for the same seed."""
+    from xiaohu.lines.demo_data import write
+
+    if out_file is None:
+        write(sys.stdout, lines=lines, seed=seed, show_progress=False)
+        return
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    with out_file.open("w", encoding="utf-8") as fh:
+        write(fh, lines=lines, seed=seed, show_progress=None)
+    err.print(f"wrote {lines} lines to {out_file}")
+
+
+@run_app.command("close-cycle")
+def close_cycle(period: str = typer.Option(..., "--period", help="YYYY-MM")) -> None:
+    """Close a billing cycle: rate late usage, true up settling accounts, release numbers."""
+    from xiaohu.billing.cycle import run_close_cycle
+
+    runtime = _runtime()
+    report = run_close_cycle(runtime, period, show_progress=None)
+    out.print_json(data=report)
+
+
+@run_app.command("outbox")
+def outbox() -> None:
+    """Deliver every pending SMS and provisioning order now."""
+    runtime = _runtime()
+    total = 0
+    while (n := runtime.deliver_outbox(limit=500)) > 0:
+        total += n
+    out.print(f"delivered {total} message(s)")
+
+
+def main() -> None:
+    app()

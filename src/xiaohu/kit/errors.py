@@ -1,0 +1,205 @@
+"""One error family for the whole service.
+
+Each error has a stable machine `code` (part of the public contract), an HTTP status and a
+message in Chinese and English. Domain code raises `DomainError("CODE", ...)`; one handler in
+app.py turns it into application/problem+json (RFC 9457).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    status: int
+    title: str
+    message: str
+    message_en: str
+
+
+CATALOG: dict[str, ErrorKind] = {
+    # generic
+    "VALIDATION_FAILED": ErrorKind(
+        422, "Validation failed", "请求内容有误", "The request is invalid"
+    ),
+    "MALFORMED_JSON": ErrorKind(
+        400, "Malformed JSON", "请求不是合法的 JSON", "The body is not valid JSON"
+    ),
+    "NOT_FOUND": ErrorKind(404, "Not found", "未找到", "Not found"),
+    "UNAUTHENTICATED": ErrorKind(401, "Unauthenticated", "请先登录", "Sign in first"),
+    "FORBIDDEN": ErrorKind(403, "Forbidden", "无权操作该号码", "Not allowed for this number"),
+    "METHOD_NOT_ALLOWED": ErrorKind(
+        405, "Method not allowed", "不支持该方法", "Method not allowed"
+    ),
+    "INTERNAL_ERROR": ErrorKind(
+        500, "Internal error", "系统错误，请稍后再试", "Internal error, please retry later"
+    ),
+    "DATABASE_UNAVAILABLE": ErrorKind(
+        503, "Database unavailable", "数据库暂不可用", "The database is unavailable"
+    ),
+    "CONFLICT": ErrorKind(
+        409, "Conflict", "数据已被并发修改，请重试", "Changed concurrently, please retry"
+    ),
+    # idempotency
+    "IDEMPOTENCY_KEY_REUSED": ErrorKind(
+        422,
+        "Idempotency key reused",
+        "幂等键已用于不同的请求",
+        "This Idempotency-Key was used for a different request",
+    ),
+    "IDEMPOTENCY_KEY_INVALID": ErrorKind(
+        400, "Idempotency key invalid", "幂等键格式错误", "The Idempotency-Key header is invalid"
+    ),
+    # import
+    "IMPORT_INVALID": ErrorKind(
+        422,
+        "Import has invalid records",
+        "导入数据有误，未写入任何记录",
+        "The import has invalid records; nothing was written",
+    ),
+    # sign-in
+    "OTP_THROTTLED": ErrorKind(
+        429,
+        "Code requested too often",
+        "验证码发送过于频繁，请稍后再试",
+        "A code was sent recently; wait before asking again",
+    ),
+    "VERIFICATION_FAILED": ErrorKind(
+        401,
+        "Verification failed",
+        "验证码或服务密码错误",
+        "The code or the service password is wrong",
+    ),
+    "VERIFICATION_LOCKED": ErrorKind(
+        429,
+        "Sign-in locked",
+        "验证失败次数过多，已锁定 30 分钟",
+        "Too many failed attempts; sign-in is locked for 30 minutes",
+    ),
+    "LINE_NOT_FOUND": ErrorKind(404, "Line not found", "号码不存在", "No such number"),
+    # money and remedies
+    "INSUFFICIENT_FUNDS": ErrorKind(
+        409, "Insufficient funds", "余额不足以支付", "The balance does not cover this"
+    ),
+    "PAYMENT_DECLINED": ErrorKind(
+        402, "Payment declined", "支付未成功", "The payment was declined"
+    ),
+    "CONTRACT_NOT_FOUND": ErrorKind(404, "Contract not found", "合约不存在", "No such contract"),
+    "CONTRACT_NOT_ACTIVE": ErrorKind(
+        409, "Contract not active", "合约不在有效期内", "The contract is not in force"
+    ),
+    "LIFETIME_TERM": ErrorKind(
+        409,
+        "Lifetime term",
+        "终身靓号协议无法在线解约，请走投诉渠道",
+        "A lifetime premium-number term cannot be ended online; use the complaint route",
+    ),
+    "NO_BUNDLE": ErrorKind(
+        409, "No broadband bundle", "该号码未绑定宽带", "This line anchors no broadband bundle"
+    ),
+    "TARGET_LINE_INVALID": ErrorKind(
+        409,
+        "Target line invalid",
+        "目标号码不属于同一机主或不可用",
+        "The target line is not an active line of the same owner",
+    ),
+    # cancellation
+    "CANCELLATION_BLOCKED": ErrorKind(
+        409, "Cancellation blocked", "当前不能销户", "The line cannot be cancelled now"
+    ),
+    "REAL_NAME_MISMATCH": ErrorKind(
+        403,
+        "Real name mismatch",
+        "机主姓名或证件号码不符",
+        "The owner's name or ID number does not match",
+    ),
+    "QUOTE_EXPIRED": ErrorKind(
+        409, "Quote expired", "报价已过期，请重新校验", "The quote has expired; run the check again"
+    ),
+    "QUOTE_NOT_FOUND": ErrorKind(404, "Quote not found", "报价不存在", "No such quote"),
+    "WARNINGS_NOT_ACKNOWLEDGED": ErrorKind(
+        422, "Warnings not acknowledged", "请先确认所有提示", "Acknowledge every warning first"
+    ),
+    "REFUND_ROUTE_INVALID": ErrorKind(
+        422, "Refund route invalid", "退费方式不可用", "This refund route cannot be used"
+    ),
+    "CANCELLATION_NOT_FOUND": ErrorKind(
+        404, "Cancellation not found", "销户记录不存在", "No such cancellation"
+    ),
+    "UNDO_WINDOW_CLOSED": ErrorKind(
+        409, "Undo window closed", "已超过返销期限", "The undo window has closed"
+    ),
+    "ALREADY_CANCELLED": ErrorKind(
+        409, "Already cancelled", "号码已销户", "The line is already cancelled"
+    ),
+    "NUMBER_REISSUED": ErrorKind(
+        409,
+        "Number reissued",
+        "号码已重新启用，无法返销",
+        "The number has been reissued; it cannot be restored",
+    ),
+    # runs
+    "PERIOD_INVALID": ErrorKind(
+        422, "Period invalid", "账期格式应为 YYYY-MM", "The period must look like YYYY-MM"
+    ),
+    "PERIOD_NOT_ENDED": ErrorKind(
+        409, "Period not ended", "账期尚未结束", "The billing period has not ended yet"
+    ),
+}
+
+
+class DomainError(Exception):
+    """A failure the caller can act on. `extra` fields are added to the problem document."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        if code not in CATALOG:
+            raise KeyError(f"unknown error code {code!r}: add it to kit/errors.py CATALOG")
+        self.code = code
+        self.kind = CATALOG[code]
+        self.detail = detail or self.kind.message_en
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra
+        super().__init__(f"{code}: {self.detail}")
+
+    @property
+    def status(self) -> int:
+        return self.kind.status
+
+    def problem(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"https://xiaohu.dev/problems/{self.code.lower().replace('_', '-')}",
+            "title": self.kind.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+            "message": self.kind.message,
+            "message_en": self.kind.message_en,
+        }
+        if self.errors is not None:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        return body
+
+
+def error_responses(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` for a route, from the codes it can return."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        kind = CATALOG[code]
+        entry = out.setdefault(
+            kind.status,
+            {"description": "", "content": {"application/problem+json": {}}},
+        )
+        entry["description"] = " | ".join(filter(None, [entry["description"], code]))
+    return out

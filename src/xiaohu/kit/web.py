@@ -1,0 +1,142 @@
+"""FastAPI glue shared by every router: the unit of work, idempotency, problem+json."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from xiaohu.kit import idempotency
+from xiaohu.kit.errors import DomainError
+from xiaohu.notifications.service import PENDING_FLAG
+from xiaohu.runtime import Context, Runtime
+
+log = logging.getLogger(__name__)
+PROBLEM = "application/problem+json"
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def unit_of_work(request: Request) -> Iterator[Context]:
+    """One transaction per request: commit on success, roll back on error; then deliver the
+    side effects the request wrote to the outbox."""
+    runtime = runtime_of(request)
+    readonly = request.method in ("GET", "HEAD")
+    session = runtime.sessions()
+    if readonly:
+        session.connection(execution_options={"xiaohu_readonly": True})
+    try:
+        yield runtime.context(session, actor=_actor(request))
+        if readonly:
+            session.rollback()
+        else:
+            session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        pending = session.info.pop(PENDING_FLAG, False)
+        session.close()
+    if pending:
+        try:
+            runtime.deliver_outbox()
+        except Exception:  # delivery is retried by the sweeper; the request already succeeded
+            log.exception("outbox delivery after commit failed")
+
+
+def _actor(request: Request) -> str:
+    return f"api:{request.client.host if request.client else 'unknown'}"
+
+
+def run_idempotent(
+    ctx: Context,
+    request: Request,
+    scope: str,
+    body: Any,
+    work: Callable[[], tuple[int, Any]],
+) -> JSONResponse:
+    """Run `work` once per Idempotency-Key; a retry replays the first answer."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        status, payload = work()
+        return JSONResponse(jsonable_encoder(payload), status_code=status)
+    replay = idempotency.claim(ctx.session, scope, key, body, ctx.now())
+    if replay is not None:
+        return JSONResponse(
+            replay.body, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"}
+        )
+    status, payload = work()
+    encoded = jsonable_encoder(payload)
+    idempotency.record(ctx.session, scope, key, status, encoded)
+    return JSONResponse(encoded, status_code=status)
+
+
+def problem_response(err: DomainError) -> JSONResponse:
+    return JSONResponse(
+        jsonable_encoder(err.problem()),
+        status_code=err.status,
+        media_type=PROBLEM,
+        headers=err.headers,
+    )
+
+
+async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return problem_response(exc)
+
+
+async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    malformed = False
+    for e in exc.errors():
+        if e.get("type") == "json_invalid":
+            malformed = True
+        loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
+        errors.append({"field": ".".join(loc) or "body", "reason": e.get("msg", "invalid")})
+    if malformed:
+        return problem_response(DomainError("MALFORMED_JSON", errors=errors))
+    detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+    return problem_response(DomainError("VALIDATION_FAILED", detail, errors=errors))
+
+
+async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {
+        404: "NOT_FOUND",
+        405: "METHOD_NOT_ALLOWED",
+        401: "UNAUTHENTICATED",
+        403: "FORBIDDEN",
+    }.get(exc.status_code)
+    if code is None:
+        body = {
+            "type": "about:blank",
+            "title": str(exc.detail),
+            "status": exc.status_code,
+            "detail": str(exc.detail),
+            "code": "HTTP_ERROR",
+        }
+        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM)
+    return problem_response(DomainError(code, str(exc.detail)))
+
+
+async def on_crash(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return problem_response(DomainError("INTERNAL_ERROR"))
+
+
+def parse_json_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DomainError("MALFORMED_JSON", f"body is not valid JSON: {exc}") from exc

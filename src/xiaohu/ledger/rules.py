@@ -1,0 +1,76 @@
+"""The chart of accounts and the balance rule, without a database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One leg of a journal transaction. Exactly one of debit/credit is positive."""
+
+    account: str
+    debit_fen: int = 0
+    credit_fen: int = 0
+    line_id: int | None = None
+
+
+def debit(account: str, amount: int, line_id: int | None = None) -> Posting:
+    return Posting(account, debit_fen=amount, line_id=line_id)
+
+
+def credit(account: str, amount: int, line_id: int | None = None) -> Posting:
+    return Posting(account, credit_fen=amount, line_id=line_id)
+
+
+class UnbalancedTransaction(ValueError):
+    pass
+
+
+def check_balanced(postings: Iterable[Posting]) -> list[Posting]:
+    """Drop zero legs and insist debits equal credits; money never appears or vanishes."""
+    legs = [p for p in postings if p.debit_fen or p.credit_fen]
+    for p in legs:
+        if not isinstance(p.debit_fen, int) or not isinstance(p.credit_fen, int):
+            raise UnbalancedTransaction(f"{p.account}: amounts must be int fen")
+        if p.debit_fen < 0 or p.credit_fen < 0 or (p.debit_fen and p.credit_fen):
+            raise UnbalancedTransaction(f"{p.account}: a leg is a debit or a credit, >= 0")
+    debits = sum(p.debit_fen for p in legs)
+    credits = sum(p.credit_fen for p in legs)
+    if debits != credits:
+        raise UnbalancedTransaction(f"debits {debits} != credits {credits}")
+    return legs
+
+
+# Account code templates. `{p}` is a province code.
+ACCOUNTS: dict[str, tuple[str, str]] = {
+    "subscriber_cash:{p}": ("liability", "Subscriber cash balances (refundable)"),
+    "subscriber_gift:{p}": ("liability", "Subscriber gift credit (promotional)"),
+    "receivables:{p}": ("asset", "Billed, unpaid subscriber charges"),
+    "revenue:{p}": ("revenue", "Service revenue: plan fees, usage, penalties"),
+    "gift_promotion:{p}": ("expense", "Gift credit granted by promotions"),
+    "gift_forfeited:{p}": ("revenue", "Gift credit forfeited at cancellation"),
+    "opening_balances:{p}": ("equity", "Balances carried over from the previous system"),
+    "store_cash:{p}": ("asset", "Store cash drawers"),
+}
+NATIONAL_ACCOUNTS: dict[str, tuple[str, str]] = {
+    "gateway_clearing": ("asset", "Payment gateway clearing (money in transit)"),
+}
+
+
+def account_code(template: str, province_code: str) -> str:
+    return template.replace("{p}", province_code)
+
+
+def account_type(code: str) -> tuple[str, str, str | None]:
+    """(type, name, province) of an account code; raises for an unknown code."""
+    if code in NATIONAL_ACCOUNTS:
+        kind, name = NATIONAL_ACCOUNTS[code]
+        return kind, name, None
+    stem, _, province = code.rpartition(":")
+    template = f"{stem}:{{p}}"
+    if template in ACCOUNTS and len(province) == 2 and province.isdigit():
+        kind, name = ACCOUNTS[template]
+        return kind, f"{name} [{province}]", province
+    raise KeyError(f"unknown ledger account {code!r}")

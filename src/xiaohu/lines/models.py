@@ -1,0 +1,142 @@
+"""Owners, lines and what hangs off a line: bundles, family groups, pending orders, refund routes.
+
+Every line-related row carries `province_code`, the home province: the natural shard key.
+Cash and gift balances live on the line for fast reads; the ledger's subscriber sub-accounts
+are the record of truth and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from xiaohu.kit.db import Base, BigId, Fen, UTCDateTime
+
+LINE_STATUSES = (
+    "active",
+    "arrears_suspended",
+    "retained",
+    "lost",
+    "fraud_stop",
+    "judicial_freeze",
+    "cancelled",
+)
+IMPORTABLE_STATUSES = LINE_STATUSES[:-1]
+ABNORMAL_STATUSES = ("lost", "fraud_stop", "judicial_freeze")
+ID_TYPES = (
+    "resident_id",
+    "passport",
+    "hk_macao_permit",
+    "taiwan_permit",
+    "foreign_permanent_resident",
+)
+
+
+class Owner(Base):
+    """A natural person under real-name registration. The ID number is stored encrypted and
+    found through a keyed blind index; only its mask is ever shown."""
+
+    __tablename__ = "owners"
+    __table_args__ = (UniqueConstraint("id_type", "id_index"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id_type: Mapped[str] = mapped_column(String(32))
+    id_index: Mapped[str] = mapped_column(String(64))
+    id_cipher: Mapped[bytes] = mapped_column(LargeBinary)
+    id_masked: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class Line(Base):
+    __tablename__ = "lines"
+    __table_args__ = (Index("ix_lines_owner_id", "owner_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    msisdn: Mapped[str] = mapped_column(String(11), unique=True)
+    province_code: Mapped[str] = mapped_column(String(2))
+    city: Mapped[str | None] = mapped_column(String(50))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("owners.id"))
+    status: Mapped[str] = mapped_column(String(24))
+    status_reason: Mapped[str | None] = mapped_column(String(64))
+    status_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    opened_on: Mapped[dt.date | None] = mapped_column(Date)
+    real_name_verified: Mapped[bool] = mapped_column(Boolean, default=True)
+    plan_code: Mapped[str] = mapped_column(String(40))
+    plan_name: Mapped[str] = mapped_column(String(100))
+    plan_monthly_fee_fen: Mapped[int] = mapped_column(Fen)
+    cash_fen: Mapped[int] = mapped_column(Fen, default=0)
+    gift_fen: Mapped[int] = mapped_column(Fen, default=0)
+    service_password_hash: Mapped[str | None] = mapped_column(String(200))
+    bank_collection_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Optimistic check on top of the row lock: every change bumps it.
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class Bundle(Base):
+    """A converged (融合) broadband account anchored on one mobile line."""
+
+    __tablename__ = "bundles"
+    __table_args__ = (Index("ix_bundles_anchor_line_id", "anchor_line_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    province_code: Mapped[str] = mapped_column(String(2))
+    broadband_account: Mapped[str | None] = mapped_column(String(40))
+    anchor_line_id: Mapped[int | None] = mapped_column(ForeignKey("lines.id"))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | cancelled
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class BundleMember(Base):
+    __tablename__ = "bundle_members"
+
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"), primary_key=True)
+    bundle_id: Mapped[str] = mapped_column(ForeignKey("bundles.id"), index=True)
+    province_code: Mapped[str] = mapped_column(String(2))
+    role: Mapped[str] = mapped_column(String(10))  # anchor | member
+
+
+class FamilyGroup(Base):
+    __tablename__ = "family_groups"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    province_code: Mapped[str] = mapped_column(String(2))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+
+
+class FamilyMember(Base):
+    __tablename__ = "family_members"
+
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"), primary_key=True)
+    group_id: Mapped[str] = mapped_column(ForeignKey("family_groups.id"), index=True)
+    province_code: Mapped[str] = mapped_column(String(2))
+    role: Mapped[str] = mapped_column(String(10))  # primary | member
+
+
+class PendingOrder(Base):
+    __tablename__ = "pending_orders"
+    __table_args__ = (UniqueConstraint("line_id", "order_ref"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))
+    province_code: Mapped[str] = mapped_column(String(2))
+    order_ref: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | cancelled | done
+
+
+class PaymentRoute(Base):
+    """Where the line's cash came from: the default ('original') refund route."""
+
+    __tablename__ = "payment_routes"
+
+    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"), primary_key=True)
+    province_code: Mapped[str] = mapped_column(String(2))
+    kind: Mapped[str] = mapped_column(String(24))  # alipay | wechat | bank_card | cash | unionpay
+    account: Mapped[str | None] = mapped_column(String(100))

@@ -1,0 +1,60 @@
+"""Outside systems we cannot reach from here, behind interfaces.
+
+The sandbox implementations behave like the real ones (they accept, record, and are
+idempotent by message id) and are what `XIAOHU_SMS_GATEWAY=sandbox` selects. An operator
+plugs its SMS centre or provisioning system in with `module:Class` in settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from xiaohu.notifications.models import SandboxProvisioning, SandboxSms
+
+
+class SmsGateway(Protocol):
+    def send(
+        self, session: Session, *, message_id: int, to: str, text: str, kind: str, at: dt.datetime
+    ) -> None: ...
+
+
+class ProvisioningGateway(Protocol):
+    def order(
+        self, session: Session, *, message_id: int, msisdn: str, action: str, at: dt.datetime
+    ) -> None: ...
+
+
+class SandboxSmsGateway:
+    """Stores what would have been sent; GET /api/v1/sandbox/sms reads it back."""
+
+    def send(
+        self, session: Session, *, message_id: int, to: str, text: str, kind: str, at: dt.datetime
+    ) -> None:
+        seen = session.scalar(select(SandboxSms.id).where(SandboxSms.outbox_id == message_id))
+        if seen is None:
+            session.add(SandboxSms(outbox_id=message_id, to=to, text=text, kind=kind, sent_at=at))
+
+
+class SandboxProvisioningGateway:
+    def order(
+        self, session: Session, *, message_id: int, msisdn: str, action: str, at: dt.datetime
+    ) -> None:
+        seen = session.scalar(
+            select(SandboxProvisioning.id).where(SandboxProvisioning.outbox_id == message_id)
+        )
+        if seen is None:
+            session.add(
+                SandboxProvisioning(outbox_id=message_id, msisdn=msisdn, action=action, at=at)
+            )
+
+
+def load_gateway(spec: str, sandbox: type) -> object:
+    if spec == "sandbox":
+        return sandbox()
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)()

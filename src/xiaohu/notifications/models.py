@@ -1,0 +1,50 @@
+"""The outbox (side effects written in the business transaction) and the sandbox SMS store."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from xiaohu.kit.db import Base, BigId, JsonDoc, UTCDateTime
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_delivered_at_id", "delivered_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(40))  # sms | network.deprovision | ...
+    province_code: Mapped[str | None] = mapped_column(String(2))
+    payload: Mapped[dict[str, object]] = mapped_column(JsonDoc)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SandboxSms(Base):
+    """What the sandbox SMS gateway 'sent'. Keyed by outbox id so redelivery is harmless."""
+
+    __tablename__ = "sandbox_sms"
+    __table_args__ = (Index("ix_sandbox_sms_to_id", "to", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(unique=True)
+    to: Mapped[str] = mapped_column(String(11))
+    text: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(40))
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SandboxProvisioning(Base):
+    """What the sandbox network-provisioning system was told (deprovision / restore)."""
+
+    __tablename__ = "sandbox_provisioning"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(unique=True)
+    msisdn: Mapped[str] = mapped_column(String(11), index=True)
+    action: Mapped[str] = mapped_column(String(20))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,98 @@
+"""Test fixtures: a real database built by the migrations, one rolled-back transaction a test.
+
+The suite runs on SQLite by default and on PostgreSQL when XIAOHU_TEST_DATABASE_URL names one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import sessionmaker
+
+from xiaohu.app import create_app
+from xiaohu.config import Settings
+from xiaohu.kit.clock import FrozenClock
+from xiaohu.kit.db import make_engine
+from xiaohu.kit.migrate import upgrade
+from xiaohu.ledger.service import forget_known_accounts
+from xiaohu.runtime import Context, Runtime, build_runtime
+
+TEST_KEY = "test-secret-key-0123456789-abcdefghijklmnop"
+
+
+def _database_url(tmp: Path) -> str:
+    return os.environ.get("XIAOHU_TEST_DATABASE_URL") or f"sqlite:///{tmp / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Engine]:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = _database_url(Path(tmp))
+        eng = make_engine(url)
+        if eng.dialect.name == "postgresql":
+            with eng.begin() as conn:
+                conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        upgrade(eng)
+        yield eng
+        eng.dispose()
+
+
+@pytest.fixture()
+def is_postgres(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def test_settings(url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {"database_url": url, "mode": "sandbox", "secret_key": TEST_KEY}
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture()
+def runtime(engine: Engine) -> Iterator[Runtime]:
+    """A runtime whose every session joins one outer transaction that is rolled back."""
+    connection = engine.connect()
+    outer = connection.begin()
+    rt = build_runtime(test_settings(engine.url.render_as_string(hide_password=False)), engine)
+    rt.sessions = sessionmaker(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
+    forget_known_accounts()
+    try:
+        yield rt
+    finally:
+        outer.rollback()
+        connection.close()
+        forget_known_accounts()
+
+
+@pytest.fixture()
+def clock() -> FrozenClock:
+    """Tests that call services directly use this clock; API tests use the sandbox clock."""
+    return FrozenClock(dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+
+
+@pytest.fixture()
+def ctx(runtime: Runtime, clock: FrozenClock) -> Iterator[Context]:
+    session = runtime.sessions()
+    try:
+        yield Context(runtime, session, clock, actor="test")
+    finally:
+        session.close()
+
+
+@pytest.fixture()
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime), raise_server_exceptions=False) as c:
+        yield c
