@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from xiaohu.app import create_app
@@ -33,16 +34,28 @@ def _database_url(tmp: Path) -> str:
 
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Engine]:
+    """A fresh database for this run: a temporary SQLite file, or on PostgreSQL a database of
+    its own (`<name>_<pid>`) so parallel runs never share state. Dropped at the end."""
     with tempfile.TemporaryDirectory() as tmp:
-        url = _database_url(Path(tmp))
-        eng = make_engine(url)
-        if eng.dialect.name == "postgresql":
-            with eng.begin() as conn:
-                conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
+        url = make_url(_database_url(Path(tmp)))
+        admin: Engine | None = None
+        if url.get_backend_name() == "postgresql":
+            admin = make_engine(
+                url.set(database="postgres").render_as_string(hide_password=False),
+                isolation_level="AUTOCOMMIT",
+            )
+            url = url.set(database=f"{url.database}_{os.getpid()}")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
+                conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+        eng = make_engine(url.render_as_string(hide_password=False))
         upgrade(eng)
         yield eng
         eng.dispose()
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+            admin.dispose()
 
 
 @pytest.fixture()
@@ -96,3 +109,22 @@ def ctx(runtime: Runtime, clock: FrozenClock) -> Iterator[Context]:
 def client(runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(runtime), raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture()
+def committed_runtime(engine: Engine) -> Iterator[Runtime]:
+    """A runtime whose transactions really commit, for tests with real threads (PostgreSQL).
+    Every table is emptied afterwards."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL: row locks and real concurrent transactions")
+    rt = build_runtime(test_settings(engine.url.render_as_string(hide_password=False)), engine)
+    forget_known_accounts()
+    try:
+        yield rt
+    finally:
+        forget_known_accounts()
+        from xiaohu.models import metadata
+
+        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
