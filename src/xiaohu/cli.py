@@ -18,7 +18,7 @@ from xiaohu.kit.db import masked_url
 app = typer.Typer(help="xiaohu (销户): number cancellation service", no_args_is_help=True)
 run_app = typer.Typer(help="Batch runs; every run is safe to repeat.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 out = Console()
 
 
