@@ -23,6 +23,9 @@ def parse(text: str, source: str) -> Policy:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: not valid TOML: {exc}") from exc
+    unknown = sorted(set(raw) - {"name", "defaults", "override"})
+    if unknown:  # a typo such as [default] must not silently mean "all defaults"
+        raise PolicyError(f"{source}: unknown top-level key(s): {', '.join(unknown)}")
     overrides: list[dict[str, Any]] = []
     for i, table in enumerate(raw.pop("override", []), start=1):
         table = dict(table)

@@ -1,0 +1,266 @@
+"""Online sign-in (service password + SMS one-time code) and real-name confirmation.
+
+The two factors of the online channel: the code proves the SIM is in hand, the service password
+is a knowledge factor. Codes are stored only as a keyed MAC; failures are counted per line and
+lock sign-in for a while. Failures are writes that must outlive the error answer: see
+`KEEP_WRITES_ON` and `identity.api`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from xiaohu.audit.service import append as audit
+from xiaohu.identity import passwords, tokens
+from xiaohu.identity.crypto import mac
+from xiaohu.identity.models import SignInState
+from xiaohu.identity.rules import IdProblem, mask_msisdn, normalise_document
+from xiaohu.kit.errors import DomainError
+from xiaohu.lines.models import Line, Owner
+from xiaohu.lines.service import lock_line
+from xiaohu.notifications.service import send_sms
+from xiaohu.policy.schema import Values
+from xiaohu.runtime import Context
+
+# Refusals whose bookkeeping (failure count, lock-out, audit) must be committed although the
+# request answers an error. The unit of work rolls back on every exception, so whoever calls
+# `sign_in` commits the session before letting these through (identity.api does; pages must).
+KEEP_WRITES_ON = frozenset({"VERIFICATION_FAILED", "VERIFICATION_LOCKED"})
+
+_OTP_PURPOSE = "sign-in-otp"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    expires_at: dt.datetime
+    msisdn: str
+    line_id: int
+    token_type: str = "bearer"  # noqa: S105 (a scheme name, not a secret)
+
+
+def _subject(line: Line) -> str:
+    return f"line:{line.msisdn}"
+
+
+def _state_for(ctx: Context, line: Line) -> SignInState:
+    """The line's sign-in state (created on first use). The caller holds the line lock, so two
+    requests never both create it."""
+    state = ctx.session.scalars(
+        select(SignInState)
+        .where(SignInState.line_id == line.id)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if state is None:
+        state = SignInState(line_id=line.id, province_code=line.province_code, failures=0)
+        ctx.session.add(state)
+    return state
+
+
+def _otp_mac(ctx: Context, line: Line, code: str) -> str:
+    return mac(ctx.settings.key, _OTP_PURPOSE, f"{line.id}:{line.msisdn}:{code}")
+
+
+def _lift_expired_lock(state: SignInState, now: dt.datetime) -> None:
+    """A lock-out that has run its course starts the count afresh."""
+    if state.locked_until is not None and now >= state.locked_until:
+        state.locked_until = None
+        state.failures = 0
+
+
+def _locked_error(state: SignInState, now: dt.datetime) -> DomainError:
+    assert state.locked_until is not None
+    wait = max(1, int((state.locked_until - now).total_seconds()))
+    return DomainError(
+        "VERIFICATION_LOCKED",
+        f"too many failed attempts; sign-in is locked until {state.locked_until.isoformat()}",
+        locked_until=state.locked_until,
+        retry_after=wait,
+        headers={"Retry-After": str(wait)},
+    )
+
+
+def _signable_line(ctx: Context, msisdn: str) -> Line | None:
+    """The line, row-locked, if it exists and is not cancelled."""
+    try:
+        line = lock_line(ctx.session, msisdn)
+    except DomainError:
+        return None
+    return None if line.status == "cancelled" else line
+
+
+def request_otp(ctx: Context, msisdn: str) -> int:
+    """Send a fresh 6-digit code to the line by SMS; return its lifetime in seconds."""
+    line = _signable_line(ctx, msisdn)
+    if line is None:
+        raise DomainError("LINE_NOT_FOUND", f"no active line {msisdn}")
+    now = ctx.now()
+    policy = ctx.policy_for(line.province_code)
+    state = _state_for(ctx, line)
+    _lift_expired_lock(state, now)
+    if state.locked_until is not None:
+        raise _locked_error(state, now)
+    if state.otp_sent_at is not None:
+        next_allowed = state.otp_sent_at + dt.timedelta(seconds=policy.otp_resend_seconds)
+        if now < next_allowed:
+            wait = max(1, int((next_allowed - now).total_seconds() + 0.999))
+            raise DomainError(
+                "OTP_THROTTLED",
+                f"a code was sent less than {policy.otp_resend_seconds} s ago; retry in {wait} s",
+                retry_after=wait,
+                headers={"Retry-After": str(wait)},
+            )
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    state.otp_hash = _otp_mac(ctx, line, code)
+    state.otp_sent_at = now
+    state.otp_expires_at = now + dt.timedelta(seconds=policy.otp_ttl_seconds)
+    minutes = max(1, policy.otp_ttl_seconds // 60)
+    send_sms(
+        ctx.session,
+        line.msisdn,
+        f"【销户服务】您的验证码为{code}，{minutes}分钟内有效。"
+        "请勿将验证码告知任何人，工作人员不会向您索取。",
+        "otp",
+        at=now,
+        province_code=line.province_code,
+    )
+    audit(
+        ctx.session,
+        at=now,
+        actor=ctx.actor,
+        action="auth.otp_sent",
+        subject=_subject(line),
+        province_code=line.province_code,
+        data={"expires_at": state.otp_expires_at.isoformat()},
+    )
+    ctx.session.flush()
+    return policy.otp_ttl_seconds
+
+
+def _failure_reason(
+    ctx: Context, line: Line, state: SignInState, otp: str, password: str, now: dt.datetime
+) -> str | None:
+    """Why these factors do not sign in (for the audit log only; the answer stays generic)."""
+    if state.otp_hash is None or state.otp_expires_at is None:
+        return "no_code"
+    if now >= state.otp_expires_at:
+        return "code_expired"
+    if not hmac.compare_digest(state.otp_hash, _otp_mac(ctx, line, otp)):
+        return "code_wrong"
+    if not passwords.verify(ctx.settings.key, line.msisdn, line.service_password_hash, password):
+        return "password_wrong"
+    return None
+
+
+def _record_failure(
+    ctx: Context, line: Line, state: SignInState, policy: Values, reason: str, now: dt.datetime
+) -> DomainError:
+    state.failures += 1
+    audit(
+        ctx.session,
+        at=now,
+        actor=ctx.actor,
+        action="auth.failed",
+        subject=_subject(line),
+        province_code=line.province_code,
+        data={"reason": reason, "failures": state.failures},
+    )
+    if state.failures >= policy.sign_in_max_failures:
+        state.locked_until = now + dt.timedelta(minutes=policy.sign_in_lock_minutes)
+        state.otp_hash = None  # a new code is needed after the lock-out
+        state.otp_expires_at = None
+        audit(
+            ctx.session,
+            at=now,
+            actor=ctx.actor,
+            action="auth.locked",
+            subject=_subject(line),
+            province_code=line.province_code,
+            data={"failures": state.failures, "locked_until": state.locked_until.isoformat()},
+        )
+        ctx.session.flush()
+        return _locked_error(state, now)
+    ctx.session.flush()
+    left = policy.sign_in_max_failures - state.failures
+    return DomainError(
+        "VERIFICATION_FAILED",
+        f"the code or the service password is wrong; {left} attempt(s) left before a lock-out",
+        attempts_left=left,
+    )
+
+
+def sign_in(ctx: Context, msisdn: str, otp: str, service_password: str) -> IssuedToken:
+    """Check both factors and issue a bearer token for this line only.
+
+    Raises VERIFICATION_FAILED / VERIFICATION_LOCKED after recording the failure (flushed):
+    the caller must commit before answering (see KEEP_WRITES_ON).
+    """
+    line = _signable_line(ctx, msisdn)
+    if line is None:  # same answer as a wrong code: no oracle for which numbers exist
+        raise DomainError("VERIFICATION_FAILED", "the code or the service password is wrong")
+    now = ctx.now()
+    policy = ctx.policy_for(line.province_code)
+    state = _state_for(ctx, line)
+    _lift_expired_lock(state, now)
+    if state.locked_until is not None:
+        raise _locked_error(state, now)
+    reason = _failure_reason(ctx, line, state, otp, service_password, now)
+    if reason is not None:
+        raise _record_failure(ctx, line, state, policy, reason, now)
+
+    state.failures = 0
+    state.otp_hash = None  # one use
+    state.otp_expires_at = None
+    stored = line.service_password_hash
+    upgraded = stored is not None and passwords.needs_upgrade(stored)
+    if upgraded:
+        line.service_password_hash = passwords.hash_password(service_password)
+        line.updated_at = now
+    token = tokens.issue(ctx.settings.key, line.id, line.msisdn, now, policy.token_ttl_seconds)
+    audit(
+        ctx.session,
+        at=now,
+        actor=ctx.actor,
+        action="auth.signed_in",
+        subject=_subject(line),
+        province_code=line.province_code,
+        data={"channel": "online", "password_rehashed": upgraded},
+    )
+    ctx.session.flush()
+    return IssuedToken(
+        access_token=token,
+        expires_in=policy.token_ttl_seconds,
+        expires_at=now + dt.timedelta(seconds=policy.token_ttl_seconds),
+        msisdn=line.msisdn,
+        line_id=line.id,
+    )
+
+
+def confirm_real_name(ctx: Context, line: Line, name: str, id_number: str) -> None:
+    """The owner's exact name and full ID number, before the final cancellation step.
+
+    The number is compared through the keyed blind index of its normalised form, so the clear
+    number is never decrypted; a malformed number is simply a mismatch.
+    """
+    owner = ctx.session.get(Owner, line.owner_id)
+    if owner is None:  # pragma: no cover - a foreign key guarantees it
+        raise DomainError("REAL_NAME_MISMATCH", "the line has no registered owner")
+    try:
+        normalised = normalise_document(owner.id_type, id_number)
+    except IdProblem:
+        normalised = None
+    number_ok = normalised is not None and hmac.compare_digest(
+        ctx.cipher.blind_index(owner.id_type, normalised), owner.id_index
+    )
+    name_ok = hmac.compare_digest(name.strip().encode(), owner.name.strip().encode())
+    if not (number_ok and name_ok):
+        raise DomainError(
+            "REAL_NAME_MISMATCH",
+            f"the name or ID number given does not match the owner of {mask_msisdn(line.msisdn)}",
+        )

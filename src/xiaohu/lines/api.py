@@ -1,0 +1,47 @@
+"""The subscriber's line: what it is, what it holds, and the evidence trail about it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Query
+
+from xiaohu.identity.deps import require_line
+from xiaohu.identity.tokens import TokenClaims
+from xiaohu.kit.errors import error_responses
+from xiaohu.kit.web import unit_of_work
+from xiaohu.lines import service
+from xiaohu.lines.schemas import LineAuditOut, LineView
+from xiaohu.runtime import Context
+
+router = APIRouter(prefix="/api/v1/lines", tags=["lines"])
+
+_AUTH_ERRORS = ("UNAUTHENTICATED", "FORBIDDEN", "LINE_NOT_FOUND")
+
+
+@router.get(
+    "/{msisdn}",
+    response_model=LineView,
+    summary="The line: status, home, plan, balances, arrears, owner (masked)",
+    responses=error_responses(*_AUTH_ERRORS),
+)
+def get_line(
+    msisdn: str,
+    claims: TokenClaims = Depends(require_line),
+    ctx: Context = Depends(unit_of_work),
+) -> LineView:
+    return service.line_view(ctx, msisdn)
+
+
+@router.get(
+    "/{msisdn}/audit",
+    response_model=LineAuditOut,
+    summary="Every audited event about this line, oldest first",
+    description="Sign-ins, refusals with their codes, state changes: evidence for a complaint.",
+    responses=error_responses(*_AUTH_ERRORS),
+)
+def get_line_audit(
+    msisdn: str,
+    limit: int = Query(500, ge=1, le=5000),
+    claims: TokenClaims = Depends(require_line),
+    ctx: Context = Depends(unit_of_work),
+) -> LineAuditOut:
+    return LineAuditOut(msisdn=msisdn, events=service.line_audit(ctx, msisdn, limit))
