@@ -30,6 +30,7 @@ class Runtime:
     system_clock: Clock = field(default_factory=SystemClock)
     sms_gateway: object = None
     provisioning_gateway: object = None
+    payment_gateway: object = None
 
     def deliver_outbox(self, limit: int = 200) -> int:
         """Deliver pending side effects in a transaction of their own (after the business
@@ -89,6 +90,7 @@ class Context:
 
 
 def build_runtime(settings: Settings, engine: Engine | None = None) -> Runtime:
+    from xiaohu.billing.gateway import load_payment_gateway
     from xiaohu.notifications.gateway import (
         SandboxProvisioningGateway,
         SandboxSmsGateway,
@@ -104,4 +106,5 @@ def build_runtime(settings: Settings, engine: Engine | None = None) -> Runtime:
         cipher=PiiCipher(settings.key),
         sms_gateway=load_gateway(settings.sms_gateway, SandboxSmsGateway),
         provisioning_gateway=load_gateway("sandbox", SandboxProvisioningGateway),
+        payment_gateway=load_payment_gateway(settings.payment_gateway),
     )

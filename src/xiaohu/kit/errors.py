@@ -105,6 +105,16 @@ CATALOG: dict[str, ErrorKind] = {
         "目标号码不属于同一机主或不可用",
         "The target line is not an active line of the same owner",
     ),
+    "NO_FAMILY_GROUP": ErrorKind(
+        409,
+        "Not a family primary",
+        "该号码不是亲情网/主副卡的主卡",
+        "This line is not the primary of a family group",
+    ),
+    "ORDER_NOT_FOUND": ErrorKind(404, "Order not found", "订单不存在", "No such order"),
+    "ORDER_NOT_OPEN": ErrorKind(
+        409, "Order not open", "订单已完成或已取消", "The order is already done or cancelled"
+    ),
     # cancellation
     "CANCELLATION_BLOCKED": ErrorKind(
         409, "Cancellation blocked", "当前不能销户", "The line cannot be cancelled now"

@@ -1,0 +1,37 @@
+"""Request and response shapes of the billing endpoints (public contract: API.md)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+
+class PaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount_fen: StrictInt = Field(gt=0, description="Amount to pay, integer fen (分)")
+
+
+class AppliedOut(BaseModel):
+    period: str
+    amount_fen: int
+
+
+class PaymentOut(BaseModel):
+    payment_id: str
+    applied: list[AppliedOut]
+    cash_balance_fen: int
+
+
+class BillOut(BaseModel):
+    period: str
+    kind: str
+    amount_fen: int
+    paid_fen: int
+    due_on: str | None
+    status: str
+
+
+class BillsOut(BaseModel):
+    msisdn: str
+    bills: list[BillOut]
+    arrears_fen: int

@@ -1,0 +1,317 @@
+"""Money in and charges: paying arrears online, applying cash to bills, charging final items.
+
+Every movement is a balanced journal transaction, and whoever posts to a line's cash or gift
+sub-ledger updates `Line.cash_fen` / `Line.gift_fen` in the same unit of work (the invariant the
+trial-balance tests check). Gateway calls come first, before any write, so a declined payment
+leaves nothing behind; the gateway is idempotent by key, so a retried request never charges twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import select
+
+from xiaohu.audit.service import append as audit
+from xiaohu.billing.gateway import GatewayResult, PaymentGateway
+from xiaohu.billing.models import Bill, Payment
+from xiaohu.kit.errors import DomainError
+from xiaohu.kit.ids import new_id
+from xiaohu.kit.money import yuan
+from xiaohu.ledger.rules import credit, debit
+from xiaohu.ledger.service import post
+from xiaohu.lines.models import Line
+from xiaohu.lines.service import arrears_fen, lock_line
+from xiaohu.notifications.service import order_provisioning, send_sms
+from xiaohu.runtime import Context
+
+GATEWAY_CLEARING = "gateway_clearing"
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    payment_id: str
+    applied: list[dict[str, Any]]
+    cash_balance_fen: int
+    reactivated: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "payment_id": self.payment_id,
+            "applied": self.applied,
+            "cash_balance_fen": self.cash_balance_fen,
+        }
+
+
+@dataclass(frozen=True)
+class ChargeResult:
+    from_cash: int
+    from_gift: int
+    unpaid: int = 0  # left in receivables: the caller bills it (a final bill) or refuses
+
+
+@dataclass
+class TakenPayment:
+    payment: Payment
+    result: GatewayResult
+    replayed: bool = False
+
+
+def gateway_of(ctx: Context) -> PaymentGateway:
+    gateway = ctx.runtime.payment_gateway
+    if gateway is None:
+        raise RuntimeError("the runtime has no payment gateway")
+    return cast(PaymentGateway, gateway)
+
+
+def account(template: str, line: Line) -> str:
+    return f"{template}:{line.province_code}"
+
+
+def require_amount(amount_fen: object) -> int:
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
+        raise DomainError(
+            "VALIDATION_FAILED",
+            "amount_fen must be a positive integer number of fen",
+            errors=[{"field": "amount_fen", "reason": "must be a positive integer"}],
+        )
+    return amount_fen
+
+
+def take_payment(
+    ctx: Context, line: Line, amount_fen: int, *, idempotency_key: str, purpose: str
+) -> TakenPayment:
+    """Charge the gateway and record the Payment row (no ledger posting: the caller decides
+    where the money goes). Declined: `PAYMENT_DECLINED`, nothing written."""
+    gateway = gateway_of(ctx)
+    result = gateway.charge(amount_fen, line.msisdn, idempotency_key)
+    if not result.succeeded:
+        raise DomainError(
+            "PAYMENT_DECLINED",
+            f"the payment gateway declined {yuan(amount_fen)}: {result.reason}",
+            reason=result.reason,
+            amount_fen=amount_fen,
+        )
+    earlier = ctx.session.scalars(
+        select(Payment).where(Payment.line_id == line.id, Payment.gateway_ref == result.gateway_ref)
+    ).first()
+    if earlier is not None:  # the same charge, already recorded: never count it twice
+        return TakenPayment(earlier, result, replayed=True)
+    payment = Payment(
+        id=new_id(),
+        line_id=line.id,
+        province_code=line.province_code,
+        amount_fen=amount_fen,
+        gateway=getattr(gateway, "name", "external"),
+        gateway_ref=result.gateway_ref,
+        status="succeeded",
+        applied=[],
+        created_at=ctx.now(),
+    )
+    ctx.session.add(payment)
+    ctx.session.flush()
+    audit(
+        ctx.session,
+        at=ctx.now(),
+        actor=ctx.actor,
+        action="payment.received",
+        subject=f"line:{line.msisdn}",
+        province_code=line.province_code,
+        data={
+            "payment_id": payment.id,
+            "amount_fen": amount_fen,
+            "gateway_ref": result.gateway_ref,
+            "purpose": purpose,
+        },
+    )
+    return TakenPayment(payment, result)
+
+
+def pay(
+    ctx: Context,
+    msisdn: str,
+    amount_fen: int,
+    *,
+    idempotency_key: str | None = None,
+    method: str = "sandbox",
+) -> PaymentResult:
+    """Pay into a line: cash in, then oldest unpaid bills first; the rest stays as cash. A line
+    suspended for arrears is reactivated once nothing is owed."""
+    amount = require_amount(amount_fen)
+    line = lock_line(ctx.session, msisdn)
+    if line.status == "cancelled":
+        raise DomainError("ALREADY_CANCELLED", f"line {msisdn} is cancelled; it takes no payment")
+    key = f"pay:{msisdn}:{idempotency_key or new_id()}"
+    taken = take_payment(ctx, line, amount, idempotency_key=key, purpose=f"payment:{method}")
+    if taken.replayed:
+        return PaymentResult(taken.payment.id, list(taken.payment.applied), line.cash_fen)
+    now = ctx.now()
+    p = line.province_code
+    post(
+        ctx.session,
+        "payment.received",
+        [
+            debit(GATEWAY_CLEARING, amount),
+            credit(f"subscriber_cash:{p}", amount, line.id),
+        ],
+        at=now,
+        ref=taken.payment.id,
+        province_code=p,
+    )
+    line.cash_fen += amount
+    applied = apply_cash_to_bills(ctx, line)
+    taken.payment.applied = applied
+    reactivated = reactivate_if_clear(ctx, line)
+    line.updated_at = now
+    paid_bills = sum(int(a["amount_fen"]) for a in applied)
+    send_sms(
+        ctx.session,
+        line.msisdn,
+        f"【销户助手】您已成功缴费{yuan(amount)}，其中{yuan(paid_bills)}用于结清账单，"
+        f"当前现金余额{yuan(line.cash_fen)}。" + ("号码已恢复正常使用。" if reactivated else ""),
+        "payment_receipt",
+        at=now,
+        province_code=p,
+    )
+    ctx.session.flush()
+    return PaymentResult(taken.payment.id, applied, line.cash_fen, reactivated)
+
+
+def apply_cash_to_bills(ctx: Context, line: Line) -> list[dict[str, Any]]:
+    """Settle unpaid bills of `line` from its cash, oldest period first, as far as cash goes."""
+    bills = ctx.session.scalars(
+        select(Bill)
+        .where(Bill.line_id == line.id, Bill.status == "unpaid")
+        .order_by(Bill.period, Bill.id)
+    ).all()
+    applied: list[dict[str, Any]] = []
+    p = line.province_code
+    for bill in bills:
+        if line.cash_fen <= 0:
+            break
+        take = min(line.cash_fen, bill.amount_fen - bill.paid_fen)
+        if take > 0:
+            post(
+                ctx.session,
+                "bill.settled",
+                [
+                    debit(f"subscriber_cash:{p}", take, line.id),
+                    credit(f"receivables:{p}", take, line.id),
+                ],
+                at=ctx.now(),
+                ref=f"bill:{bill.id}",
+                province_code=p,
+            )
+            line.cash_fen -= take
+            bill.paid_fen += take
+            applied.append({"period": bill.period, "amount_fen": take})
+        if bill.paid_fen >= bill.amount_fen:
+            bill.status = "paid"
+    ctx.session.flush()
+    return applied
+
+
+def reactivate_if_clear(ctx: Context, line: Line) -> bool:
+    """Arrears suspension ends when the line owes nothing: status active, service restored."""
+    if line.status != "arrears_suspended" or arrears_fen(ctx.session, [line.id]) > 0:
+        return False
+    now = ctx.now()
+    line.status = "active"
+    line.status_reason = "arrears_paid"
+    line.status_changed_at = now
+    order_provisioning(
+        ctx.session, line.msisdn, "restore", at=now, province_code=line.province_code
+    )
+    audit(
+        ctx.session,
+        at=now,
+        actor=ctx.actor,
+        action="line.reactivated",
+        subject=f"line:{line.msisdn}",
+        province_code=line.province_code,
+        data={"from": "arrears_suspended", "to": "active", "reason": "arrears_paid"},
+    )
+    return True
+
+
+def post_charge(ctx: Context, line: Line, item: str, amount_fen: int, *, ref: str) -> None:
+    """A charge is owed: Dr receivables(line) / Cr revenue."""
+    p = line.province_code
+    post(
+        ctx.session,
+        f"charge.{item}",
+        [debit(f"receivables:{p}", amount_fen, line.id), credit(f"revenue:{p}", amount_fen)],
+        at=ctx.now(),
+        ref=ref,
+        province_code=p,
+    )
+
+
+def settle_from_balances(
+    ctx: Context,
+    line: Line,
+    amount_fen: int,
+    *,
+    gift_allowed: bool,
+    cash_allowed: bool = True,
+    ref: str,
+) -> ChargeResult:
+    """Settle up to `amount_fen` of receivables from gift (if allowed) then cash."""
+    p = line.province_code
+    from_gift = min(max(line.gift_fen, 0), amount_fen) if gift_allowed else 0
+    from_cash = min(max(line.cash_fen, 0), amount_fen - from_gift) if cash_allowed else 0
+    legs = []
+    if from_gift:
+        legs += [
+            debit(f"subscriber_gift:{p}", from_gift, line.id),
+            credit(f"receivables:{p}", from_gift, line.id),
+        ]
+    if from_cash:
+        legs += [
+            debit(f"subscriber_cash:{p}", from_cash, line.id),
+            credit(f"receivables:{p}", from_cash, line.id),
+        ]
+    if legs:
+        post(ctx.session, "charge.settled", legs, at=ctx.now(), ref=ref, province_code=p)
+    line.gift_fen -= from_gift
+    line.cash_fen -= from_cash
+    return ChargeResult(from_cash, from_gift, amount_fen - from_cash - from_gift)
+
+
+def charge(
+    ctx: Context, line: Line, item: str, amount_fen: int, *, gift_allowed: bool, ref: str
+) -> ChargeResult:
+    """Charge `item` to the line and settle it from gift (where policy allows) then cash.
+    What the balances do not cover stays in receivables (`unpaid`). The caller holds the lock."""
+    if amount_fen <= 0:
+        return ChargeResult(0, 0, 0)
+    post_charge(ctx, line, item, amount_fen, ref=ref)
+    return settle_from_balances(ctx, line, amount_fen, gift_allowed=gift_allowed, ref=ref)
+
+
+def settle_from_payment(ctx: Context, line: Line, taken: TakenPayment, *, ref: str) -> None:
+    """A gateway payment that pays a receivable directly: Dr gateway_clearing / Cr receivables."""
+    p = line.province_code
+    amount = taken.payment.amount_fen
+    post(
+        ctx.session,
+        "payment.received",
+        [debit(GATEWAY_CLEARING, amount), credit(f"receivables:{p}", amount, line.id)],
+        at=ctx.now(),
+        ref=taken.payment.id,
+        memo=ref,
+        province_code=p,
+    )
+    taken.payment.applied = [{"item": ref, "amount_fen": amount}]
+
+
+def list_bills(ctx: Context, msisdn: str) -> list[Bill]:
+    from xiaohu.lines.service import get_line
+
+    line = get_line(ctx.session, msisdn)
+    return list(
+        ctx.session.scalars(
+            select(Bill).where(Bill.line_id == line.id).order_by(Bill.period.desc(), Bill.id)
+        )
+    )
