@@ -34,12 +34,16 @@ lint: install
 types: install
 	$(BIN)/mypy
 
-# Debian's Chromium for the browser tests; Playwright cannot download its own browsers here.
+# Debian's Chromium for the browser tests (Playwright cannot download its own browsers here),
+# the CJK fonts the receipt PDF and the pages need, and poppler to read receipts back in tests.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk poppler-utils
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium and CJK fonts"; \
-	  (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) || \
-	  (sudo apt-get update -qq && sudo apt-get install -y -qq chromium fonts-noto-cjk >/dev/null); }
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 pg-db:
 	@psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='xiaohu_test'" | grep -q 1 || \
@@ -57,6 +61,9 @@ bench-import: install pg-db
 	$(PY) benchmarks/bench_import.py --lines 1000000
 
 bench: install pg-db
+	@command -v wrk >/dev/null 2>&1 || { echo "installing Debian's wrk (HTTP load generator)"; \
+	  (apt-get update -qq && apt-get install -y -qq wrk >/dev/null) || \
+	  (sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null); }
 	$(PY) benchmarks/bench_service.py
 
 screenshots: install browser

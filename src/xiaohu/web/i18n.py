@@ -1,0 +1,439 @@
+"""The pages' words in Chinese (the default) and English: plain dicts, one key per message.
+
+`translator(lang)` gives templates `t(key, **values)`. A key that names an error code falls back
+to the error catalogue's own Chinese and English messages, so a new error code reads well on a
+page without an entry here. A test keeps the two languages' keys identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fastapi import Request
+
+LANGS = ("zh", "en")
+HTML_LANG = {"zh": "zh-CN", "en": "en"}
+STEPS = ("step_sign_in", "step_line", "step_check", "step_confirm", "step_done")
+
+ZH: dict[str, str] = {
+    "app_name": "自助销户",
+    "skip_to_content": "跳到正文",
+    "nav_label": "站点",
+    "progress": "办理进度",
+    "sign_out": "退出",
+    "footer": "号码销户自助服务 · 全程线上办理，余额立即退还",
+    "sandbox_note": "沙箱环境：验证码见 /api/v1/sandbox/sms",
+    "step_sign_in": "登录",
+    "step_line": "号码",
+    "step_check": "校验",
+    "step_confirm": "确认",
+    "step_done": "完成",
+    # sign in
+    "sign_in_title": "登录",
+    "sign_in_lead": "输入要注销的手机号码，获取短信验证码，再输入服务密码。",
+    "msisdn_label": "手机号码",
+    "msisdn_hint": "11 位数字",
+    "send_code": "获取验证码",
+    "resend_code": "重新发送",
+    "otp_label": "短信验证码",
+    "otp_hint": "6 位数字，5 分钟内有效",
+    "password_label": "服务密码",
+    "password_hint": "6 位数字；忘记时可到营业厅重置",
+    "sign_in_button": "登录",
+    "sign_in_privacy": "我们只用验证码和服务密码确认是您本人，不会保存验证码。",
+    "code_sent": "验证码已发送至 {number}，{minutes} 分钟内有效。",
+    "otp_throttled": "验证码发送过于频繁，请 {wait} 秒后再试。",
+    "session_expired": "登录已过期，请重新登录。",
+    "msisdn_invalid": "请输入 11 位手机号码。",
+    "otp_invalid": "请输入短信中的 6 位验证码。",
+    "password_invalid": "服务密码是 6 位数字。",
+    "line_not_found": "该号码不存在或已销户。",
+    "wrong_code_title": "验证码或服务密码错误",
+    "wrong_code_body": "请核对短信中的验证码和服务密码后重试。",
+    "attempts_left": "还可尝试 {n} 次，之后将暂时锁定。",
+    "locked_title": "登录已暂时锁定",
+    "locked_body": "错误次数过多，为保护您的号码，登录已暂时锁定。",
+    "locked_until": "可再次尝试的时间（北京时间）：",
+    "locked_help": "忘记服务密码？可携带身份证到任一营业厅重置。",
+    "back_to_start": "返回首页",
+    # the line
+    "line_title": "我的号码",
+    "plan": "套餐",
+    "monthly_fee": "月费 {amount}",
+    "home": "归属地",
+    "owner": "机主",
+    "cash_balance": "现金余额",
+    "gift_balance": "赠款余额",
+    "arrears": "欠费",
+    "attached": "号码上的业务",
+    "until": "至 {date}",
+    "lifetime": "终身",
+    "contract_kind_handset": "合约机",
+    "contract_kind_premium_number": "靓号最低消费",
+    "contract_kind_converged": "融合业务合约",
+    "bundle_role_anchor": "融合宽带主号",
+    "bundle_role_member": "融合宽带成员",
+    "family_role_primary": "亲情网主卡",
+    "family_role_member": "亲情网成员",
+    "pending_order": "在途订单（{kind}）",
+    "start_check": "检查能否销户",
+    "check_is_free": "检查不会改变号码，只列出需要处理的事项和退款金额。",
+    "status_active": "正常",
+    "status_arrears_suspended": "欠费停机",
+    "status_retained": "停机保号",
+    "status_lost": "挂失",
+    "status_fraud_stop": "涉诈停机",
+    "status_judicial_freeze": "司法冻结",
+    "status_cancelled": "已销户",
+    # the check
+    "check_title": "销户校验",
+    "check_ready": "可以销户",
+    "check_ready_lead": "没有需要处理的事项。请核对下面的结算明细。",
+    "check_blocked": "销户前需处理 {n} 项",
+    "check_blocked_lead": "每一项都可以在这里直接处理，处理完成后会自动重新校验。",
+    "check_offline": "该号码无法在线销户",
+    "check_offline_lead": "以下事项需要线下办理。处理后即可在线销户或在营业厅直接办理。",
+    "blocker_ARREARS": "有欠费",
+    "blocker_ABNORMAL_STATE": "号码状态异常",
+    "blocker_NOT_REAL_NAME": "未实名登记",
+    "blocker_CONTRACT_ACTIVE": "合约未到期",
+    "blocker_PREMIUM_MIN_SPEND": "靓号最低消费协议",
+    "blocker_BROADBAND_BOUND": "绑定了融合宽带",
+    "blocker_FAMILY_PRIMARY": "亲情网主卡",
+    "blocker_PENDING_ORDER": "有在途订单",
+    "blocker_BANK_COLLECTION_PENDING": "银行代扣处理中",
+    "blocker_CHANNEL_NOT_ALLOWED": "不支持在线办理",
+    "blocker_ALREADY_CANCELLED": "号码已销户",
+    "remedy_pay": "立即缴费 {amount}",
+    "remedy_end_contract": "支付违约金 {amount} 并解约",
+    "or_wait_until": "或等待合约于 {date} 到期。",
+    "move_anchor_to": "把宽带转到我的另一个号码",
+    "remedy_move_anchor": "转移宽带主号",
+    "remedy_cancel_broadband": "一并取消宽带",
+    "remedy_remove_members": "移出全部 {n} 个成员",
+    "remedy_cancel_order": "撤销订单 {order}",
+    "remedy_done_pay": "缴费成功。",
+    "remedy_done_early_termination": "合约已解除。",
+    "remedy_done_move_anchor": "宽带已转到您的另一个号码。",
+    "remedy_done_cancel_broadband": "宽带已取消。",
+    "remedy_done_remove_members": "成员已全部移出。",
+    "remedy_done_rehome": "主卡已转移。",
+    "remedy_done_cancel_order": "订单已撤销。",
+    "remedy_failed": "未能完成：",
+    "where_to_go": "去哪里办理",
+    "go_store": "请机主携带身份证件原件，到运营商任一自有营业厅办理（不限归属地）。",
+    "go_wait": "请等待处理完成后再来办理，通常不超过 1 个工作日。",
+    "complaint_first": "先拨打运营商客服热线（10086 / 10010 / 10000）或到营业厅投诉，"
+    "48 小时内答复。",
+    "complaint_then": "{days} 天内未解决，可向工信部电信用户申诉受理中心（12300）申诉。",
+    "quote_title": "结算明细",
+    "gift_applied": "赠款抵扣",
+    "refund_total": "应退现金",
+    "refund_now": "立即退还",
+    "reserve": "预留款（账期结束后多退少补）",
+    "forfeited": "作废赠款",
+    "quote_valid_until": "报价有效期至 {time}（北京时间）。",
+    "continue": "继续",
+    "recheck": "重新校验",
+    "back_to_line": "返回我的号码",
+    "back_to_check": "返回销户校验",
+    "charge_plan_fee_prorated": "本月套餐费（按天）",
+    "charge_plan_fee": "本月套餐费",
+    "charge_plan_fee_full_month": "本月套餐费（整月）",
+    "charge_usage_unbilled": "未出账通话/流量费",
+    "charge_unbilled_usage": "未出账通话/流量费",
+    "charge_retention_fee": "停机保号费",
+    "charge_penalty": "违约金",
+    # confirm
+    "confirm_title": "确认销户",
+    "fix_these": "请修改以下内容：",
+    "route_legend": "退款到",
+    "route_original": "原路退回",
+    "route_bank_card": "银行卡",
+    "route_transfer": "转到我的另一个号码",
+    "route_cash": "现金",
+    "account_label": "银行卡号",
+    "to_msisdn_label": "转入号码",
+    "real_name_legend": "机主实名信息",
+    "real_name_hint": "请填写登记时的姓名和完整证件号码，仅用于核对，不会显示或保存明文。",
+    "name_label": "机主姓名",
+    "id_label": "身份证号码",
+    "ack_legend": "请阅读并确认",
+    "unbind_title": "请先解绑互联网账号：",
+    "confirm_button": "确认注销 {number}",
+    "confirm_undo_note": "销户后 {hours} 小时内可以撤销。",
+    "name_required": "请填写机主姓名。",
+    "id_required": "请填写证件号码。",
+    "route_required": "请选择退款方式。",
+    "account_invalid": "请输入 12 到 19 位银行卡号。",
+    "to_msisdn_invalid": "请选择转入号码。",
+    # done
+    "done_title": "号码已注销",
+    "done_body": "{number} 已注销，服务已停止。",
+    "reference": "业务流水号",
+    "route": "退款方式",
+    "cancelled_at": "销户时间",
+    "recycled_after": "号码冷冻至",
+    "download_receipt": "下载销户证明（PDF）",
+    "unbind_short": "银行、微信、支付宝等账号仍绑定此号码的，请尽快改绑。",
+    "undo_title": "改变主意了？",
+    "undo_body": "{time} 前可以撤销销户，号码、余额和业务全部恢复。",
+    "undo_button": "撤销销户",
+    "undo_closed": "撤销期限已过。",
+    "reversed_title": "已撤销销户",
+    "reversed_body": "{number} 已恢复正常使用。",
+    # errors and expiry
+    "expired_title": "报价已过期",
+    "expired_body": "结算金额可能已变化，请重新校验后再确认。",
+    "error_title": "无法完成",
+    "csrf_failed": "页面已过期，请返回重新操作。",
+}
+
+EN: dict[str, str] = {
+    "app_name": "Close my number",
+    "skip_to_content": "Skip to content",
+    "nav_label": "Site",
+    "progress": "Progress",
+    "sign_out": "Sign out",
+    "footer": "Number cancellation self-service · online end to end, balance refunded at once",
+    "sandbox_note": "Sandbox: codes are at /api/v1/sandbox/sms",
+    "step_sign_in": "Sign in",
+    "step_line": "Line",
+    "step_check": "Check",
+    "step_confirm": "Confirm",
+    "step_done": "Done",
+    "sign_in_title": "Sign in",
+    "sign_in_lead": "Enter the number to close, get a code by SMS, then enter the service "
+    "password.",
+    "msisdn_label": "Mobile number",
+    "msisdn_hint": "11 digits",
+    "send_code": "Send code",
+    "resend_code": "Resend",
+    "otp_label": "SMS code",
+    "otp_hint": "6 digits, valid for 5 minutes",
+    "password_label": "Service password",
+    "password_hint": "6 digits; a store can reset it if you forgot it",
+    "sign_in_button": "Sign in",
+    "sign_in_privacy": "The code and the service password only prove it is you; codes are not "
+    "kept.",
+    "code_sent": "A code was sent to {number}; it is valid for {minutes} minutes.",
+    "otp_throttled": "A code was sent a moment ago; try again in {wait} seconds.",
+    "session_expired": "Your session has ended; please sign in again.",
+    "msisdn_invalid": "Enter an 11-digit mobile number.",
+    "otp_invalid": "Enter the 6-digit code from the SMS.",
+    "password_invalid": "The service password has 6 digits.",
+    "line_not_found": "This number does not exist or is already closed.",
+    "wrong_code_title": "Wrong code or service password",
+    "wrong_code_body": "Check the code in the SMS and your service password, then try again.",
+    "attempts_left": "{n} attempt(s) left before sign-in is locked for a while.",
+    "locked_title": "Sign-in is locked for now",
+    "locked_body": "There were too many wrong attempts, so sign-in is locked to protect your "
+    "number.",
+    "locked_until": "You can try again at (Beijing time):",
+    "locked_help": "Forgot the service password? Any store resets it with your ID.",
+    "back_to_start": "Back to the start",
+    "line_title": "My line",
+    "plan": "Plan",
+    "monthly_fee": "{amount} a month",
+    "home": "Home province",
+    "owner": "Owner",
+    "cash_balance": "Cash balance",
+    "gift_balance": "Gift credit",
+    "arrears": "Arrears",
+    "attached": "On this line",
+    "until": "until {date}",
+    "lifetime": "lifetime",
+    "contract_kind_handset": "Handset contract",
+    "contract_kind_premium_number": "Premium-number minimum spend",
+    "contract_kind_converged": "Converged bundle contract",
+    "bundle_role_anchor": "Anchors a broadband bundle",
+    "bundle_role_member": "Member of a broadband bundle",
+    "family_role_primary": "Primary of a family group",
+    "family_role_member": "Member of a family group",
+    "pending_order": "Order in progress ({kind})",
+    "start_check": "Can I close this number?",
+    "check_is_free": "The check changes nothing: it lists what to sort out and what you get back.",
+    "status_active": "Active",
+    "status_arrears_suspended": "Suspended for arrears",
+    "status_retained": "Suspended, number kept",
+    "status_lost": "Reported lost",
+    "status_fraud_stop": "Fraud stop",
+    "status_judicial_freeze": "Judicial freeze",
+    "status_cancelled": "Cancelled",
+    "check_title": "Cancellation check",
+    "check_ready": "Ready to close",
+    "check_ready_lead": "Nothing stands in the way. Check the settlement below.",
+    "check_blocked": "{n} thing(s) to sort out first",
+    "check_blocked_lead": "You can fix each one right here; the check runs again afterwards.",
+    "check_offline": "This number cannot be closed online",
+    "check_offline_lead": "What is listed below needs a visit or a call. After that, close it "
+    "online or at the store.",
+    "blocker_ARREARS": "Unpaid bills",
+    "blocker_ABNORMAL_STATE": "The line is blocked",
+    "blocker_NOT_REAL_NAME": "Not real-name registered",
+    "blocker_CONTRACT_ACTIVE": "Contract in term",
+    "blocker_PREMIUM_MIN_SPEND": "Premium-number minimum spend",
+    "blocker_BROADBAND_BOUND": "Broadband is anchored here",
+    "blocker_FAMILY_PRIMARY": "Primary of a family group",
+    "blocker_PENDING_ORDER": "Order in progress",
+    "blocker_BANK_COLLECTION_PENDING": "Direct debit in progress",
+    "blocker_CHANNEL_NOT_ALLOWED": "Not available online",
+    "blocker_ALREADY_CANCELLED": "Already closed",
+    "remedy_pay": "Pay {amount} now",
+    "remedy_end_contract": "Pay the {amount} penalty and end it",
+    "or_wait_until": "Or wait until it ends on {date}.",
+    "move_anchor_to": "Move the broadband to my other number",
+    "remedy_move_anchor": "Move the broadband",
+    "remedy_cancel_broadband": "Cancel the broadband too",
+    "remedy_remove_members": "Remove all {n} member(s)",
+    "remedy_cancel_order": "Cancel order {order}",
+    "remedy_done_pay": "Payment received.",
+    "remedy_done_early_termination": "The contract has ended.",
+    "remedy_done_move_anchor": "The broadband now hangs on your other number.",
+    "remedy_done_cancel_broadband": "The broadband is cancelled.",
+    "remedy_done_remove_members": "All members were removed.",
+    "remedy_done_rehome": "The primary role was handed over.",
+    "remedy_done_cancel_order": "The order is cancelled.",
+    "remedy_failed": "That did not work:",
+    "where_to_go": "Where to go instead",
+    "go_store": "The owner brings the original ID document to any of the operator's own "
+    "stores, in any province.",
+    "go_wait": "Wait until it completes (usually within one working day), then come back.",
+    "complaint_first": "First complain to the operator (hotline 10086 / 10010 / 10000, or a "
+    "store); they answer within 48 hours.",
+    "complaint_then": "Not solved within {days} days: appeal to MIIT's telecom user appeal "
+    "centre (12300).",
+    "quote_title": "Settlement",
+    "gift_applied": "Paid from gift credit",
+    "refund_total": "Cash to refund",
+    "refund_now": "Refunded now",
+    "reserve": "Held back until the cycle closes",
+    "forfeited": "Gift credit forfeited",
+    "quote_valid_until": "This quote is valid until {time} (Beijing time).",
+    "continue": "Continue",
+    "recheck": "Check again",
+    "back_to_line": "Back to my line",
+    "back_to_check": "Back to the check",
+    "charge_plan_fee_prorated": "Plan fee this month (by day)",
+    "charge_plan_fee": "Plan fee this month",
+    "charge_plan_fee_full_month": "Plan fee this month (full month)",
+    "charge_usage_unbilled": "Unbilled calls and data",
+    "charge_unbilled_usage": "Unbilled calls and data",
+    "charge_retention_fee": "Number retention fee",
+    "charge_penalty": "Penalty",
+    "confirm_title": "Confirm the cancellation",
+    "fix_these": "Please fix the following:",
+    "route_legend": "Refund to",
+    "route_original": "The way you paid",
+    "route_bank_card": "Bank card",
+    "route_transfer": "My other number",
+    "route_cash": "Cash",
+    "account_label": "Card number",
+    "to_msisdn_label": "Number to credit",
+    "real_name_legend": "The owner's registered identity",
+    "real_name_hint": "The name and full ID number as registered; only compared, never shown "
+    "or stored in clear.",
+    "name_label": "Owner's name",
+    "id_label": "ID number",
+    "ack_legend": "Please read and confirm",
+    "unbind_title": "Unbind internet accounts first:",
+    "confirm_button": "Close {number}",
+    "confirm_undo_note": "You can undo it within {hours} hours.",
+    "name_required": "Enter the owner's name.",
+    "id_required": "Enter the ID number.",
+    "route_required": "Choose where the refund goes.",
+    "account_invalid": "Enter a card number of 12 to 19 digits.",
+    "to_msisdn_invalid": "Choose the number to credit.",
+    "done_title": "Your number is closed",
+    "done_body": "{number} is closed and its service has stopped.",
+    "reference": "Reference",
+    "route": "Refund route",
+    "cancelled_at": "Closed at",
+    "recycled_after": "Number quarantined until",
+    "download_receipt": "Download the receipt (PDF)",
+    "unbind_short": "Move bank, WeChat, Alipay and other accounts still tied to this number.",
+    "undo_title": "Changed your mind?",
+    "undo_body": "Until {time} you can undo this: the number, balance and services come back.",
+    "undo_button": "Undo the cancellation",
+    "undo_closed": "The undo window has closed.",
+    "reversed_title": "Cancellation undone",
+    "reversed_body": "{number} is active again.",
+    "expired_title": "The quote has expired",
+    "expired_body": "The amounts may have changed; run the check again, then confirm.",
+    "error_title": "This could not be done",
+    "csrf_failed": "This page has expired; go back and try again.",
+}
+
+MESSAGES: dict[str, dict[str, str]] = {"zh": ZH, "en": EN}
+
+
+def negotiate(request: Request) -> str:
+    """`?lang=` wins, then the cookie set by the switch; Chinese by default."""
+    from xiaohu.web.session import LANG_COOKIE
+
+    for candidate in (request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)):
+        if candidate in LANGS:
+            return candidate
+    return "zh"
+
+
+def _catalogue_message(key: str, lang: str) -> str | None:
+    from xiaohu.kit.errors import CATALOG
+
+    code = key.removeprefix("error_")
+    kind = CATALOG.get(code)
+    if kind is None:
+        return None
+    return kind.message if lang == "zh" else kind.message_en
+
+
+def translator(lang: str) -> Callable[..., str]:
+    table: Mapping[str, str] = MESSAGES.get(lang, ZH)
+
+    def t(key: str, **values: Any) -> str:
+        text = table.get(key) or _catalogue_message(key, lang) or ZH.get(key) or key
+        return text.format(**values) if values else text
+
+    return t
+
+
+def province_name(code: str, lang: str) -> str:
+    from xiaohu.regions.provinces import PROVINCES
+
+    province = PROVINCES.get(code)
+    if province is None:
+        return code
+    return province.short if lang == "zh" else province.name_en
+
+
+def charge_label(item: str, lang: str) -> str:
+    """'plan_fee_prorated' → 本月套餐费（按天）; 'penalty:C-1' → 违约金 C-1."""
+    base, _, ref = item.partition(":")
+    text = MESSAGES[lang].get(f"charge_{base}") or base.replace("_", " ")
+    return f"{text} {ref}" if ref else text
+
+
+ROUTE_KINDS = {
+    "zh": {"alipay": "支付宝", "wechat": "微信支付", "unionpay": "银联", "bank_card": "银行卡"},
+    "en": {"alipay": "Alipay", "wechat": "WeChat Pay", "unionpay": "UnionPay",
+           "bank_card": "bank card"},
+}  # fmt: skip
+
+
+def route_label(route: Mapping[str, Any] | None, lang: str) -> str:
+    """A refund route or payment route in words: '原路退回（支付宝 zh***@example.com）'."""
+    if not route:
+        return ""
+    kind = str(route.get("kind", ""))
+    words = MESSAGES[lang]
+    if kind == "transfer":
+        return f"{words['route_transfer']} {route.get('to_msisdn', '')}".strip()
+    if kind == "original":
+        method = route.get("method")
+        via = {"kind": method, "account": route.get("account")} if method else None
+        detail = route_label(via, lang) if via else ""
+        return f"{words['route_original']}" + (f" ({detail})" if detail else "")
+    name = ROUTE_KINDS[lang].get(kind) or words.get(f"route_{kind}") or kind
+    account = route.get("account")
+    return f"{name} {account}" if account else name

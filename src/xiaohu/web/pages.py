@@ -1,0 +1,466 @@
+"""Self-service pages: close a number in a browser, in Chinese or English.
+
+Server-rendered (Jinja2), plain HTML forms that work without JavaScript, Post/Redirect/Get after
+every change. The pages call the same services as the API; a `DomainError` is never shown as
+JSON here but as a page that says what happened and what to do next. Every form carries a
+signed double-submit CSRF token (`web.csrf`); the session is the API's own bearer token in an
+HttpOnly cookie (`web.session`).
+
+The happy path is five screens: sign in → the line → the check → confirm → done.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from xiaohu.identity.tokens import TokenClaims
+from xiaohu.kit.errors import DomainError, error_responses
+from xiaohu.kit.web import problem_response, runtime_of, unit_of_work
+from xiaohu.notifications.service import PENDING_FLAG
+from xiaohu.runtime import Context
+from xiaohu.web import csrf, session, views
+from xiaohu.web.i18n import LANGS, negotiate
+from xiaohu.web.render import render
+
+router = APIRouter(include_in_schema=False)
+receipt_router = APIRouter(tags=["cancellation"])
+STATIC = Path(__file__).parent / "static"
+MSISDN = re.compile(r"^1\d{10}$")
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def mount(app: FastAPI) -> None:
+    """Called by the app factory: the stylesheet, and the receipt route in the API docs."""
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(receipt_router)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def writing_unit_of_work(request: Request) -> Iterator[Context]:
+    """Like `kit.web.unit_of_work`, but a GET commits too: the check page stores its quote."""
+    runtime = runtime_of(request)
+    db = runtime.sessions()
+    try:
+        host = request.client.host if request.client else "unknown"
+        yield runtime.context(db, actor=f"web:{host}")
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    finally:
+        pending = db.info.pop(PENDING_FLAG, False)
+        db.close()
+    if pending:
+        try:
+            runtime.deliver_outbox()
+        except Exception:  # the sweeper retries; the page already succeeded
+            log.exception("outbox delivery after commit failed")
+
+
+def attempt(ctx: Context, work: Callable[[], T], *, keep: frozenset[str] = frozenset()) -> T:
+    """Run a service call in a savepoint. A page catches domain errors and the unit of work
+    then commits, so a refused call must undo its own partial writes, except the refusals whose
+    bookkeeping must last (a failed sign-in's count, `keep`)."""
+    savepoint = ctx.session.begin_nested()
+    try:
+        result = work()
+    except DomainError as err:
+        if err.code in keep:
+            savepoint.commit()
+        else:
+            savepoint.rollback()
+        raise
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return result
+
+
+def see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+async def form_of(request: Request) -> dict[str, Any]:
+    form = await request.form()
+    out: dict[str, Any] = {}
+    for key in form:
+        values = [v for v in form.getlist(key) if isinstance(v, str)]
+        out[key] = values if key == "ack" else (values[-1].strip() if values else "")
+    return out
+
+
+def csrf_ok(request: Request, ctx: Context, form: dict[str, Any]) -> bool:
+    return csrf.is_valid(
+        ctx.settings.key, request.cookies.get(csrf.SID_COOKIE), form.get(csrf.FIELD)
+    )
+
+
+def forbidden_form(request: Request, ctx: Context) -> Response:
+    return render(request, ctx, "error.html", status=403, screen="csrf", error_key="csrf_failed")
+
+
+def signed_in(request: Request, ctx: Context) -> TokenClaims | None:
+    return session.claims_of(request, ctx)
+
+
+def to_sign_in() -> RedirectResponse:
+    return see_other("/?expired=1")
+
+
+def local_path(target: str | None) -> str:
+    """Only same-site paths may be redirect targets (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+# --- language ------------------------------------------------------------------------------
+
+
+@router.get("/lang")
+def switch_language(request: Request, to: str = "zh", next: str = "/") -> Response:
+    response = see_other(local_path(next))
+    lang = to if to in LANGS else "zh"
+    response.set_cookie(
+        session.LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True, path="/"
+    )
+    return response
+
+
+# --- 1. sign in ----------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def sign_in_page(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
+    if signed_in(request, ctx) is not None:
+        return see_other("/line")
+    notice = "session_expired" if request.query_params.get("expired") else None
+    return render(request, ctx, "sign_in.html", screen="sign-in", step=1, notice=notice)
+
+
+@router.post("/sign-in/code", response_class=HTMLResponse)
+async def send_code(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
+    from xiaohu.identity import service as identity
+
+    form = await form_of(request)
+    if not csrf_ok(request, ctx, form):
+        return forbidden_form(request, ctx)
+    msisdn = form.get("msisdn", "").replace(" ", "")
+    values = {"msisdn": msisdn}
+    if not MSISDN.match(msisdn):
+        return render(
+            request, ctx, "sign_in.html", status=422, screen="sign-in", step=1,
+            form=values, errors={"msisdn": "msisdn_invalid"},
+        )  # fmt: skip
+    try:
+        ttl = attempt(ctx, lambda: identity.request_otp(ctx, msisdn))
+    except DomainError as err:
+        if err.code == "VERIFICATION_LOCKED":
+            return locked_page(request, ctx, err, msisdn)
+        if err.code == "OTP_THROTTLED":
+            return render(
+                request, ctx, "sign_in.html", status=429, screen="sign-in", step=1, form=values,
+                code_sent=True, notice="otp_throttled", wait=err.extra.get("retry_after", 60),
+            )  # fmt: skip
+        return render(
+            request, ctx, "sign_in.html", status=err.status, screen="sign-in", step=1,
+            form=values, errors={"msisdn": "line_not_found" if err.code == "LINE_NOT_FOUND"
+                                 else err.code},
+        )  # fmt: skip
+    return render(
+        request, ctx, "sign_in.html", screen="sign-in", step=1, form=values,
+        code_sent=True, notice="code_sent", minutes=max(1, ttl // 60),
+    )  # fmt: skip
+
+
+def locked_page(request: Request, ctx: Context, err: DomainError, msisdn: str) -> Response:
+    return render(
+        request, ctx, "locked.html", status=429, screen="locked",
+        locked_until=err.extra.get("locked_until"), msisdn=msisdn,
+    )  # fmt: skip
+
+
+@router.post("/sign-in", response_class=HTMLResponse)
+async def sign_in(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
+    from xiaohu.identity import service as identity
+
+    form = await form_of(request)
+    if not csrf_ok(request, ctx, form):
+        return forbidden_form(request, ctx)
+    msisdn = form.get("msisdn", "").replace(" ", "")
+    otp, password = form.get("otp", ""), form.get("service_password", "")
+    values = {"msisdn": msisdn}
+    errors: dict[str, str] = {}
+    if not MSISDN.match(msisdn):
+        errors["msisdn"] = "msisdn_invalid"
+    if not re.fullmatch(r"\d{6}", otp):
+        errors["otp"] = "otp_invalid"
+    if not re.fullmatch(r"\d{6}", password):
+        errors["service_password"] = "password_invalid"  # noqa: S105 (a message key)
+    if errors:
+        return render(
+            request, ctx, "sign_in.html", status=422, screen="sign-in", step=1,
+            form=values, errors=errors, code_sent=bool(msisdn),
+        )  # fmt: skip
+    try:
+        issued = attempt(
+            ctx,
+            lambda: identity.sign_in(ctx, msisdn, otp, password),
+            keep=identity.KEEP_WRITES_ON,
+        )
+    except DomainError as err:
+        if err.code == "VERIFICATION_LOCKED":
+            return locked_page(request, ctx, err, msisdn)
+        return render(
+            request, ctx, "sign_in.html", status=err.status, screen="wrong-code", step=1,
+            form=values, code_sent=True, failure=True,
+            attempts_left=err.extra.get("attempts_left"),
+        )  # fmt: skip
+    response = see_other("/line")
+    session.sign_in(request, response, issued.access_token, issued.expires_in)
+    csrf.set_sid(request, response, csrf.new_sid())
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
+    form = await form_of(request)
+    if not csrf_ok(request, ctx, form):
+        return forbidden_form(request, ctx)
+    response = see_other("/")
+    session.sign_out(response)
+    csrf.set_sid(request, response, csrf.new_sid())
+    return response
+
+
+# --- 2. the line ---------------------------------------------------------------------------
+
+
+@router.get("/line", response_class=HTMLResponse)
+def line_page(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
+    from xiaohu.lines.service import line_view
+
+    claims = signed_in(request, ctx)
+    if claims is None:
+        return to_sign_in()
+    try:
+        line = line_view(ctx, claims.msisdn)
+    except DomainError as err:
+        return error_page(request, ctx, err)
+    if line.status == "cancelled":
+        latest = views.latest_cancellation_id(ctx, claims.msisdn)
+        if latest:
+            return see_other(f"/done/{latest}")
+    return render(
+        request, ctx, "line.html", screen="line", step=2, line=views.as_dict(line),
+        claims=claims,
+    )  # fmt: skip
+
+
+# --- 3. the check --------------------------------------------------------------------------
+
+
+@router.get("/line/check", response_class=HTMLResponse)
+def check_page(request: Request, ctx: Context = Depends(writing_unit_of_work)) -> Response:
+    claims = signed_in(request, ctx)
+    if claims is None:
+        return to_sign_in()
+    try:
+        result = views.run_check(ctx, claims.msisdn)
+    except DomainError as err:
+        return error_page(request, ctx, err)
+    if result.get("cancelled_id"):
+        return see_other(f"/done/{result['cancelled_id']}")
+    return render(
+        request, ctx, "check.html", screen="check", step=3, result=result, claims=claims,
+        done=request.query_params.get("done"), failed=request.query_params.get("failed"),
+        other_lines=views.other_lines(ctx, claims.msisdn),
+    )  # fmt: skip
+
+
+@router.post("/line/remedy")
+async def remedy(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
+    form = await form_of(request)
+    if not csrf_ok(request, ctx, form):
+        return forbidden_form(request, ctx)
+    claims = signed_in(request, ctx)
+    if claims is None:
+        return to_sign_in()
+    action = form.get("action", "")
+    try:
+        attempt(ctx, lambda: views.apply_remedy(ctx, claims.msisdn, action, form))
+    except DomainError as err:
+        return see_other(f"/line/check?failed={quote(err.code)}")
+    return see_other(f"/line/check?done={quote(action)}")
+
+
+# --- 4. confirm ----------------------------------------------------------------------------
+
+
+@router.get("/line/confirm", response_class=HTMLResponse)
+def confirm_page(request: Request, ctx: Context = Depends(writing_unit_of_work)) -> Response:
+    claims = signed_in(request, ctx)
+    if claims is None:
+        return to_sign_in()
+    try:
+        result = views.run_check(ctx, claims.msisdn)
+    except DomainError as err:
+        return error_page(request, ctx, err)
+    if not result["eligible"]:
+        return see_other("/line/check")
+    return confirm_view(request, ctx, result, claims)
+
+
+def confirm_view(
+    request: Request,
+    ctx: Context,
+    result: dict[str, Any],
+    claims: TokenClaims,
+    *,
+    status: int = 200,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    return render(
+        request, ctx, "confirm.html", status=status, screen="confirm", step=4, result=result,
+        claims=claims, form=form or {"route": "original", "ack": []}, errors=errors or {},
+        routes=views.refund_routes(ctx, claims.msisdn),
+        other_lines=views.other_lines(ctx, claims.msisdn),
+    )  # fmt: skip
+
+
+@router.post("/line/cancel", response_class=HTMLResponse)
+async def cancel(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
+    form = await form_of(request)
+    if not csrf_ok(request, ctx, form):
+        return forbidden_form(request, ctx)
+    claims = signed_in(request, ctx)
+    if claims is None:
+        return to_sign_in()
+    errors = views.validate_cancel_form(form)
+    if not errors:
+        try:
+            cancellation_id = attempt(ctx, lambda: views.cancel(ctx, claims.msisdn, form))
+        except DomainError as err:
+            if err.code in ("QUOTE_EXPIRED", "QUOTE_NOT_FOUND"):
+                return render(request, ctx, "expired.html", status=409, screen="expired", step=3)
+            if err.code in ("CANCELLATION_BLOCKED", "ALREADY_CANCELLED"):
+                views.record_refusal(ctx, err)
+                return see_other("/line/check")
+            errors = {views.FIELD_OF_ERROR.get(err.code, "form"): err.code}
+        else:
+            return see_other(f"/done/{cancellation_id}")
+    try:
+        result = views.run_check(ctx, claims.msisdn)
+    except DomainError as err:
+        return error_page(request, ctx, err)
+    if not result["eligible"]:
+        return see_other("/line/check")
+    status = 403 if "REAL_NAME_MISMATCH" in errors.values() else 422
+    return confirm_view(request, ctx, result, claims, status=status, form=form, errors=errors)
+
+
+# --- 5. done -------------------------------------------------------------------------------
+
+
+@router.get("/done/{cancellation_id}", response_class=HTMLResponse)
+def done_page(
+    cancellation_id: str, request: Request, ctx: Context = Depends(unit_of_work)
+) -> Response:
+    claims = signed_in(request, ctx)
+    if claims is None:
+        return to_sign_in()
+    try:
+        done = views.own_cancellation(ctx, cancellation_id, claims.msisdn)
+    except DomainError as err:
+        return error_page(request, ctx, err)
+    return render(
+        request, ctx, "done.html", screen="done", step=5, done=done, claims=claims,
+        failed=request.query_params.get("failed"),
+        reversed=request.query_params.get("reversed"),
+    )  # fmt: skip
+
+
+@router.post("/done/{cancellation_id}/undo")
+async def undo(
+    cancellation_id: str, request: Request, ctx: Context = Depends(unit_of_work)
+) -> Response:
+    form = await form_of(request)
+    if not csrf_ok(request, ctx, form):
+        return forbidden_form(request, ctx)
+    claims = signed_in(request, ctx)
+    if claims is None:
+        return to_sign_in()
+    try:
+        views.own_cancellation(ctx, cancellation_id, claims.msisdn)
+        attempt(ctx, lambda: views.reverse(ctx, cancellation_id))
+    except DomainError as err:
+        return see_other(f"/done/{cancellation_id}?failed={quote(err.code)}")
+    return see_other(f"/done/{cancellation_id}?reversed=1")
+
+
+def error_page(request: Request, ctx: Context, err: DomainError) -> Response:
+    return render(
+        request, ctx, "error.html", status=err.status, screen="error", error_code=err.code
+    )
+
+
+# --- the receipt (API and pages) -----------------------------------------------------------
+
+
+@receipt_router.get(
+    "/api/v1/cancellations/{cancellation_id}/receipt.pdf",
+    summary="The cancellation receipt (销户证明) as a PDF",
+    description="Bearer token or the pages' session cookie; only the cancelled line's own.",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "The receipt"},
+        **error_responses("UNAUTHENTICATED", "FORBIDDEN", "CANCELLATION_NOT_FOUND"),
+    },
+)
+def receipt_pdf(
+    cancellation_id: str, request: Request, ctx: Context = Depends(unit_of_work)
+) -> Response:
+    claims = session.bearer_or_cookie(request, ctx)
+    if claims is None:
+        return problem_response(
+            DomainError(
+                "UNAUTHENTICATED",
+                "a bearer token or a signed-in page session is required",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        )
+    try:
+        data = views.receipt_data(ctx, cancellation_id, claims.msisdn, negotiate(request))
+    except DomainError as err:
+        return problem_response(err)
+    from xiaohu.web.receipt import ReceiptFontMissing
+    from xiaohu.web.receipt import render as render_pdf
+
+    try:
+        body = render_pdf(data)
+    except ReceiptFontMissing as exc:  # an installation problem, said plainly
+        log.error("receipt not rendered: %s", exc)
+        return problem_response(DomainError("INTERNAL_ERROR", str(exc)))
+    filename = f"xiaohu-receipt-{data.reference}.pdf"
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )

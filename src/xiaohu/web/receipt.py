@@ -1,0 +1,252 @@
+"""The cancellation receipt (销户证明) as a PDF.
+
+The subscriber's evidence that the number was closed, what was charged and refunded, and when
+the number may be issued again. Chinese text needs a CJK font; none is committed to the
+repository: the font comes from an operating-system package (Debian `fonts-noto-cjk`, or
+`fonts-wqy-microhei` / `fonts-arphic-uming`), found at run time, or named by `XIAOHU_CJK_FONT`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from fpdf import FPDF
+
+from xiaohu.kit.clock import SHANGHAI
+from xiaohu.kit.money import yuan
+
+FONT_ENV = "XIAOHU_CJK_FONT"
+# Where Debian's font packages put their CJK faces, best first.
+_PACKAGED_FONTS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+)
+
+
+class ReceiptFontMissing(RuntimeError):
+    """No CJK font is installed: the receipt cannot show Chinese."""
+
+
+@dataclass(frozen=True)
+class FontFace:
+    path: Path
+    index: int  # face number inside a .ttc collection
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    label: str
+    label_en: str
+    amount_fen: int
+
+
+@dataclass(frozen=True)
+class ReceiptData:
+    reference: str
+    msisdn: str
+    owner_name_masked: str
+    id_number_masked: str
+    home: str
+    channel: str
+    cancelled_at: dt.datetime
+    undo_until: dt.datetime
+    quarantine_until: dt.date | None
+    route: str
+    charges: list[ReceiptLine] = field(default_factory=list)
+    cash_balance_fen: int | None = None
+    refund_now_fen: int = 0
+    reserve_fen: int = 0
+    forfeited_fen: int = 0
+    status: str = "cancelled"
+    verification: str = ""
+
+
+def _simplified_face(path: Path) -> int:
+    """In a collection, the Simplified Chinese face (names ending 'SC'/'CN'); else the first."""
+    if path.suffix.lower() not in (".ttc", ".otc"):
+        return 0
+    try:
+        from fontTools.ttLib import TTCollection
+
+        collection = TTCollection(str(path), lazy=True)
+        for i, font in enumerate(collection.fonts):
+            family = str(font["name"].getDebugName(1) or "")
+            if family.endswith((" SC", " CN")) and "Mono" not in family:
+                return i
+    except Exception:  # a font we cannot read is still worth a try at face 0
+        return 0
+    return 0
+
+
+def _fc_match() -> Path | None:
+    """Ask fontconfig for any installed Chinese face."""
+    fc = shutil.which("fc-match")
+    if fc is None:
+        return None
+    try:
+        out = subprocess.run(  # noqa: S603 (fixed arguments, no shell)
+            [fc, "-f", "%{file}", ":lang=zh-cn"], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    path = Path(out) if out else None
+    return path if path and path.suffix.lower() in (".ttf", ".ttc", ".otf") else None
+
+
+@lru_cache(maxsize=1)
+def find_cjk_font() -> FontFace:
+    """The CJK font to embed, or a clear error naming the package to install."""
+    named = os.environ.get(FONT_ENV)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ReceiptFontMissing(f"{FONT_ENV}={named} is not a font file")
+        return FontFace(path, _simplified_face(path))
+    for candidate in _PACKAGED_FONTS:
+        path = Path(candidate)
+        if path.is_file():
+            return FontFace(path, _simplified_face(path))
+    found = _fc_match()
+    if found is not None:
+        return FontFace(found, _simplified_face(found))
+    raise ReceiptFontMissing(
+        "no CJK font found for the PDF receipt: install Debian's fonts-noto-cjk "
+        f"(`make browser` does) or set {FONT_ENV} to a .ttf/.otf/.ttc file"
+    )
+
+
+def _bold_of(face: FontFace) -> FontFace | None:
+    bold = face.path.with_name(face.path.name.replace("Regular", "Bold"))
+    if bold != face.path and bold.is_file():
+        return FontFace(bold, face.index)
+    return None
+
+
+def _local(at: dt.datetime) -> str:
+    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+INK = (31, 41, 55)
+MUTED = (100, 110, 125)
+ACCENT = (11, 94, 120)
+RULE = (214, 221, 228)
+
+
+class _Receipt(FPDF):
+    def __init__(self, face: FontFace) -> None:
+        super().__init__(format="A4", unit="mm")
+        self.set_margins(20, 18, 20)
+        self.set_auto_page_break(auto=True, margin=18)
+        self.add_font("cjk", "", str(face.path), collection_font_number=face.index)
+        bold = _bold_of(face)
+        self.add_font(
+            "cjk", "B", str((bold or face).path), collection_font_number=(bold or face).index
+        )
+        self.set_title("销户证明 Certificate of number cancellation")
+        self.set_creator("xiaohu")
+        self.set_lang("zh-CN")
+
+    def rule(self) -> None:
+        self.set_draw_color(*RULE)
+        self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
+        self.ln(3)
+
+    def heading(self, zh: str, en: str) -> None:
+        self.ln(2)
+        self.set_font("cjk", "B", 12)
+        self.set_text_color(*ACCENT)
+        self.cell(0, 7, f"{zh}  ", new_x="END")
+        self.set_font("cjk", "", 9)
+        self.set_text_color(*MUTED)
+        self.cell(0, 7, en, new_x="LMARGIN", new_y="NEXT")
+        self.rule()
+
+    def field(self, zh: str, en: str, value: str, *, right: bool = False) -> None:
+        width = self.w - self.l_margin - self.r_margin
+        self.set_font("cjk", "", 10.5)
+        self.set_text_color(*INK)
+        y = self.get_y()
+        zh_width = self.get_string_width(zh) + 3
+        self.cell(zh_width, 6.5, zh)
+        self.set_font("cjk", "", 8)
+        self.set_text_color(*MUTED)
+        self.cell(max(1.0, 80 - zh_width), 6.5, en)
+        self.set_font("cjk", "B" if right else "", 10.5)
+        self.set_text_color(*INK)
+        self.set_xy(self.l_margin + 80, y)
+        self.multi_cell(width - 80, 6.5, value, align="R" if right else "L")
+        self.ln(0.5)
+
+
+def render(data: ReceiptData) -> bytes:
+    """The receipt as PDF bytes (A4, Chinese with English labels)."""
+    pdf = _Receipt(find_cjk_font())
+    pdf.add_page()
+    pdf.set_font("cjk", "B", 22)
+    pdf.set_text_color(*INK)
+    pdf.cell(0, 12, "销户证明", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("cjk", "", 11)
+    pdf.set_text_color(*MUTED)
+    pdf.cell(0, 6, "Certificate of number cancellation", new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.rule()
+
+    pdf.field("证明编号", "Reference", data.reference)
+    pdf.field("号码", "Number", data.msisdn)
+    pdf.field("机主", "Owner", data.owner_name_masked)
+    pdf.field("证件号码", "ID number", data.id_number_masked)
+    pdf.field("归属地", "Home", data.home)
+    pdf.field("受理渠道", "Channel", data.channel)
+    pdf.field("销户时间", "Cancelled at (UTC+8)", _local(data.cancelled_at))
+    if data.status == "reversed":
+        pdf.field("状态", "Status", "已返销 Reversed: the line is active again")
+    else:
+        pdf.field("可返销至", "Undo possible until", _local(data.undo_until))
+    if data.quarantine_until is not None:
+        pdf.field("冷冻期至", "Number quarantined until", data.quarantine_until.isoformat())
+
+    pdf.heading("结算", "Settlement")
+    if data.cash_balance_fen is not None:
+        pdf.field("现金余额", "Cash balance", yuan(data.cash_balance_fen), right=True)
+    for item in data.charges:
+        pdf.field(item.label, item.label_en, yuan(-item.amount_fen), right=True)
+    pdf.field("立即退还", "Refunded now", yuan(data.refund_now_fen), right=True)
+    pdf.field("预留款", "Reserve (trued up at cycle close)", yuan(data.reserve_fen), right=True)
+    pdf.field("作废赠款", "Gift credit forfeited", yuan(data.forfeited_fen), right=True)
+    pdf.field("退费方式", "Refund route", data.route)
+
+    pdf.heading("说明", "Notes")
+    pdf.set_font("cjk", "", 10)
+    pdf.set_text_color(*INK)
+    notes = [
+        "兹证明上述号码已办理销户，服务已停止。账期结束后预留款多退少补，无需再次办理。",
+        "请及时解绑该号码关联的银行、微信、支付宝等互联网账号：冷冻期满后号码可能分配给他人。",
+    ]
+    for note in notes:
+        pdf.multi_cell(0, 6, note, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
+    pdf.set_font("cjk", "", 8.5)
+    pdf.set_text_color(*MUTED)
+    pdf.multi_cell(
+        0,
+        5,
+        "This certifies that the number above was cancelled. The reserve is trued up "
+        "automatically when the billing cycle closes. Unbind bank, WeChat, Alipay and other "
+        "internet accounts from this number before it is issued again.",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    if data.verification:
+        pdf.ln(4)
+        pdf.set_font("cjk", "", 9)
+        pdf.cell(0, 5, f"校验码 Verification code: {data.verification}", new_x="LMARGIN")
+    return bytes(pdf.output())

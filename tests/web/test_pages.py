@@ -1,0 +1,199 @@
+"""The pages over HTTP (no browser): CSRF, cookies, redirects, friendly errors, the receipt.
+
+These run on the rolled-back test database, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.factories import SERVICE_PASSWORD, line_record
+from xiaohu.web import csrf
+
+NOW = "2026-11-24T10:00:00+08:00"
+RICH = {"cash_fen": 50000, "gift_fen": 0}
+
+
+@pytest.fixture()
+def web(client: TestClient) -> TestClient:
+    r = client.put("/api/v1/sandbox/clock", json={"now": NOW})
+    assert r.status_code == 200
+    return client
+
+
+def add(client: TestClient, **overrides: Any) -> dict[str, Any]:
+    record = line_record(**overrides)
+    r = client.post("/api/v1/sandbox/lines", json=[record])
+    assert r.status_code == 200, r.text
+    return record
+
+
+def token_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, msisdn: str) -> str:
+    """Sign in through the pages; the CSRF token valid after sign-in."""
+    token = token_of(client.get("/").text)
+    r = client.post("/sign-in/code", data={"csrf_token": token, "msisdn": msisdn})
+    assert r.status_code == 200, r.text
+    sms = client.get("/api/v1/sandbox/sms", params={"msisdn": msisdn}).json()["messages"]
+    code = re.search(r"\d{6}", sms[0]["text"])
+    assert code
+    r = client.post(
+        "/sign-in",
+        data={"csrf_token": token, "msisdn": msisdn, "otp": code.group(0),
+              "service_password": SERVICE_PASSWORD},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 303 and r.headers["location"] == "/line"
+    return token_of(client.get("/line").text)
+
+
+def test_first_visit_sets_an_httponly_lax_browser_session_cookie(web: TestClient) -> None:
+    r = web.get("/")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    cookie = r.headers["set-cookie"].lower()
+    assert cookie.startswith(f"{csrf.SID_COOKIE}=")
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert '<html lang="zh-CN">' in r.text
+
+
+def test_a_form_without_the_csrf_token_is_refused(web: TestClient) -> None:
+    record = add(web)
+    web.get("/")
+    for data in ({"msisdn": record["msisdn"]}, {"msisdn": record["msisdn"], "csrf_token": "x"}):
+        r = web.post("/sign-in/code", data=data)
+        assert r.status_code == 403
+        assert r.headers["content-type"].startswith("text/html")
+    assert web.get("/api/v1/sandbox/sms", params={"msisdn": record["msisdn"]}).json() == {
+        "messages": []
+    }
+
+
+def test_a_token_from_another_browser_session_is_refused(web: TestClient) -> None:
+    record = add(web)
+    stolen = token_of(web.get("/").text)
+    web.cookies.clear()
+    web.get("/")  # a new sid
+    r = web.post("/sign-in/code", data={"csrf_token": stolen, "msisdn": record["msisdn"]})
+    assert r.status_code == 403
+
+
+def test_sign_in_sets_the_session_cookie_and_rotates_the_csrf_token(web: TestClient) -> None:
+    record = add(web)
+    before = token_of(web.get("/").text)
+    after = sign_in(web, record["msisdn"])
+    assert after != before
+    session = web.cookies.get("xh_session")
+    assert session and session.count(".") == 4
+    r = web.get("/line")
+    assert record["plan"]["name"] in r.text
+    assert "¥50.00" in r.text  # the factory's cash balance, in yuan
+
+
+def test_pages_need_a_session(web: TestClient) -> None:
+    for path in ("/line", "/line/check", "/line/confirm", "/done/nope"):
+        r = web.get(path, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/?expired=1", path
+
+
+def test_a_malformed_number_is_named_on_the_page(web: TestClient) -> None:
+    token = token_of(web.get("/").text)
+    r = web.post("/sign-in/code", data={"csrf_token": token, "msisdn": "12345"})
+    assert r.status_code == 422
+    assert "请输入 11 位手机号码" in r.text and 'aria-invalid="true"' in r.text
+
+
+def test_the_language_switch_never_redirects_off_site(web: TestClient) -> None:
+    r = web.get("/lang", params={"to": "en", "next": "//evil.example/x"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    page = web.get("/")
+    assert '<html lang="en">' in page.text and "Sign in" in page.text
+
+
+def test_a_domain_error_is_a_page_not_json(web: TestClient) -> None:
+    record = add(web)
+    sign_in(web, record["msisdn"])
+    r = web.get("/done/no-such-id")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("text/html")
+    assert "销户记录不存在" in r.text
+
+
+def test_paying_arrears_from_the_check_page(web: TestClient) -> None:
+    record = add(
+        web,
+        balance=RICH,
+        unpaid_bills=[{"period": "2026-10", "amount_fen": 3800, "due_on": "2026-11-15"}],
+    )
+    token = sign_in(web, record["msisdn"])
+    page = web.get("/line/check").text
+    assert 'id="blocker-arrears"' in page and "立即缴费 ¥38.00" in page
+    r = web.post(
+        "/line/remedy",
+        data={"csrf_token": token, "action": "pay", "amount_fen": "3800", "form_key": "k1"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/line/check?done=pay"
+    page = web.get("/line/check").text
+    assert 'id="blocker-arrears"' not in page and "可以销户" in page
+
+
+def test_confirm_names_a_wrong_identity_and_keeps_the_line(web: TestClient) -> None:
+    record = add(web, balance=RICH)
+    token = sign_in(web, record["msisdn"])
+    page = web.get("/line/confirm").text
+    quote = re.search(r'name="quote_id" value="([^"]+)"', page)
+    assert quote
+    acks = re.findall(r'name="ack" value="([A-Z_]+)"', page)
+    assert acks[0] == "UNBIND_INTERNET_ACCOUNTS"
+    r = web.post(
+        "/line/cancel",
+        data={"csrf_token": token, "quote_id": quote.group(1), "route": "original",
+              "name": "某某某", "id_number": record["owner"]["id_number"], "ack": acks},
+    )  # fmt: skip
+    assert r.status_code == 403
+    assert "机主姓名或证件号码不符" in r.text
+    assert 'class="badge status-active"' in web.get("/line").text
+
+
+def test_cancel_then_receipt_for_the_owner_only(web: TestClient) -> None:
+    record = add(web, balance=RICH)
+    other = add(web, balance=RICH)
+    token = sign_in(web, record["msisdn"])
+    page = web.get("/line/confirm").text
+    quote = re.search(r'name="quote_id" value="([^"]+)"', page)
+    assert quote
+    r = web.post(
+        "/line/cancel",
+        data={"csrf_token": token, "quote_id": quote.group(1), "route": "original",
+              "name": record["owner"]["name"], "id_number": record["owner"]["id_number"],
+              "ack": re.findall(r'name="ack" value="([A-Z_]+)"', page)},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 303, r.text
+    done_url = r.headers["location"]
+    cancellation_id = done_url.rsplit("/", 1)[1]
+    done = web.get(done_url).text
+    assert 'id="reference"' in done and 'id="undo"' in done
+
+    receipt = f"/api/v1/cancellations/{cancellation_id}/receipt.pdf"
+    pdf = web.get(receipt)
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert "attachment" in pdf.headers["content-disposition"]
+
+    web.cookies.clear()
+    assert web.get(receipt).status_code == 401
+    sign_in(web, other["msisdn"])
+    r = web.get(receipt)
+    assert r.status_code == 403 and r.json()["code"] == "FORBIDDEN"
