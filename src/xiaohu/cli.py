@@ -131,13 +131,52 @@ def demo_data(
     err.print(f"wrote {lines} lines to {out_file}")
 
 
+@app.command("demo-numbers")
+def demo_numbers(
+    base_url: str = typer.Option("http://127.0.0.1:8000", "--base-url", help="where it is served"),
+) -> None:
+    """Numbers of the imported demo data worth trying, with what each one shows."""
+    from rich.table import Table
+
+    from xiaohu.kit.clock import local_date
+    from xiaohu.kit.db import transaction
+    from xiaohu.lines.demo_data import DEMO_PASSWORD, find_demo_numbers
+    from xiaohu.regions.provinces import province_name
+
+    runtime = _runtime()
+    with transaction(runtime.sessions, readonly=True) as session:
+        today = local_date(runtime.clock_for(session).now())
+        numbers = find_demo_numbers(session, today, runtime.settings.key)
+    if not numbers:
+        err.print("no lines yet: run `xiaohu demo-data --out var/demo.jsonl` and `xiaohu import`")
+        raise typer.Exit(1)
+    table = Table(title="Demo numbers (sandbox: the SMS code is shown at /api/v1/sandbox/sms)")
+    for name in ("number", "province", "status", "ID type", "service password", "shows"):
+        table.add_column(name, no_wrap=name != "shows")
+    for n in numbers:
+        password = DEMO_PASSWORD if n.password_ok else "(not the demo one)"
+        table.add_row(
+            n.msisdn, province_name(n.province_code), n.status, n.owner_id_type, password, n.shows
+        )
+    out.print(table)
+    first = numbers[0].msisdn
+    out.print(f"pages:      {base_url}/   (sign in with a number above and its service password)")
+    out.print(f"API docs:   {base_url}/docs")
+    out.print(f"SMS codes:  {base_url}/api/v1/sandbox/sms?msisdn={first}")
+
+
 @run_app.command("close-cycle")
 def close_cycle(period: str = typer.Option(..., "--period", help="YYYY-MM")) -> None:
     """Close a billing cycle: rate late usage, true up settling accounts, release numbers."""
     from xiaohu.billing.cycle import run_close_cycle
+    from xiaohu.kit.errors import DomainError
 
     runtime = _runtime()
-    report = run_close_cycle(runtime, period, show_progress=None)
+    try:
+        report = run_close_cycle(runtime, period, show_progress=None)
+    except DomainError as exc:
+        err.print(f"[red]{exc.code}:[/red] {exc.detail}", highlight=False)
+        raise typer.Exit(2) from None
     out.print_json(data=report)
 
 

@@ -46,6 +46,10 @@ class Cancellation(Base):
     reserve_fen: Mapped[int] = mapped_column(Fen)
     forfeited_fen: Mapped[int] = mapped_column(Fen)
     route: Mapped[dict[str, object]] = mapped_column(JsonDoc)
+    # What a reversal needs to put back exactly: the status before, the gift spent on charges.
+    previous_status: Mapped[str | None] = mapped_column(String(24))
+    gift_applied_fen: Mapped[int | None] = mapped_column(Fen)
+    shortfall_fen: Mapped[int | None] = mapped_column(Fen)  # late usage beyond the cash held
     late_usage_fen: Mapped[int | None] = mapped_column(Fen)
     trued_up_fen: Mapped[int | None] = mapped_column(Fen)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

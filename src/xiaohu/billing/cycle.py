@@ -1,0 +1,306 @@
+"""Closing a billing cycle: late usage, the true-up of settling accounts, numbers released.
+
+A cancelled line stops at once, but its account stays `settling` until the cycle it was
+cancelled in has closed and every late usage record (roaming arrives late) is rated. This run
+then pays late usage from the reserve still held, refunds the rest automatically to the route
+the subscriber chose (a `Refund` of kind `true_up`), or, when late usage exceeds the reserve,
+leaves the shortfall as an unpaid bill of the closed account (owner-scoped arrears see it).
+
+Late usage in the sandbox: any `UsageRecord` of a cancelled line still unbilled when the run
+reaches it (the cancellation bills only the usage its quote counted; records that arrive later,
+`source="late"`, are added by the network feed or by tests and the sandbox endpoint
+`POST /api/v1/sandbox/usage`). Accounts still inside their undo window are left for the next
+run. One transaction per batch; running it again changes nothing (closed accounts are skipped,
+released numbers stay released).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from xiaohu.audit.service import append as audit
+from xiaohu.billing.models import Bill, Refund, UsageRecord
+from xiaohu.billing.rules import true_up
+from xiaohu.billing.service import post_charge
+from xiaohu.cancellation.models import Cancellation
+from xiaohu.kit.clock import FrozenClock, local_date, parse_period, period_bounds, start_of_day
+from xiaohu.kit.db import transaction
+from xiaohu.kit.errors import DomainError
+from xiaohu.kit.ids import new_id
+from xiaohu.kit.money import yuan
+from xiaohu.kit.progress import progress
+from xiaohu.ledger.rules import credit, debit
+from xiaohu.ledger.service import post
+from xiaohu.lines.models import Line
+from xiaohu.lines.service import get_line, lock_line
+from xiaohu.notifications.service import enqueue, send_sms
+from xiaohu.numbers.service import release_due
+from xiaohu.runtime import Context, Runtime
+
+BATCH = 200
+ACTOR = "run:close-cycle"
+GATEWAY_CLEARING = "gateway_clearing"
+
+
+@dataclass
+class Report:
+    period: str
+    ran_at: str = ""
+    settled: int = 0
+    deferred: int = 0
+    late_usage_fen: int = 0
+    late_usage_records: int = 0
+    trued_up_fen: int = 0
+    refunds: int = 0
+    shortfall_fen: int = 0
+    numbers_released: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "extra"}
+        out.update(self.extra)
+        return out
+
+
+def check_period(period: str, now: dt.datetime) -> dt.datetime:
+    """The instant the period closes (Shanghai midnight after its last day); refuses a
+    malformed period or one the clock has not yet passed."""
+    try:
+        parse_period(period)
+    except ValueError as exc:
+        raise DomainError("PERIOD_INVALID", f"period {period!r}: {exc}") from exc
+    closes_at = start_of_day(period_bounds(period)[1])
+    if now < closes_at:
+        raise DomainError(
+            "PERIOD_NOT_ENDED",
+            f"period {period} closes at {closes_at.isoformat()}; it is {now.isoformat()}",
+            closes_at=closes_at,
+        )
+    return closes_at
+
+
+def run_close_cycle(runtime: Runtime, period: str, *, show_progress: bool | None) -> dict[str, Any]:
+    """Close `period`: true up every settling account of it or earlier, release numbers."""
+    with transaction(runtime.sessions, readonly=True) as session:
+        now = runtime.clock_for(session).now()
+        check_period(period, now)
+        due = (
+            Cancellation.account_status == "settling",
+            Cancellation.period <= period,
+        )
+        ids = list(
+            session.scalars(
+                select(Cancellation.id)
+                .where(*due, Cancellation.undo_until <= now)
+                .order_by(Cancellation.cancelled_at, Cancellation.id)
+            )
+        )
+        deferred = session.scalar(
+            select(func.count())
+            .select_from(Cancellation)
+            .where(*due, Cancellation.undo_until > now)
+        )
+    clock = FrozenClock(now)
+    report = Report(period=period, ran_at=now.isoformat(), deferred=int(deferred or 0))
+    with progress(f"close-cycle {period}", len(ids), enabled=show_progress) as tick:
+        for start in range(0, len(ids), BATCH):
+            batch = ids[start : start + BATCH]
+            with transaction(runtime.sessions) as session:
+                ctx = Context(runtime, session, clock, ACTOR)
+                for cid in batch:
+                    settle(ctx, cid, report)
+            tick(len(batch))
+    with transaction(runtime.sessions) as session:
+        report.numbers_released = release_due(Context(runtime, session, clock, ACTOR), now)
+    for _ in range(1000):  # deliver the SMS and payout orders the run wrote
+        if runtime.deliver_outbox(limit=500) == 0:
+            break
+    return report.as_dict()
+
+
+def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:
+    """True up one settling account; False when another run already did."""
+    c = ctx.session.get(Cancellation, cancellation_id)
+    if c is None:
+        return False
+    line = lock_line(ctx.session, c.msisdn)
+    ctx.session.refresh(c)
+    if c.account_status != "settling" or c.status != "cancelled":
+        return False
+    now, p, ref = ctx.now(), line.province_code, f"true_up:{c.id}"
+    records = ctx.session.scalars(
+        select(UsageRecord).where(UsageRecord.line_id == line.id, UsageRecord.billed.is_(False))
+    ).all()
+    late = sum(r.amount_fen for r in records)
+    t = true_up(line.cash_fen, late)
+    if late > 0:
+        post_charge(ctx, line, "late_usage", late, ref=ref)
+        bill = _late_bill(ctx, c, line, late, t.paid_from_cash_fen)
+        ctx.session.execute(
+            update(UsageRecord)
+            .where(UsageRecord.id.in_([r.id for r in records]))
+            .values(billed=True, bill_id=bill.id)
+            .execution_options(synchronize_session=False)
+        )
+    post(
+        ctx.session,
+        "true_up.late_usage_settled",
+        [
+            debit(f"subscriber_cash:{p}", t.paid_from_cash_fen, line.id),
+            credit(f"receivables:{p}", t.paid_from_cash_fen, line.id),
+        ],
+        at=now,
+        ref=ref,
+        province_code=p,
+    )
+    route = _payout_route(ctx, c)
+    if t.refund_fen > 0:
+        target = _transfer_target(ctx, route)
+        to_leg = (
+            credit(f"subscriber_cash:{target.province_code}", t.refund_fen, target.id)
+            if target is not None
+            else credit(GATEWAY_CLEARING, t.refund_fen)
+        )
+        post(
+            ctx.session,
+            "true_up.refund",
+            [debit(f"subscriber_cash:{p}", t.refund_fen, line.id), to_leg],
+            at=now,
+            ref=ref,
+            province_code=p,
+        )
+        if target is not None:
+            target.cash_fen += t.refund_fen
+            target.updated_at = now
+        refund = Refund(
+            id=new_id(),
+            cancellation_id=c.id,
+            line_id=line.id,
+            province_code=p,
+            kind="true_up",
+            amount_fen=t.refund_fen,
+            route=route,
+            status="paid",
+            created_at=now,
+        )
+        ctx.session.add(refund)
+        if target is None:
+            enqueue(
+                ctx.session,
+                "payment.refund",
+                {"refund_id": refund.id, "msisdn": c.msisdn, "amount_fen": t.refund_fen},
+                at=now,
+                province_code=p,
+            )
+        report.refunds += 1
+    line.cash_fen -= t.paid_from_cash_fen + t.refund_fen
+    line.updated_at = now
+    c.late_usage_fen, c.trued_up_fen, c.shortfall_fen = late, t.refund_fen, t.shortfall_fen
+    c.account_status, c.closed_at = "closed", now
+    send_sms(
+        ctx.session,
+        c.msisdn,
+        f"【销户服务】受理编号{c.reference}的账户已结清：迟到话单{yuan(late)}，"
+        + (
+            f"尚欠{yuan(t.shortfall_fen)}，请及时缴纳。"
+            if t.shortfall_fen
+            else f"预留款余额{yuan(t.refund_fen)}已自动退还。"
+        ),
+        "cancellation.settled",
+        at=now,
+        province_code=p,
+    )
+    audit(
+        ctx.session,
+        at=now,
+        actor=ctx.actor,
+        action="cancellation.settled",
+        subject=f"line:{c.msisdn}",
+        province_code=p,
+        data={
+            "cancellation_id": c.id,
+            "late_usage_fen": late,
+            "trued_up_fen": t.refund_fen,
+            "shortfall_fen": t.shortfall_fen,
+        },
+    )
+    ctx.session.flush()
+    report.settled += 1
+    report.late_usage_fen += late
+    report.late_usage_records += len(records)
+    report.trued_up_fen += t.refund_fen
+    report.shortfall_fen += t.shortfall_fen
+    return True
+
+
+def _late_bill(ctx: Context, c: Cancellation, line: Line, amount: int, paid: int) -> Bill:
+    """Late usage of the closed account; unpaid where the reserve fell short (arrears)."""
+    bill = ctx.session.scalars(
+        select(Bill).where(
+            Bill.line_id == line.id, Bill.period == c.period, Bill.kind == "late_usage"
+        )
+    ).one_or_none()
+    if bill is None:
+        bill = Bill(
+            line_id=line.id,
+            province_code=line.province_code,
+            period=c.period,
+            kind="late_usage",
+            amount_fen=0,
+            paid_fen=0,
+            created_at=ctx.now(),
+        )
+        ctx.session.add(bill)
+    bill.amount_fen += amount
+    bill.paid_fen += paid
+    bill.status = "paid" if bill.paid_fen >= bill.amount_fen else "unpaid"
+    bill.due_on = local_date(ctx.now()) + dt.timedelta(days=15)
+    ctx.session.flush()
+    return bill
+
+
+def _payout_route(ctx: Context, c: Cancellation) -> dict[str, Any]:
+    """The route of the refund at cancellation; a transfer to a line that has since been
+    cancelled falls back to the original payment route."""
+    route = dict(c.route)
+    if route.get("kind") == "transfer" and _transfer_target(ctx, route) is None:
+        return {"kind": "original", "method": "gateway", "fallback_from": "transfer"}
+    return route
+
+
+def _transfer_target(ctx: Context, route: dict[str, Any]) -> Line | None:
+    if route.get("kind") != "transfer" or not route.get("to_msisdn"):
+        return None
+    target = lock_line(ctx.session, str(route["to_msisdn"]))
+    return target if target.status != "cancelled" else None
+
+
+def add_usage(
+    ctx: Context,
+    msisdn: str,
+    amount_fen: int,
+    *,
+    source: str = "late",
+    occurred_at: dt.datetime | None = None,
+) -> UsageRecord:
+    """Rated usage arriving for a line (the sandbox's late-usage feed)."""
+    if amount_fen <= 0:
+        raise DomainError("VALIDATION_FAILED", "amount_fen must be positive")
+    line = get_line(ctx.session, msisdn)
+    at = occurred_at or ctx.now()
+    record = UsageRecord(
+        line_id=line.id,
+        province_code=line.province_code,
+        amount_fen=amount_fen,
+        source=source,
+        period=f"{local_date(at):%Y-%m}",
+        occurred_at=at,
+        billed=False,
+    )
+    ctx.session.add(record)
+    ctx.session.flush()
+    return record

@@ -1,0 +1,71 @@
+"""Sandbox runs and feeds for billing: close a cycle, add (late) usage to a line."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from xiaohu.billing.cycle import add_usage, run_close_cycle
+from xiaohu.kit.errors import error_responses
+from xiaohu.kit.web import runtime_of, unit_of_work
+from xiaohu.runtime import Context
+
+router = APIRouter(prefix="/api/v1/sandbox", tags=["sandbox"])
+
+
+class PeriodIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: str = Field(description="YYYY-MM", examples=["2026-11"])
+
+
+class UsageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    msisdn: str = Field(pattern=r"^1\d{10}$")
+    amount_fen: int = Field(gt=0)
+    source: Literal["late", "network"] = "late"
+    occurred_at: AwareDatetime | None = None
+
+
+class UsageOut(BaseModel):
+    id: int
+    msisdn: str
+    amount_fen: int
+    source: str
+    period: str | None
+    occurred_at: dt.datetime
+
+
+@router.post(
+    "/runs/close-cycle",
+    summary="Close a billing cycle now (same as `xiaohu run close-cycle`)",
+    responses=error_responses("PERIOD_INVALID", "PERIOD_NOT_ENDED", "VALIDATION_FAILED"),
+)
+def close_cycle(body: PeriodIn, request: Request) -> dict[str, Any]:
+    # No unit of work here: the run owns its transactions (one per batch).
+    return run_close_cycle(runtime_of(request), body.period, show_progress=False)
+
+
+@router.post(
+    "/usage",
+    status_code=201,
+    response_model=UsageOut,
+    summary="Feed rated usage to a line, e.g. roaming that arrives after the cancellation",
+    responses=error_responses("LINE_NOT_FOUND", "VALIDATION_FAILED"),
+)
+def feed_usage(body: UsageIn, ctx: Context = Depends(unit_of_work)) -> UsageOut:
+    r = add_usage(
+        ctx, body.msisdn, body.amount_fen, source=body.source, occurred_at=body.occurred_at
+    )
+    return UsageOut(
+        id=r.id,
+        msisdn=body.msisdn,
+        amount_fen=r.amount_fen,
+        source=r.source,
+        period=r.period,
+        occurred_at=r.occurred_at,
+    )

@@ -1,0 +1,178 @@
+"""The cancellation check, the cancellation, reading it and reversing it (API.md)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from xiaohu.cancellation import service
+from xiaohu.cancellation.schemas import CancellationOut, CancellationRequest, CheckOut
+from xiaohu.identity.deps import bearer_claims, require_line, require_same_line
+from xiaohu.identity.tokens import TokenClaims
+from xiaohu.kit.errors import DomainError, error_responses
+from xiaohu.kit.web import run_idempotent, runtime_of, unit_of_work
+from xiaohu.notifications.service import PENDING_FLAG
+from xiaohu.runtime import Context
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["cancellation"])
+
+
+def write_unit_of_work(request: Request) -> Iterator[Context]:
+    """Like `kit.web.unit_of_work`, but a GET that writes (the check stores its quote) commits.
+    Kept here rather than in kit so every other GET stays read-only by default."""
+    runtime = runtime_of(request)
+    session = runtime.sessions()
+    try:
+        actor = f"api:{request.client.host if request.client else 'unknown'}"
+        yield runtime.context(session, actor=actor)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        pending = session.info.pop(PENDING_FLAG, False)
+        session.close()
+    if pending:
+        try:
+            runtime.deliver_outbox()
+        except Exception:  # the sweeper retries; the request already succeeded
+            log.exception("outbox delivery after commit failed")
+
+
+def check_claims(
+    msisdn: str, request: Request, ctx: Context = Depends(write_unit_of_work)
+) -> TokenClaims:
+    """The bearer token, verified in the check's own (writing) unit of work: one session."""
+    return require_line(msisdn, bearer_claims(request, ctx))
+
+
+@contextmanager
+def keeping_refusals(ctx: Context) -> Iterator[None]:
+    """A refused cancellation answers 409, yet its refusal must be committed as evidence.
+    Undo the request's writes (the idempotency claim included, so a retry after the remedy
+    runs afresh), write the refusal in the same session and commit, then let the 409 through.
+    Same session on purpose: a second transaction would wait on our own line lock."""
+    try:
+        yield
+    except service.CancellationBlocked as err:
+        ctx.session.rollback()
+        service.record_refusal(ctx, err.note)
+        ctx.session.commit()
+        raise
+
+
+def _own(claims: TokenClaims, c_line_id: int) -> None:
+    if claims.line_id != c_line_id:
+        raise DomainError("FORBIDDEN", "this token acts on another line")
+
+
+@router.get(
+    "/api/v1/lines/{msisdn}/cancellation-check",
+    response_model=CheckOut,
+    summary="Every blocker at once, the warnings and a priced quote",
+    description=(
+        "Lists every reason the line cannot be cancelled now, each with a remedy, the "
+        "warnings to acknowledge, and a quote (stored, valid for the policy's minutes) whose "
+        "`quote_id` the cancellation must name."
+    ),
+    responses=error_responses("UNAUTHENTICATED", "FORBIDDEN", "LINE_NOT_FOUND"),
+)
+def cancellation_check(
+    msisdn: str,
+    ctx: Context = Depends(write_unit_of_work),
+    claims: TokenClaims = Depends(check_claims),
+) -> CheckOut:
+    return service.check(ctx, msisdn)
+
+
+@router.post(
+    "/api/v1/cancellations",
+    status_code=201,
+    response_model=CancellationOut,
+    summary="Cancel the line at the quoted amounts; refund at once",
+    description=(
+        "Needs the quote of a cancellation check, the owner's real name and ID number, a "
+        "refund route and every warning of the quote acknowledged. Accepts `Idempotency-Key`."
+    ),
+    responses=error_responses(
+        "UNAUTHENTICATED",
+        "FORBIDDEN",
+        "LINE_NOT_FOUND",
+        "REAL_NAME_MISMATCH",
+        "CANCELLATION_BLOCKED",
+        "ALREADY_CANCELLED",
+        "QUOTE_NOT_FOUND",
+        "QUOTE_EXPIRED",
+        "WARNINGS_NOT_ACKNOWLEDGED",
+        "REFUND_ROUTE_INVALID",
+        "IDEMPOTENCY_KEY_REUSED",
+        "VALIDATION_FAILED",
+    ),
+)
+def create_cancellation(
+    body: CancellationRequest,
+    request: Request,
+    ctx: Context = Depends(unit_of_work),
+    claims: TokenClaims = Depends(bearer_claims),
+) -> JSONResponse:
+    require_same_line(claims, body.msisdn)
+
+    def work() -> tuple[int, Any]:
+        return 201, service.cancel(ctx, body.msisdn, body).model_dump(mode="json")
+
+    with keeping_refusals(ctx):
+        return run_idempotent(
+            ctx, request, f"cancellation:{body.msisdn}", body.model_dump(mode="json"), work
+        )
+
+
+@router.get(
+    "/api/v1/cancellations/{cancellation_id}",
+    response_model=CancellationOut,
+    response_model_exclude_none=False,
+    summary="A cancellation, with the settlement once the cycle closed",
+    responses=error_responses("UNAUTHENTICATED", "FORBIDDEN", "CANCELLATION_NOT_FOUND"),
+)
+def get_cancellation(
+    cancellation_id: str,
+    ctx: Context = Depends(unit_of_work),
+    claims: TokenClaims = Depends(bearer_claims),
+) -> CancellationOut:
+    c = service.find(ctx, cancellation_id)
+    _own(claims, c.line_id)
+    return service.to_out(c)
+
+
+@router.post(
+    "/api/v1/cancellations/{cancellation_id}/reversal",
+    response_model=CancellationOut,
+    summary="Undo a cancellation within the undo window (返销)",
+    responses=error_responses(
+        "UNAUTHENTICATED",
+        "FORBIDDEN",
+        "CANCELLATION_NOT_FOUND",
+        "UNDO_WINDOW_CLOSED",
+        "NUMBER_REISSUED",
+        "INSUFFICIENT_FUNDS",
+        "IDEMPOTENCY_KEY_REUSED",
+    ),
+)
+def reverse_cancellation(
+    cancellation_id: str,
+    request: Request,
+    ctx: Context = Depends(unit_of_work),
+    claims: TokenClaims = Depends(bearer_claims),
+) -> JSONResponse:
+    c = service.find(ctx, cancellation_id)
+    _own(claims, c.line_id)
+
+    def work() -> tuple[int, Any]:
+        return 200, service.reverse(ctx, cancellation_id).model_dump(mode="json")
+
+    return run_idempotent(ctx, request, f"reversal:{cancellation_id}", {}, work)

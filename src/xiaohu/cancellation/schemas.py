@@ -1,0 +1,126 @@
+"""Shapes of the cancellation check, the cancellation and its reversal (API.md "Cancellation")."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MSISDN = r"^1\d{10}$"
+
+
+class Remedy(BaseModel):
+    """What the subscriber can do about a blocker; `href` is an API path where one exists."""
+
+    model_config = ConfigDict(extra="allow")
+
+    action: str
+    method: str | None = None
+    href: str | None = None
+
+
+class NoticeOut(BaseModel):
+    """A blocker or a warning. Extra fields (contract_id, order_id, details) may follow."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+    message_en: str
+    amount_fen: int | None = None
+    ends_on: dt.date | None = None
+    remedy: Remedy | None = None
+
+
+class ChargeOut(BaseModel):
+    item: str
+    amount_fen: int
+
+
+class QuoteOut(BaseModel):
+    quote_id: str
+    valid_until: dt.datetime
+    final_charges: list[ChargeOut]
+    cash_balance_fen: int
+    gift_balance_fen: int
+    charges_fen: int
+    penalties_fen: int
+    gift_applied_fen: int
+    refund_fen: int
+    refund_now_fen: int
+    reserve_fen: int
+    forfeited_fen: int
+
+
+class CheckOut(BaseModel):
+    eligible: bool
+    blockers: list[NoticeOut]
+    warnings: list[NoticeOut]
+    quote: QuoteOut | None
+
+
+CheckResult = CheckOut
+
+
+class RealNameIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    id_number: str = Field(min_length=1, max_length=40)
+
+
+class RefundRouteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["original", "bank_card", "transfer"]
+    account: str | None = Field(None, max_length=100, description="bank card number")
+    to_msisdn: str | None = Field(None, pattern=MSISDN, description="transfer: the other line")
+
+    @model_validator(mode="after")
+    def _needs(self) -> RefundRouteIn:
+        if self.kind == "bank_card" and not self.account:
+            raise ValueError("a bank_card refund needs `account`")
+        if self.kind == "transfer" and not self.to_msisdn:
+            raise ValueError("a transfer refund needs `to_msisdn`")
+        return self
+
+
+class CancellationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    msisdn: str = Field(pattern=MSISDN)
+    quote_id: str = Field(min_length=1, max_length=32)
+    real_name: RealNameIn
+    refund_route: RefundRouteIn = RefundRouteIn(kind="original")
+    acknowledged_warnings: list[str] = Field(default_factory=list, max_length=20)
+
+
+class RefundOut(BaseModel):
+    refund_now_fen: int
+    reserve_fen: int
+    route: dict[str, Any]
+
+
+class SettlementOut(BaseModel):
+    trued_up_fen: int
+    late_usage_fen: int
+    shortfall_fen: int
+    closed_at: dt.datetime
+
+
+class CancellationOut(BaseModel):
+    id: str
+    reference: str
+    msisdn: str
+    status: str  # cancelled | reversed
+    account_status: str  # settling | closed | reversed
+    cancelled_at: dt.datetime
+    undo_until: dt.datetime
+    reversed_at: dt.datetime | None = None
+    final_charges: list[ChargeOut]
+    charges_fen: int
+    forfeited_fen: int
+    refund: RefundOut
+    settlement: SettlementOut | None = None
+    receipt_url: str
