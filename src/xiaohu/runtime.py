@@ -45,6 +45,7 @@ class Runtime:
                 self.provisioning_gateway,
                 self.clock_for(session).now(),
                 limit,
+                payments=self.payment_gateway,
             )
 
     def clock_for(self, session: Session) -> Clock:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from tests.cancellation.support import T0, Api, assert_books_consistent
-from tests.factories import line_record, owner
+from tests.factories import SERVICE_PASSWORD, line_record, owner
 from xiaohu.audit.models import AuditEvent
 from xiaohu.billing.models import Refund
 from xiaohu.cancellation.models import Refusal
@@ -98,6 +98,47 @@ def test_cancel_read_and_reverse(api: Api, client: TestClient, runtime: Runtime)
     api.books()
     with runtime.sessions() as s:
         assert_books_consistent(s)
+
+
+def test_a_cancelled_line_signs_in_again_to_reverse_within_the_window(
+    api: Api, client: TestClient, runtime: Runtime
+) -> None:
+    rec = clean()
+    api.import_lines(rec)
+    m = rec["msisdn"]
+    api.sign_in(m)
+    cid = api.cancel(rec, api.check(m)).json()["id"]
+    api.set_clock(T0 + dt.timedelta(hours=20))  # the first token expired long ago
+    assert client.get(f"/api/v1/lines/{m}", headers=api.auth(m)).status_code == 401
+    api.sign_in(m)  # by SMS code and service password, on the cancelled line
+    line = client.get(f"/api/v1/lines/{m}", headers=api.auth(m))
+    assert line.status_code == 200 and line.json()["status"] == "cancelled"
+    [notice] = api.check(m)["blockers"]
+    assert notice["code"] == "ALREADY_CANCELLED" and notice["remedy"]["action"] == "reverse"
+    r = client.post(f"/api/v1/cancellations/{cid}/reversal", headers=api.auth(m))
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "reversed"
+    assert client.get(f"/api/v1/lines/{m}", headers=api.auth(m)).json()["status"] == "active"
+    with runtime.sessions() as s:
+        assert_books_consistent(s)
+
+
+def test_after_the_undo_window_a_cancelled_line_cannot_sign_in(
+    api: Api, client: TestClient
+) -> None:
+    rec = clean()
+    api.import_lines(rec)
+    m = rec["msisdn"]
+    api.sign_in(m)
+    assert api.cancel(rec, api.check(m)).status_code == 201
+    api.set_clock(T0 + dt.timedelta(hours=24, minutes=1))
+    r = client.post("/api/v1/auth/otp", json={"msisdn": m})
+    assert r.status_code == 404 and r.json()["code"] == "LINE_NOT_FOUND"
+    r = client.post(
+        "/api/v1/auth/token",
+        json={"msisdn": m, "otp": "123456", "service_password": SERVICE_PASSWORD},
+    )
+    assert r.status_code == 401 and r.json()["code"] == "VERIFICATION_FAILED"
 
 
 def test_other_lines_token_cannot_read_or_reverse(api: Api, client: TestClient) -> None:

@@ -130,11 +130,11 @@ def test_blocked_cancellation_lists_every_blocker(ctx: Context) -> None:
     result = service.check(ctx, rec["msisdn"])
     assert not result.eligible
     assert [b.code for b in result.blockers] == ["ARREARS", "PENDING_ORDER"]
-    with pytest.raises(service.CancellationBlocked) as err:
+    with pytest.raises(DomainError) as err:
         service.cancel(ctx, rec["msisdn"], request_for(rec, result))
-    assert err.value.note.codes == ("ARREARS", "PENDING_ORDER")
+    assert err.value.code == "CANCELLATION_BLOCKED"
+    assert err.value.keep_writes  # the refusal below is evidence: committed with the 409
     assert [b["code"] for b in err.value.extra["blockers"]] == ["ARREARS", "PENDING_ORDER"]
-    service.record_refusal(ctx, err.value.note)
     [refusal] = ctx.session.scalars(select(Refusal)).all()
     assert refusal.codes == ["ARREARS", "PENDING_ORDER"]
 

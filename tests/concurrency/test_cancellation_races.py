@@ -20,7 +20,6 @@ from xiaohu.cancellation.schemas import CheckOut
 from xiaohu.kit.clock import FrozenClock
 from xiaohu.kit.db import transaction
 from xiaohu.kit.errors import DomainError
-from xiaohu.ledger.service import ensure_accounts
 from xiaohu.runtime import Context, Runtime
 
 pytestmark = pytest.mark.postgres
@@ -59,11 +58,6 @@ def prepared(rt: Runtime) -> tuple[dict[str, Any], CheckOut]:
 
     def setup(ctx: Context) -> CheckOut:
         load(ctx, rec)
-        ensure_accounts(
-            ctx.session,
-            ["revenue:33", "receivables:33", "gift_forfeited:33", "subscriber_gift:33",
-             "subscriber_cash:33", "gateway_clearing"],
-        )  # fmt: skip
         return service.check(ctx, rec["msisdn"])
 
     return rec, in_tx(rt, setup)

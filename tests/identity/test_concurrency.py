@@ -9,7 +9,6 @@ import pytest
 
 from tests.factories import line_record, load
 from xiaohu.identity import service
-from xiaohu.identity.api import keeping_refusals
 from xiaohu.identity.models import SignInState
 from xiaohu.kit.db import transaction
 from xiaohu.kit.errors import DomainError
@@ -27,15 +26,18 @@ def test_parallel_wrong_attempts_lock_after_exactly_five(committed_runtime: Runt
         line_id = line.id
 
     def attempt(_: int) -> str:
-        try:
-            with transaction(rt.sessions) as session:
-                ctx = rt.context(session)
-                with keeping_refusals(ctx):
-                    service.sign_in(
-                        ctx, "13800138000", "123456", "000000"
-                    )  # wrong password: always fails
-        except DomainError as err:
-            return err.code
+        with rt.sessions() as session:
+            ctx = rt.context(session)
+            try:
+                service.sign_in(ctx, "13800138000", "123456", "000000")  # wrong password
+            except DomainError as err:
+                # What the unit of work does: a refusal whose writes are evidence commits them.
+                if err.keep_writes:
+                    session.commit()
+                else:
+                    session.rollback()
+                return err.code
+            session.commit()
         return "SIGNED_IN"
 
     with ThreadPoolExecutor(max_workers=8) as pool:

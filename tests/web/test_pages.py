@@ -10,8 +10,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from tests.factories import SERVICE_PASSWORD, line_record
+from xiaohu.cancellation.models import Refusal
+from xiaohu.lines.models import Line, PendingOrder
+from xiaohu.runtime import Runtime
 from xiaohu.web import csrf
 
 NOW = "2026-11-24T10:00:00+08:00"
@@ -197,3 +201,57 @@ def test_cancel_then_receipt_for_the_owner_only(web: TestClient) -> None:
     sign_in(web, other["msisdn"])
     r = web.get(receipt)
     assert r.status_code == 403 and r.json()["code"] == "FORBIDDEN"
+
+
+def test_a_cancelled_line_signs_in_to_its_done_page_with_undo(web: TestClient) -> None:
+    record = add(web, balance=RICH)
+    token = sign_in(web, record["msisdn"])
+    page = web.get("/line/confirm").text
+    quote = re.search(r'name="quote_id" value="([^"]+)"', page)
+    assert quote
+    r = web.post(
+        "/line/cancel",
+        data={"csrf_token": token, "quote_id": quote.group(1), "route": "original",
+              "name": record["owner"]["name"], "id_number": record["owner"]["id_number"],
+              "ack": re.findall(r'name="ack" value="([A-Z_]+)"', page)},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 303, r.text
+    done_url = r.headers["location"]
+    web.cookies.clear()
+    r = web.put("/api/v1/sandbox/clock", json={"now": "2026-11-25T08:00:00+08:00"})
+    assert r.status_code == 200
+    token = sign_in(web, record["msisdn"])  # the session expired; the undo window has not
+    r = web.get("/line", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == done_url
+    assert 'id="undo"' in web.get(done_url).text
+    r = web.post(f"{done_url}/undo", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"{done_url}?reversed=1"
+    assert 'class="badge status-active"' in web.get("/line").text
+
+
+def test_a_blocked_cancellation_from_the_page_keeps_its_refusal(
+    web: TestClient, runtime: Runtime
+) -> None:
+    record = add(web, balance=RICH)
+    token = sign_in(web, record["msisdn"])
+    page = web.get("/line/confirm").text
+    quote = re.search(r'name="quote_id" value="([^"]+)"', page)
+    assert quote
+    with runtime.sessions() as s:  # an order opened after the quote: now blocked
+        line = s.scalars(select(Line).where(Line.msisdn == record["msisdn"])).one()
+        s.add(PendingOrder(line_id=line.id, province_code=line.province_code,
+                           order_ref="O-late", kind="plan_change"))  # fmt: skip
+        s.commit()
+    r = web.post(
+        "/line/cancel",
+        data={"csrf_token": token, "quote_id": quote.group(1), "route": "original",
+              "name": record["owner"]["name"], "id_number": record["owner"]["id_number"],
+              "ack": re.findall(r'name="ack" value="([A-Z_]+)"', page)},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 303 and r.headers["location"] == "/line/check"
+    with runtime.sessions() as s:
+        [refusal] = s.scalars(select(Refusal)).all()
+        assert refusal.codes == ["PENDING_ORDER"]
+        assert s.scalar(select(Line.status).where(Line.msisdn == record["msisdn"])) == "active"

@@ -79,6 +79,16 @@ class SandboxPaymentGateway:
     ) -> GatewayResult:
         return self._once("re", amount_fen, msisdn, idempotency_key, decline_magic=False)
 
+    def refunds_paid(self) -> list[tuple[str, int, str]]:
+        """(idempotency key, amount_fen, msisdn) of every refund paid out, each once however
+        often it was asked for: what a tester reads to see the payouts reached the gateway."""
+        with self._lock:
+            return [
+                (slot.removeprefix("re:"), amount, msisdn)
+                for slot, (amount, msisdn, result) in self._seen.items()
+                if slot.startswith("re:") and result.succeeded
+            ]
+
     def _once(
         self, kind: str, amount_fen: int, msisdn: str, key: str, *, decline_magic: bool
     ) -> GatewayResult:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -15,56 +12,17 @@ from xiaohu.cancellation.schemas import CancellationOut, CancellationRequest, Ch
 from xiaohu.identity.deps import bearer_claims, require_line, require_same_line
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import DomainError, error_responses
-from xiaohu.kit.web import run_idempotent, runtime_of, unit_of_work
-from xiaohu.notifications.service import PENDING_FLAG
+from xiaohu.kit.web import run_idempotent, unit_of_work, writing_unit_of_work
 from xiaohu.runtime import Context
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["cancellation"])
 
 
-def write_unit_of_work(request: Request) -> Iterator[Context]:
-    """Like `kit.web.unit_of_work`, but a GET that writes (the check stores its quote) commits.
-    Kept here rather than in kit so every other GET stays read-only by default."""
-    runtime = runtime_of(request)
-    session = runtime.sessions()
-    try:
-        actor = f"api:{request.client.host if request.client else 'unknown'}"
-        yield runtime.context(session, actor=actor)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        pending = session.info.pop(PENDING_FLAG, False)
-        session.close()
-    if pending:
-        try:
-            runtime.deliver_outbox()
-        except Exception:  # the sweeper retries; the request already succeeded
-            log.exception("outbox delivery after commit failed")
-
-
 def check_claims(
-    msisdn: str, request: Request, ctx: Context = Depends(write_unit_of_work)
+    msisdn: str, request: Request, ctx: Context = Depends(writing_unit_of_work)
 ) -> TokenClaims:
     """The bearer token, verified in the check's own (writing) unit of work: one session."""
     return require_line(msisdn, bearer_claims(request, ctx))
-
-
-@contextmanager
-def keeping_refusals(ctx: Context) -> Iterator[None]:
-    """A refused cancellation answers 409, yet its refusal must be committed as evidence.
-    Undo the request's writes (the idempotency claim included, so a retry after the remedy
-    runs afresh), write the refusal in the same session and commit, then let the 409 through.
-    Same session on purpose: a second transaction would wait on our own line lock."""
-    try:
-        yield
-    except service.CancellationBlocked as err:
-        ctx.session.rollback()
-        service.record_refusal(ctx, err.note)
-        ctx.session.commit()
-        raise
 
 
 def _own(claims: TokenClaims, c_line_id: int) -> None:
@@ -85,7 +43,7 @@ def _own(claims: TokenClaims, c_line_id: int) -> None:
 )
 def cancellation_check(
     msisdn: str,
-    ctx: Context = Depends(write_unit_of_work),
+    ctx: Context = Depends(writing_unit_of_work),
     claims: TokenClaims = Depends(check_claims),
 ) -> CheckOut:
     return service.check(ctx, msisdn)
@@ -126,10 +84,10 @@ def create_cancellation(
     def work() -> tuple[int, Any]:
         return 201, service.cancel(ctx, body.msisdn, body).model_dump(mode="json")
 
-    with keeping_refusals(ctx):
-        return run_idempotent(
-            ctx, request, f"cancellation:{body.msisdn}", body.model_dump(mode="json"), work
-        )
+    # Blocked: the refusal is logged and kept (keep_writes); the key is released for a retry.
+    return run_idempotent(
+        ctx, request, f"cancellation:{body.msisdn}", body.model_dump(mode="json"), work
+    )
 
 
 @router.get(

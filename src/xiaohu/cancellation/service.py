@@ -4,8 +4,8 @@ The check is the hot path (≥1,000/s): the line's snapshot is read in a handful
 the quote is one insert. The cancellation honours the quoted amounts (a quote is stale as soon
 as the line's `version` moved) and does everything in the caller's one transaction: final bill,
 gift applied and forfeited, refund now, reserve kept, line cancelled, number in quarantine,
-provisioning and SMS through the outbox, audit. A refusal is logged with its blocker codes in a
-transaction of its own (see `CancellationBlocked` and `cancellation.api.keeping_refusals`).
+provisioning and SMS through the outbox, audit. A refusal is logged with its blocker codes and
+raised with `keep_writes=True`: the unit of work commits the log with the 409 answer.
 """
 
 from __future__ import annotations
@@ -343,18 +343,6 @@ class RefusalNote:
     at: dt.datetime
 
 
-class CancellationBlocked(DomainError):
-    """CANCELLATION_BLOCKED carrying the refusal to log once the request's writes are undone."""
-
-    def __init__(self, note: RefusalNote, blockers: list[dict[str, Any]]) -> None:
-        super().__init__(
-            "CANCELLATION_BLOCKED",
-            "the line cannot be cancelled now: " + ", ".join(note.codes),
-            blockers=blockers,
-        )
-        self.note = note
-
-
 def record_refusal(ctx: Context, note: RefusalNote) -> None:
     """The subscriber's evidence: the refusal and its codes, in the log and the audit chain."""
     ctx.session.add(
@@ -472,7 +460,11 @@ def _require_acknowledged(body: dict[str, Any], acknowledged: list[str]) -> None
 def cancel(
     ctx: Context, msisdn: str, request: CancellationRequest, *, channel: str = "online"
 ) -> CancellationOut:
-    """Cancel the line at the quoted amounts, in the caller's transaction."""
+    """Cancel the line at the quoted amounts, in the caller's transaction.
+
+    Blocked: the refusal is logged (the subscriber's evidence) and CANCELLATION_BLOCKED raised
+    with `keep_writes=True`. Nothing before the block check writes (locks and reads only), so
+    what the caller commits with the 409 is exactly the refusal."""
     route_in = request.refund_route
     other = route_in.to_msisdn if route_in.kind == "transfer" else None
     line, target = _lock_lines(ctx, msisdn, other)
@@ -490,10 +482,16 @@ def cancel(
     today = local_date(now)
     blockers = rules.check_cancellation(loaded.snapshot, values, today, channel)
     if blockers:
-        note = RefusalNote(
-            line.id, line.msisdn, line.province_code, channel, tuple(b.code for b in blockers), now
+        codes = tuple(b.code for b in blockers)
+        record_refusal(
+            ctx, RefusalNote(line.id, line.msisdn, line.province_code, channel, codes, now)
         )
-        raise CancellationBlocked(note, [b.as_dict() for b in blockers])
+        raise DomainError(
+            "CANCELLATION_BLOCKED",
+            "the line cannot be cancelled now: " + ", ".join(codes),
+            blockers=[b.as_dict() for b in blockers],
+            keep_writes=True,
+        )
     body = _require_quote(ctx, line, request.quote_id)
     _require_acknowledged(body, request.acknowledged_warnings)
     route = _route(ctx, line, target, request, values)

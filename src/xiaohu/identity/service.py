@@ -2,8 +2,8 @@
 
 The two factors of the online channel: the code proves the SIM is in hand, the service password
 is a knowledge factor. Codes are stored only as a keyed MAC; failures are counted per line and
-lock sign-in for a while. Failures are writes that must outlive the error answer: see
-`KEEP_WRITES_ON` and `identity.api`.
+lock sign-in for a while. Failures are writes that must outlive the error answer: their
+refusals are raised with `keep_writes=True`, which the units of work commit (`kit.web`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from xiaohu.audit.service import append as audit
+from xiaohu.cancellation.models import Cancellation
 from xiaohu.identity import passwords, tokens
 from xiaohu.identity.crypto import mac
 from xiaohu.identity.models import SignInState
@@ -26,11 +27,6 @@ from xiaohu.lines.service import lock_line
 from xiaohu.notifications.service import send_sms
 from xiaohu.policy.schema import Values
 from xiaohu.runtime import Context
-
-# Refusals whose bookkeeping (failure count, lock-out, audit) must be committed although the
-# request answers an error. The unit of work rolls back on every exception, so whoever calls
-# `sign_in` commits the session before letting these through (identity.api does; pages must).
-KEEP_WRITES_ON = frozenset({"VERIFICATION_FAILED", "VERIFICATION_LOCKED"})
 
 _OTP_PURPOSE = "sign-in-otp"
 
@@ -75,6 +71,8 @@ def _lift_expired_lock(state: SignInState, now: dt.datetime) -> None:
 
 
 def _locked_error(state: SignInState, now: dt.datetime) -> DomainError:
+    """The lock-out answer. Its writes (the lock itself, a lifted lock's reset, the audit) are
+    kept: a refused attempt must not roll back the count that refused it."""
     assert state.locked_until is not None
     wait = max(1, int((state.locked_until - now).total_seconds()))
     return DomainError(
@@ -83,23 +81,46 @@ def _locked_error(state: SignInState, now: dt.datetime) -> DomainError:
         locked_until=state.locked_until,
         retry_after=wait,
         headers={"Retry-After": str(wait)},
+        keep_writes=True,
     )
 
 
 def _signable_line(ctx: Context, msisdn: str) -> Line | None:
-    """The line, row-locked, if it exists and is not cancelled."""
+    """The line, row-locked, if it exists and is live, or cancelled with its undo window still
+    open: the subscriber must be able to sign in to reverse (返销) it online, and a token only
+    lasts minutes while the window lasts hours."""
     try:
         line = lock_line(ctx.session, msisdn)
     except DomainError:
         return None
-    return None if line.status == "cancelled" else line
+    if line.status != "cancelled":
+        return line
+    return line if _undo_open(ctx, line) else None
+
+
+def _undo_open(ctx: Context, line: Line) -> bool:
+    """The line's latest cancellation can still be reversed (the same test as `reverse`)."""
+    latest = ctx.session.scalars(
+        select(Cancellation)
+        .where(Cancellation.line_id == line.id)
+        .order_by(Cancellation.cancelled_at.desc())
+        .limit(1)
+    ).one_or_none()
+    return (
+        latest is not None
+        and latest.status == "cancelled"
+        and latest.account_status == "settling"
+        and ctx.now() < latest.undo_until
+    )
 
 
 def request_otp(ctx: Context, msisdn: str) -> int:
     """Send a fresh 6-digit code to the line by SMS; return its lifetime in seconds."""
     line = _signable_line(ctx, msisdn)
     if line is None:
-        raise DomainError("LINE_NOT_FOUND", f"no active line {msisdn}")
+        raise DomainError(
+            "LINE_NOT_FOUND", f"no active line {msisdn} (nor one whose cancellation can be undone)"
+        )
     now = ctx.now()
     policy = ctx.policy_for(line.province_code)
     state = _state_for(ctx, line)
@@ -192,14 +213,15 @@ def _record_failure(
         "VERIFICATION_FAILED",
         f"the code or the service password is wrong; {left} attempt(s) left before a lock-out",
         attempts_left=left,
+        keep_writes=True,
     )
 
 
 def sign_in(ctx: Context, msisdn: str, otp: str, service_password: str) -> IssuedToken:
     """Check both factors and issue a bearer token for this line only.
 
-    Raises VERIFICATION_FAILED / VERIFICATION_LOCKED after recording the failure (flushed):
-    the caller must commit before answering (see KEEP_WRITES_ON).
+    Raises VERIFICATION_FAILED / VERIFICATION_LOCKED after recording the failure (flushed),
+    with `keep_writes=True`: the unit of work commits the count and lock-out with the answer.
     """
     line = _signable_line(ctx, msisdn)
     if line is None:  # same answer as a wrong code: no oracle for which numbers exist

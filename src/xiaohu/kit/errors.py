@@ -161,7 +161,13 @@ CATALOG: dict[str, ErrorKind] = {
 
 
 class DomainError(Exception):
-    """A failure the caller can act on. `extra` fields are added to the problem document."""
+    """A failure the caller can act on. `extra` fields are added to the problem document.
+
+    `keep_writes=True` says the writes made before this refusal are evidence (a failed
+    sign-in's count and lock-out, a logged refusal) and must be committed with the error
+    answer; by default a refusal undoes everything its request wrote. The units of work in
+    `kit.web` and the pages' `attempt` honour it, so one flag replaces per-route special cases.
+    """
 
     def __init__(
         self,
@@ -170,11 +176,13 @@ class DomainError(Exception):
         *,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
+        keep_writes: bool = False,
         **extra: Any,
     ) -> None:
         if code not in CATALOG:
             raise KeyError(f"unknown error code {code!r}: add it to kit/errors.py CATALOG")
         self.code = code
+        self.keep_writes = keep_writes
         self.kind = CATALOG[code]
         self.detail = detail or self.kind.message_en
         self.errors = errors

@@ -2,7 +2,8 @@
 
 The record is inserted at the start of the unit of work, in the same transaction as the work.
 A concurrent retry blocks on the unique key until the first commits, then replays its answer;
-if the first rolled back, the retry does the work itself. Same key, different body: an error.
+if the first rolled back or was refused (`release`), the retry does the work itself. Same key,
+different body: an error.
 """
 
 from __future__ import annotations
@@ -77,6 +78,15 @@ def record(session: Session, scope: str, key: str, status_code: int, body: Any) 
     rec.status_code = status_code
     rec.response = body
     session.flush()
+
+
+def release(session: Session, scope: str, key: str) -> None:
+    """Give the key back after a refusal: the claim is deleted, so the next request with this
+    key does the work afresh instead of replaying an answer that was never stored."""
+    rec = _find(session, scope, key)
+    if rec is not None and rec.status_code is None:
+        session.delete(rec)
+        session.flush()
 
 
 def _find(session: Session, scope: str, key: str) -> IdempotencyRecord | None:

@@ -28,10 +28,23 @@ def runtime_of(request: Request) -> Runtime:
 
 
 def unit_of_work(request: Request) -> Iterator[Context]:
-    """One transaction per request: commit on success, roll back on error; then deliver the
-    side effects the request wrote to the outbox."""
+    """One transaction per request: commit on success, roll back on error (except a refusal
+    whose writes are evidence, `DomainError.keep_writes`); then deliver the side effects the
+    request wrote to the outbox. GET and HEAD are read-only and never commit."""
+    yield from _unit_of_work(request, readonly=request.method in ("GET", "HEAD"))
+
+
+def writing_unit_of_work(request: Request) -> Iterator[Context]:
+    """`unit_of_work` for a GET that writes (the cancellation check stores its quote): always
+    commits. A separate dependency so every other GET stays read-only by default."""
+    yield from _unit_of_work(request, readonly=False)
+
+
+def _unit_of_work(request: Request, *, readonly: bool) -> Iterator[Context]:
+    """The one transaction of a request. A refusal with `keep_writes` commits this same
+    session: a second transaction would wait on the request's own locks (SQLite's write lock
+    from BEGIN IMMEDIATE, a PostgreSQL row lock on the line)."""
     runtime = runtime_of(request)
-    readonly = request.method in ("GET", "HEAD")
     session = runtime.sessions()
     if readonly:
         session.connection(execution_options={"xiaohu_readonly": True})
@@ -41,6 +54,12 @@ def unit_of_work(request: Request) -> Iterator[Context]:
             session.rollback()
         else:
             session.commit()
+    except DomainError as err:
+        if err.keep_writes and not readonly:
+            session.commit()  # the refusal's bookkeeping outlives the error answer
+        else:
+            session.rollback()
+        raise
     except BaseException:
         session.rollback()
         raise
@@ -65,7 +84,11 @@ def run_idempotent(
     body: Any,
     work: Callable[[], tuple[int, Any]],
 ) -> JSONResponse:
-    """Run `work` once per Idempotency-Key; a retry replays the first answer."""
+    """Run `work` once per Idempotency-Key; a retry replays the first answer.
+
+    A refusal (`DomainError`) does not spend the key: the claim is released before the error
+    goes on, so a retry after the remedy runs afresh even when the refusal's own writes are
+    committed (`keep_writes`)."""
     key = request.headers.get("Idempotency-Key")
     if key is None:
         status, payload = work()
@@ -75,7 +98,11 @@ def run_idempotent(
         return JSONResponse(
             replay.body, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"}
         )
-    status, payload = work()
+    try:
+        status, payload = work()
+    except DomainError:
+        idempotency.release(ctx.session, scope, key)
+        raise
     encoded = jsonable_encoder(payload)
     idempotency.record(ctx.session, scope, key, status, encoded)
     return JSONResponse(encoded, status_code=status)

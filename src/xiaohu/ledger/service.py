@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from xiaohu.ledger.models import JournalEntry, JournalTransaction, LedgerAccount
@@ -16,6 +17,12 @@ _known_accounts: set[tuple[int, str]] = set()
 
 
 def ensure_accounts(session: Session, codes: Iterable[str]) -> None:
+    """Make sure the accounts exist before a posting names them.
+
+    The whole chart is seeded by the first migration, so this normally only reads. An account
+    added to the chart later is created on first use, each in a savepoint: when two
+    transactions create it at once, the loser's insert fails on the primary key once the
+    winner commits, and the account is there all the same."""
     key = id(session.get_bind())
     missing = [c for c in set(codes) if (key, c) not in _known_accounts]
     if not missing:
@@ -23,11 +30,16 @@ def ensure_accounts(session: Session, codes: Iterable[str]) -> None:
     present = set(
         session.scalars(select(LedgerAccount.code).where(LedgerAccount.code.in_(missing)))
     )
-    for code in missing:
+    for code in sorted(missing):
         if code not in present:
             kind, name, province = account_type(code)
-            with session.begin_nested():
-                session.add(LedgerAccount(code=code, type=kind, name=name, province_code=province))
+            try:
+                with session.begin_nested():
+                    session.add(
+                        LedgerAccount(code=code, type=kind, name=name, province_code=province)
+                    )
+            except IntegrityError:  # created by a concurrent transaction: fine
+                pass
     session.flush()
     _known_accounts.update((key, c) for c in missing)
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from xiaohu.billing.models import Refund
 from xiaohu.notifications.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -51,11 +52,30 @@ def order_provisioning(
     )
 
 
+class UndeliverableMessage(Exception):
+    """A message this process cannot hand to any gateway (unknown topic, declined payout): it
+    stays undelivered with `last_error` set, for an operator to see, instead of vanishing."""
+
+
+def refund_key(refund_id: str) -> str:
+    """The payment gateway's idempotency key for one refund: redelivery never pays twice."""
+    return f"refund:{refund_id}"
+
+
 def deliver(
-    session: Session, sms: Any, provisioning: Any, now: dt.datetime, limit: int = 200
+    session: Session,
+    sms: Any,
+    provisioning: Any,
+    now: dt.datetime,
+    limit: int = 200,
+    *,
+    payments: Any = None,
 ) -> int:
     """Deliver up to `limit` undelivered messages; each is marked in the same transaction as
-    the gateway's record, and gateways ignore a message id they have seen (at least once)."""
+    the gateway's record, and gateways ignore a message (or refund) they have seen, so
+    delivery is at least once and its effect exactly once. A message that fails (a gateway
+    error, a declined payout, a topic nobody handles) keeps `delivered_at` empty and records
+    `last_error`; the next delivery tries it again."""
     stmt = (
         select(OutboxMessage)
         .where(OutboxMessage.delivered_at.is_(None))
@@ -68,29 +88,58 @@ def deliver(
         msg.attempts += 1
         try:
             with session.begin_nested():
-                if msg.topic == "sms":
-                    p = msg.payload
-                    sms.send(
-                        session,
-                        message_id=msg.id,
-                        to=str(p["to"]),
-                        text=str(p["text"]),
-                        kind=str(p["kind"]),
-                        at=now,
-                    )
-                elif msg.topic == "network.provisioning":
-                    p = msg.payload
-                    provisioning.order(
-                        session,
-                        message_id=msg.id,
-                        msisdn=str(p["msisdn"]),
-                        action=str(p["action"]),
-                        at=now,
-                    )
+                _hand_over(session, msg, sms, provisioning, payments, now)
                 msg.delivered_at = now
+                msg.last_error = None
                 done += 1
         except Exception as exc:  # a gateway failure must not lose the message: retry later
             log.warning("outbox %s delivery failed: %s", msg.id, exc)
-            msg.last_error = str(exc)[:500]
+            msg.last_error = str(exc)[:500] or type(exc).__name__
     session.flush()
     return done
+
+
+def _hand_over(
+    session: Session,
+    msg: OutboxMessage,
+    sms: Any,
+    provisioning: Any,
+    payments: Any,
+    now: dt.datetime,
+) -> None:
+    p = msg.payload
+    if msg.topic == "sms":
+        sms.send(
+            session,
+            message_id=msg.id,
+            to=str(p["to"]),
+            text=str(p["text"]),
+            kind=str(p["kind"]),
+            at=now,
+        )
+    elif msg.topic == "network.provisioning":
+        provisioning.order(
+            session, message_id=msg.id, msisdn=str(p["msisdn"]), action=str(p["action"]), at=now
+        )
+    elif msg.topic == "payment.refund":
+        _pay_refund(session, payments, p)
+    else:
+        raise UndeliverableMessage(f"no gateway handles topic {msg.topic!r}")
+
+
+def _pay_refund(session: Session, payments: Any, p: dict[str, Any]) -> None:
+    """Pay a refund out through the payment gateway (`billing.gateway.PaymentGateway`). A
+    refund whose cancellation was reversed (返销) before the payout went out is not paid: the
+    reversal already put the cash back on the line."""
+    refund_id = str(p["refund_id"])
+    if session.scalar(select(Refund.status).where(Refund.id == refund_id)) == "reversed":
+        log.info("refund %s was reversed before its payout; not paid", refund_id)
+        return
+    if payments is None:
+        raise UndeliverableMessage("no payment gateway to pay the refund out")
+    amount = p["amount_fen"]
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise UndeliverableMessage(f"refund amount {amount!r} is not int fen")
+    result = payments.refund(amount, str(p["msisdn"]), refund_key(refund_id))
+    if not result.succeeded:
+        raise UndeliverableMessage(f"the payment gateway declined the refund: {result.reason}")

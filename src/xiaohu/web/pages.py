@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -24,8 +24,7 @@ from fastapi.staticfiles import StaticFiles
 
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import DomainError, error_responses
-from xiaohu.kit.web import problem_response, runtime_of, unit_of_work
-from xiaohu.notifications.service import PENDING_FLAG
+from xiaohu.kit.web import problem_response, unit_of_work, writing_unit_of_work
 from xiaohu.runtime import Context
 from xiaohu.web import csrf, session, views
 from xiaohu.web.i18n import LANGS, negotiate
@@ -48,36 +47,16 @@ def mount(app: FastAPI) -> None:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def writing_unit_of_work(request: Request) -> Iterator[Context]:
-    """Like `kit.web.unit_of_work`, but a GET commits too: the check page stores its quote."""
-    runtime = runtime_of(request)
-    db = runtime.sessions()
-    try:
-        host = request.client.host if request.client else "unknown"
-        yield runtime.context(db, actor=f"web:{host}")
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
-    finally:
-        pending = db.info.pop(PENDING_FLAG, False)
-        db.close()
-    if pending:
-        try:
-            runtime.deliver_outbox()
-        except Exception:  # the sweeper retries; the page already succeeded
-            log.exception("outbox delivery after commit failed")
-
-
-def attempt(ctx: Context, work: Callable[[], T], *, keep: frozenset[str] = frozenset()) -> T:
+def attempt(ctx: Context, work: Callable[[], T]) -> T:
     """Run a service call in a savepoint. A page catches domain errors and the unit of work
-    then commits, so a refused call must undo its own partial writes, except the refusals whose
-    bookkeeping must last (a failed sign-in's count, `keep`)."""
+    then commits, so a refused call must undo its own partial writes, except a refusal whose
+    writes are evidence (`DomainError.keep_writes`: a failed sign-in's count, a logged
+    cancellation refusal)."""
     savepoint = ctx.session.begin_nested()
     try:
         result = work()
     except DomainError as err:
-        if err.code in keep:
+        if err.keep_writes:
             savepoint.commit()
         else:
             savepoint.rollback()
@@ -216,11 +195,7 @@ async def sign_in(request: Request, ctx: Context = Depends(unit_of_work)) -> Res
             form=values, errors=errors, code_sent=bool(msisdn),
         )  # fmt: skip
     try:
-        issued = attempt(
-            ctx,
-            lambda: identity.sign_in(ctx, msisdn, otp, password),
-            keep=identity.KEEP_WRITES_ON,
-        )
+        issued = attempt(ctx, lambda: identity.sign_in(ctx, msisdn, otp, password))
     except DomainError as err:
         if err.code == "VERIFICATION_LOCKED":
             return locked_page(request, ctx, err, msisdn)
@@ -358,8 +333,7 @@ async def cancel(request: Request, ctx: Context = Depends(unit_of_work)) -> Resp
             if err.code in ("QUOTE_EXPIRED", "QUOTE_NOT_FOUND"):
                 return render(request, ctx, "expired.html", status=409, screen="expired", step=3)
             if err.code in ("CANCELLATION_BLOCKED", "ALREADY_CANCELLED"):
-                views.record_refusal(ctx, err)
-                return see_other("/line/check")
+                return see_other("/line/check")  # a blocked attempt's refusal is kept
             errors = {views.FIELD_OF_ERROR.get(err.code, "form"): err.code}
         else:
             return see_other(f"/done/{cancellation_id}")

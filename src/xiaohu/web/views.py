@@ -185,16 +185,6 @@ def cancel(ctx: Context, msisdn: str, form: dict[str, Any]) -> str:
     return str(out["id"])
 
 
-def record_refusal(ctx: Context, err: DomainError) -> None:
-    """A refused cancellation is the subscriber's evidence: log it (its own writes were undone
-    by the savepoint)."""
-    from xiaohu.cancellation import service
-
-    note = getattr(err, "note", None)
-    if note is not None:
-        service.record_refusal(ctx, note)
-
-
 # --- done ----------------------------------------------------------------------------------
 
 

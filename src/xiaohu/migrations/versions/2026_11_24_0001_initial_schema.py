@@ -556,6 +556,50 @@ def upgrade() -> None:
         )
 
     _audit_append_only()
+    _seed_chart_of_accounts()
+
+
+# The chart of accounts as it was when this revision was written (ledger/rules.py ACCOUNTS ×
+# the 31 provinces, plus the national accounts), frozen here as data: every account exists
+# before the first posting, so two first postings never race to create one.
+_PROVINCE_CODES = (
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37",
+    "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64",
+    "65",
+)  # fmt: skip
+_PROVINCIAL_ACCOUNTS = {
+    "subscriber_cash": ("liability", "Subscriber cash balances (refundable)"),
+    "subscriber_gift": ("liability", "Subscriber gift credit (promotional)"),
+    "receivables": ("asset", "Billed, unpaid subscriber charges"),
+    "revenue": ("revenue", "Service revenue: plan fees, usage, penalties"),
+    "gift_promotion": ("expense", "Gift credit granted by promotions"),
+    "gift_forfeited": ("revenue", "Gift credit forfeited at cancellation"),
+    "opening_balances": ("equity", "Balances carried over from the previous system"),
+    "store_cash": ("asset", "Store cash drawers"),
+}
+_NATIONAL_ACCOUNTS = {
+    "gateway_clearing": ("asset", "Payment gateway clearing (money in transit)"),
+}
+
+
+def _seed_chart_of_accounts() -> None:
+    accounts = sa.table(
+        "ledger_accounts",
+        sa.column("code", sa.String),
+        sa.column("type", sa.String),
+        sa.column("name", sa.String),
+        sa.column("province_code", sa.String),
+    )
+    rows: list[dict[str, str | None]] = [
+        {"code": f"{stem}:{p}", "type": kind, "name": f"{name} [{p}]", "province_code": p}
+        for stem, (kind, name) in _PROVINCIAL_ACCOUNTS.items()
+        for p in _PROVINCE_CODES
+    ]
+    rows += [
+        {"code": code, "type": kind, "name": name, "province_code": None}
+        for code, (kind, name) in _NATIONAL_ACCOUNTS.items()
+    ]
+    op.bulk_insert(accounts, rows)
 
 
 def _audit_append_only() -> None:
