@@ -60,7 +60,7 @@ def migrate() -> None:
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Migrate the database if needed and serve the API and pages."""
     import uvicorn
 

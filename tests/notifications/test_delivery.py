@@ -109,3 +109,19 @@ def test_over_http_the_payout_reaches_the_runtimes_gateway(client: TestClient) -
     gateway = client.app.state.runtime.payment_gateway  # type: ignore[attr-defined]
     [(key, amount, msisdn)] = gateway.refunds_paid()
     assert key.startswith("refund:") and (amount, msisdn) == (15467, rec["msisdn"])
+
+
+def test_messages_that_keep_failing_never_hold_back_new_ones(ctx: Context) -> None:
+    for i in range(3):
+        enqueue(ctx.session, "carrier.pigeon", {"n": i}, at=ctx.now(), province_code="44")
+    sms = enqueue(ctx.session, "sms", {"to": "13800138000", "text": "hi", "kind": "test"},
+                  at=ctx.now(), province_code="11")  # fmt: skip
+    ctx.session.flush()
+    rt = ctx.runtime
+    for _ in range(2):
+        deliver(ctx.session, rt.sms_gateway, rt.provisioning_gateway, ctx.now(), limit=2)
+    assert sms.delivered_at is not None
+    stuck = ctx.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.topic == "carrier.pigeon")
+    ).all()
+    assert all(m.delivered_at is None and m.last_error for m in stuck)

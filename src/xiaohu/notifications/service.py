@@ -79,7 +79,8 @@ def deliver(
     stmt = (
         select(OutboxMessage)
         .where(OutboxMessage.delivered_at.is_(None))
-        .order_by(OutboxMessage.id)
+        # Fewest attempts first: a message that keeps failing never holds back new ones.
+        .order_by(OutboxMessage.attempts, OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
