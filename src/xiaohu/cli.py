@@ -94,12 +94,17 @@ def _start_outbox_sweeper(runtime) -> None:  # type: ignore[no-untyped-def]
 def import_(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON Lines file"),
     skip_invalid: bool = typer.Option(False, "--skip-invalid", help="write the valid records"),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="validating processes (default: spare cores, else 1)"
+    ),
 ) -> None:
     """Load lines from JSON Lines; invalid records are reported as `line N: field: reason`."""
     from xiaohu.lines.importer import import_path
 
     runtime = _runtime()
-    result = import_path(runtime, file, skip_invalid=skip_invalid, show_progress=None)
+    result = import_path(
+        runtime, file, skip_invalid=skip_invalid, show_progress=None, workers=workers
+    )
     for e in result.errors[:200]:
         err.print(f"line {e.line}: {e.field}: {e.reason}", markup=False, highlight=False)
     if len(result.errors) > 200:

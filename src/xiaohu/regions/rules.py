@@ -10,8 +10,12 @@ from phonenumbers import geocoder
 
 from xiaohu.regions.provinces import PROVINCES
 
-# The geocoder writes '江苏省常州市' or '北京市'; match the longest province name at the start.
-_BY_NAME = sorted(((p.name, p.code) for p in PROVINCES.values()), key=lambda t: -len(t[0]))
+# The geocoder writes '江苏省常州市' or '北京市', but the autonomous regions by short name
+# ('广西南宁市', '新疆乌鲁木齐市', '内蒙古包头市'); match the longest name at the start.
+_BY_NAME = sorted(
+    {(n, p.code) for p in PROVINCES.values() for n in (p.name, p.short)},
+    key=lambda t: (-len(t[0]), t[0]),
+)
 
 
 class Home(NamedTuple):
