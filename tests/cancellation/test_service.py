@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -12,8 +13,8 @@ from tests.cancellation.support import assert_books_consistent, request_for
 from tests.factories import line_record, load, owner
 from xiaohu.billing.models import Bill, Refund, UsageRecord
 from xiaohu.billing.service import pay
-from xiaohu.cancellation import service
-from xiaohu.cancellation.models import Quote, Refusal
+from xiaohu.cancellation import quotes, service
+from xiaohu.cancellation.models import Refusal
 from xiaohu.kit.clock import FrozenClock
 from xiaohu.kit.errors import DomainError
 from xiaohu.lines.models import Line
@@ -31,7 +32,7 @@ def clean(**kw: Any) -> dict[str, Any]:
     return line_record(province="33", **values)
 
 
-def test_check_of_a_clean_line_is_eligible_and_stores_a_quote(ctx: Context) -> None:
+def test_check_of_a_clean_line_is_eligible_and_signs_a_quote(ctx: Context) -> None:
     rec = clean()
     [line] = load(ctx, rec)
     result = service.check(ctx, rec["msisdn"])
@@ -48,10 +49,10 @@ def test_check_of_a_clean_line_is_eligible_and_stores_a_quote(ctx: Context) -> N
         15467,
     )
     assert result.warnings[0].code == "UNBIND_INTERNET_ACCOUNTS"
-    stored = ctx.session.get(Quote, q.quote_id)
-    assert stored is not None and stored.line_id == line.id
-    assert stored.body["version"] == line.version
-    assert stored.valid_until == ctx.now() + dt.timedelta(minutes=15)
+    token = quotes.verify(ctx.settings.key, q.quote_id)
+    assert token is not None and (token.line_id, token.version) == (line.id, line.version)
+    assert token.created_at == ctx.now() and q.valid_until == ctx.now() + dt.timedelta(minutes=15)
+    assert not ctx.session.new and not ctx.session.dirty  # the check wrote nothing
 
 
 def test_clean_cancellation_refunds_at_once_and_keeps_the_reserve(ctx: Context) -> None:
@@ -240,7 +241,9 @@ def test_cancelled_line_answers_already_cancelled(ctx: Context) -> None:
     assert err.value.code == "ALREADY_CANCELLED"
 
 
-def test_reversal_puts_everything_back(ctx: Context, clock: FrozenClock) -> None:
+def test_reversal_restores_the_line_but_not_the_transfer_already_made(
+    ctx: Context, clock: FrozenClock
+) -> None:
     person = owner()
     rec = clean(owner=person, balance={"cash_fen": 20000, "gift_fen": 5000}, usage_unbilled_fen=700)
     other = clean(owner=person)
@@ -249,13 +252,20 @@ def test_reversal_puts_everything_back(ctx: Context, clock: FrozenClock) -> None
     result = service.check(ctx, rec["msisdn"])
     route = {"kind": "transfer", "to_msisdn": other["msisdn"]}
     out = service.cancel(ctx, rec["msisdn"], request_for(rec, result, refund_route=route))
+    assert (out.charges_fen, out.refund.refund_now_fen, out.refund.reserve_fen) == (
+        3100,
+        17867,
+        2133,
+    )
     clock.advance(dt.timedelta(hours=23))
     back = service.reverse(ctx, out.id)
     assert back.status == "reversed" and back.account_status == "reversed"
     ctx.session.refresh(line)
     ctx.session.refresh(other_line)
-    assert (line.status, line.cash_fen, line.gift_fen) == ("active", 20000, 5000)
-    assert other_line.cash_fen == 20000
+    # The gift paid the charges: reversing them gives the whole gift back; the reserve stays as
+    # cash; the 178.67 yuan moved to the other line stay there.
+    assert (line.status, line.cash_fen, line.gift_fen) == ("active", 2133, 5000)
+    assert other_line.cash_fen == 20000 + 17867
     assert line.version > version_before
     assert (
         ctx.session.scalar(
@@ -268,13 +278,46 @@ def test_reversal_puts_everything_back(ctx: Context, clock: FrozenClock) -> None
     number = ctx.session.get(NumberRecord, rec["msisdn"])
     assert number is not None and number.status == "assigned"
     statuses = ctx.session.scalars(select(Refund.status).where(Refund.line_id == line.id)).all()
-    assert statuses == ["reversed"]
+    assert statuses == ["paid"]
     assert service.reverse(ctx, out.id).reversed_at == back.reversed_at  # idempotent
     assert_books_consistent(ctx.session)
     # ... and the line can be cancelled again, in the same period (a day later: +1 day's fee).
     again = service.check(ctx, rec["msisdn"])
     second = service.cancel(ctx, rec["msisdn"], request_for(rec, again))
     assert second.id != out.id and second.charges_fen == out.charges_fen + 100
+    assert second.refund.refund_now_fen + second.refund.reserve_fen == 2133
+    assert_books_consistent(ctx.session)
+
+
+def test_reversal_keeps_the_refund_paid_out_and_gives_back_the_charges(
+    ctx: Context, clock: FrozenClock
+) -> None:
+    """Cash paid the final bill: the reversal credits it back with the reserve; the refund the
+    gateway paid out is the subscriber's, and the ledger shows it left."""
+    rec = clean(usage_unbilled_fen=600)
+    [line] = load(ctx, rec)
+    result = service.check(ctx, rec["msisdn"])
+    out = service.cancel(ctx, rec["msisdn"], request_for(rec, result))
+    assert (out.charges_fen, out.refund.refund_now_fen, out.refund.reserve_fen) == (
+        3000,
+        14867,
+        2133,
+    )
+    clock.advance(dt.timedelta(minutes=5))
+    service.reverse(ctx, out.id)
+    ctx.session.refresh(line)
+    assert (line.status, line.cash_fen, line.gift_fen) == ("active", 2133 + 3000, 0)
+    final = ctx.session.scalars(
+        select(Bill).where(Bill.line_id == line.id, Bill.kind == "final")
+    ).one()
+    assert final.status == "void"
+    [refund] = ctx.session.scalars(select(Refund).where(Refund.line_id == line.id)).all()
+    assert (refund.status, refund.amount_fen) == ("paid", 14867)
+    sms = ctx.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.topic == "sms").order_by(OutboxMessage.id.desc())
+    ).first()
+    assert sms is not None and sms.payload["kind"] == "cancellation.reversed"
+    assert "不会收回" in str(sms.payload["text"])
     assert_books_consistent(ctx.session)
 
 
@@ -354,3 +397,86 @@ def test_line_not_found(ctx: Context) -> None:
         service.check(ctx, "13900000000")
     assert err.value.code == "LINE_NOT_FOUND"
     assert ctx.session.scalar(select(func.count()).select_from(Line)) == 0
+
+
+def test_a_forged_or_altered_quote_is_not_found(ctx: Context) -> None:
+    rec = clean()
+    [line] = load(ctx, rec)
+    result = service.check(ctx, rec["msisdn"])
+    assert result.quote is not None
+    token = quotes.verify(ctx.settings.key, result.quote.quote_id)
+    assert token is not None
+    body, mac = result.quote.quote_id.rsplit(".", 1)
+    parts = body.split(".")
+    parts[4] = str(token.valid_until_epoch + 3600)  # a longer validity, the old signature
+    later = ".".join(parts)
+    assert later != body
+    for forged in (f"{later}.{mac}", "not-a-quote", quotes.sign(b"another key" * 4, token)):
+        with pytest.raises(DomainError) as err:
+            service.cancel(ctx, rec["msisdn"], request_for(rec, result, quote_id=forged))
+        assert err.value.code == "QUOTE_NOT_FOUND"
+    ctx.session.refresh(line)
+    assert line.status == "active"
+
+
+def test_the_check_document_has_the_shape_of_its_model(ctx: Context) -> None:
+    """The API sends `check_json` as it is: it must be what CheckOut would have written."""
+    person = owner()
+    blocked = clean(
+        owner=person,
+        balance={"cash_fen": 20000, "gift_fen": 700},
+        unpaid_bills=[{"period": "2026-10", "amount_fen": 3800, "due_on": "2026-11-15"}],
+        pending_orders=[{"id": "O-1", "kind": "plan_change"}],
+        bundle={"id": "BB-9", "broadband_account": "057100000000", "role": "anchor"},
+        contracts=[
+            {
+                "id": "C-1",
+                "kind": "handset",
+                "starts_on": "2025-06-01",
+                "ends_on": "2027-05-31",
+                "handset_list_price_fen": 150000,
+                "handset_promo_price_fen": 100000,
+            }
+        ],
+    )
+    fine, gone = clean(owner=person), clean(owner=owner(id_type="passport"))
+    load(ctx, blocked, fine, gone)
+    service.cancel(ctx, fine["msisdn"], request_for(fine, service.check(ctx, fine["msisdn"])))
+    for rec in (blocked, fine, gone):
+        doc = service.check_json(ctx, rec["msisdn"])
+        wire = json.loads(json.dumps(doc))
+        assert wire == service.CheckOut.model_validate(doc).model_dump(mode="json"), rec["msisdn"]
+    codes = [b["code"] for b in service.check_json(ctx, blocked["msisdn"])["blockers"]]
+    assert codes == ["ARREARS", "CONTRACT_ACTIVE", "BROADBAND_BOUND", "PENDING_ORDER"]
+
+
+def test_a_quote_is_honoured_at_its_own_date_across_midnight(
+    ctx: Context, clock: FrozenClock
+) -> None:
+    """Quoted at 23:55 on the last day of the month, accepted at 00:05: the plan fee is the
+    one quoted (30 of 30 days), not a new month's first day."""
+    rec = clean()
+    load(ctx, rec)
+    clock.advance(
+        dt.datetime(2026, 11, 30, 23, 55, tzinfo=dt.timezone(dt.timedelta(hours=8))) - ctx.now()
+    )
+    result = service.check(ctx, rec["msisdn"])
+    assert result.quote is not None
+    assert [c.amount_fen for c in result.quote.final_charges] == [3000]
+    clock.advance(dt.timedelta(minutes=10))
+    out = service.cancel(ctx, rec["msisdn"], request_for(rec, result))
+    assert out.charges_fen == 3000
+    assert out.refund.refund_now_fen == result.quote.refund_now_fen
+    assert_books_consistent(ctx.session)
+
+
+def test_a_quote_made_under_another_policy_is_not_honoured(ctx: Context) -> None:
+    rec = clean()
+    load(ctx, rec)
+    result = service.check(ctx, rec["msisdn"])
+    ctx.runtime.policy = ctx.runtime.policy.model_copy(update={"name": "changed overnight"})
+    with pytest.raises(DomainError) as err:
+        service.cancel(ctx, rec["msisdn"], request_for(rec, result))
+    assert err.value.code == "QUOTE_EXPIRED" and "policy" in err.value.detail
+    fresh = service.check(ctx, rec["msisdn"])
+    assert service.cancel(ctx, rec["msisdn"], request_for(rec, fresh)).status == "cancelled"

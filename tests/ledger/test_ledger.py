@@ -85,3 +85,46 @@ def test_random_balanced_transactions_keep_the_trial_balance_at_zero(
     tb = service.trial_balance(ctx.session)
     assert tb["balanced"] is True
     assert tb["debits_fen"] == tb["credits_fen"] == expected
+
+
+def test_post_many_writes_each_transaction_with_its_own_entries(ctx: Context) -> None:
+    from sqlalchemy import select
+
+    from xiaohu.ledger.models import JournalEntry, JournalTransaction
+
+    ids = service.post_many(
+        ctx.session,
+        [
+            service.Txn("a", [debit("gateway_clearing", 100), credit("revenue:44", 100)], "r1"),
+            service.Txn("empty", [debit("gateway_clearing", 0), credit("revenue:44", 0)], "r1"),
+            service.Txn("b", [debit("receivables:11", 7), credit("revenue:11", 7)], "r2", "m"),
+        ],
+        at=ctx.now(),
+        province_code="44",
+    )
+    assert len(ids) == 2 and ids[0] < ids[1]
+    rows = ctx.session.execute(
+        select(JournalTransaction.id, JournalTransaction.kind, JournalTransaction.ref)
+        .where(JournalTransaction.id.in_(ids))
+        .order_by(JournalTransaction.id)
+    ).all()
+    assert [tuple(r)[1:] for r in rows] == [("a", "r1"), ("b", "r2")]
+    entries = ctx.session.execute(
+        select(JournalEntry.transaction_id, JournalEntry.account_code, JournalEntry.debit_fen)
+        .where(JournalEntry.transaction_id.in_(ids))
+        .order_by(JournalEntry.id)
+    ).all()
+    assert [tuple(e) for e in entries] == [
+        (ids[0], "gateway_clearing", 100),
+        (ids[0], "revenue:44", 0),
+        (ids[1], "receivables:11", 7),
+        (ids[1], "revenue:11", 0),
+    ]
+
+
+def test_post_many_checks_every_transaction_before_writing_any(ctx: Context) -> None:
+    good = service.Txn("good", [debit("gateway_clearing", 5), credit("revenue:44", 5)])
+    bad = service.Txn("bad", [debit("gateway_clearing", 5), credit("revenue:44", 4)])
+    with pytest.raises(UnbalancedTransaction):
+        service.post_many(ctx.session, [good, bad], at=ctx.now())
+    assert service.trial_balance(ctx.session)["debits_fen"] == 0

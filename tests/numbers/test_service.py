@@ -15,8 +15,8 @@ from xiaohu.runtime import Context
 
 def test_quarantine_uses_the_home_provinces_days(ctx: Context) -> None:
     zj, sh = load(ctx, line_record(province="33"), line_record(province="31"))
-    assert service.quarantine(ctx, zj).quarantined_until == ctx.now() + dt.timedelta(days=90)
-    assert service.quarantine(ctx, sh).quarantined_until == ctx.now() + dt.timedelta(days=180)
+    assert service.quarantine(ctx, zj) == ctx.now() + dt.timedelta(days=90)
+    assert service.quarantine(ctx, sh) == ctx.now() + dt.timedelta(days=180)
 
 
 def test_release_due_frees_only_numbers_whose_quarantine_passed(ctx: Context) -> None:
@@ -51,3 +51,15 @@ def test_restore_is_refused_once_released(ctx: Context) -> None:
     with pytest.raises(DomainError) as err:
         service.restore(ctx, line)
     assert err.value.code == "NUMBER_REISSUED"
+
+
+def test_a_restored_number_goes_back_into_quarantine_on_a_new_cancellation(
+    ctx: Context,
+) -> None:
+    [line] = load(ctx, line_record(province="33"))
+    first = service.quarantine(ctx, line)
+    assert service.restore(ctx, line).status == "assigned"
+    later = service.quarantine(ctx, line, days=7)
+    assert later == ctx.now() + dt.timedelta(days=7) and later != first
+    record = service.restore(ctx, line)  # reads the row the upsert wrote, not a stale copy
+    assert record.status == "assigned" and record.former_line_id == line.id

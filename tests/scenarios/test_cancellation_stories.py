@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from tests.cancellation.support import T0, Api, assert_books_consistent
 from tests.factories import line_record, owner
+from xiaohu.billing.gateway import SandboxPaymentGateway
 from xiaohu.identity import tokens
 from xiaohu.lines.models import Line
 from xiaohu.runtime import Runtime
@@ -209,17 +210,20 @@ def test_lifetime_premium_number_goes_to_the_complaint_route(api: Api, client: T
 def test_reversal_inside_the_window_and_not_after(
     api: Api, client: TestClient, runtime: Runtime
 ) -> None:
-    """Changed her mind: a reversal within the window brings the line and its money back.
-    Another line cancelled the same day cannot be reversed once the window closed."""
+    """Changed her mind: a reversal within the window brings the line back, its final charges
+    and gift too; the refund already paid out stays hers (nothing is clawed back from her
+    account). Another line cancelled the same day cannot be reversed once the window closed."""
     a = line_record(province="33", plan=PLAN_30, balance={"cash_fen": 20000, "gift_fen": 500})
     b = line_record(province="33", plan=PLAN_30, balance={"cash_fen": 20000, "gift_fen": 0})
     api.import_lines(a, b)
-    ids = {}
+    ids, paid_out = {}, {}
     for rec in (a, b):
         api.sign_in(rec["msisdn"])
         r = api.cancel(rec, api.check(rec["msisdn"]))
         assert r.status_code == 201, r.text
         ids[rec["msisdn"]] = r.json()["id"]
+        paid_out[rec["msisdn"]] = r.json()["refund"]["refund_now_fen"]
+    assert paid_out[a["msisdn"]] == 15967  # 200 - (24 - 5 of gift) - 21.33 reserve
 
     later = T0 + dt.timedelta(minutes=20)
     api.set_clock(later)
@@ -229,7 +233,10 @@ def test_reversal_inside_the_window_and_not_after(
     assert r.status_code == 200 and r.json()["status"] == "reversed"
     line = client.get(f"/api/v1/lines/{a['msisdn']}", headers=api.auth(a["msisdn"])).json()
     assert line["status"] == "active"
-    assert line["balance"] == {"cash_fen": 20000, "gift_fen": 500}
+    assert line["balance"] == {"cash_fen": 20000 - 15967, "gift_fen": 500}
+    gateway = runtime.payment_gateway
+    assert isinstance(gateway, SandboxPaymentGateway)
+    assert (15967, a["msisdn"]) in [(amount, m) for _, amount, m in gateway.refunds_paid()]
 
     after = T0 + dt.timedelta(hours=24, minutes=1)
     api.set_clock(after)

@@ -1,4 +1,4 @@
-"""Quotes, cancellations and logged refusals."""
+"""Cancellations and logged refusals. (A quote is a signed token, not a row: `quotes.py`.)"""
 
 from __future__ import annotations
 
@@ -8,19 +8,6 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xiaohu.kit.db import Base, BigId, Fen, JsonDoc, UTCDateTime
-
-
-class Quote(Base):
-    """A priced final bill the subscriber may accept until `valid_until`."""
-
-    __tablename__ = "quotes"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"), index=True)
-    province_code: Mapped[str] = mapped_column(String(2))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    valid_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    body: Mapped[dict[str, object]] = mapped_column(JsonDoc)
 
 
 class Cancellation(Base):
@@ -36,7 +23,7 @@ class Cancellation(Base):
     channel: Mapped[str] = mapped_column(String(16))  # online | store | hotline | auto
     status: Mapped[str] = mapped_column(String(16))  # cancelled | reversed
     account_status: Mapped[str] = mapped_column(String(16))  # settling | closed | reversed
-    quote_id: Mapped[str | None] = mapped_column(String(32))
+    quote_id: Mapped[str | None] = mapped_column(String(100))  # the signed quote token
     cancelled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     undo_until: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     period: Mapped[str] = mapped_column(String(7))

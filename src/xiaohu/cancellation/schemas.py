@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from xiaohu.cancellation.quotes import MAX_LENGTH as QUOTE_ID_MAX_LENGTH
+
 MSISDN = r"^1\d{10}$"
 
 
@@ -90,7 +92,7 @@ class CancellationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     msisdn: str = Field(pattern=MSISDN)
-    quote_id: str = Field(min_length=1, max_length=32)
+    quote_id: str = Field(min_length=1, max_length=QUOTE_ID_MAX_LENGTH)
     real_name: RealNameIn
     refund_route: RefundRouteIn = RefundRouteIn(kind="original")
     acknowledged_warnings: list[str] = Field(default_factory=list, max_length=20)

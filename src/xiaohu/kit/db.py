@@ -3,20 +3,35 @@
 One transaction per request or job, owned by the caller (`transaction()` or the FastAPI
 dependency); services only flush. SQLite ignores `SELECT ... FOR UPDATE`, so its write
 transactions start with `BEGIN IMMEDIATE` and take the database write lock up front; reads
-start with a plain `BEGIN` so they never wait on writers (WAL mode).
+start with a plain `BEGIN` so they never wait on writers (WAL mode). On PostgreSQL a read-only
+unit of work runs in autocommit (`_configure_postgresql` says why).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections import namedtuple
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CursorResult,
+    DateTime,
+    Dialect,
+    Engine,
+    Integer,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -78,8 +93,41 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    # No pre-ping: it costs a round trip on every checkout (a third of a one-query request).
+    # A connection the server dropped fails its first statement instead; SQLAlchemy then
+    # invalidates the pool, so a restart of PostgreSQL costs one failed request per process.
+    kwargs.setdefault("pool_pre_ping", False)
+    engine = create_engine(url, **kwargs)
+    _configure_postgresql(engine)
+    return engine
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    """A read-only unit of work runs in autocommit on PostgreSQL.
+
+    Why: without a transaction there is no BEGIN and no ROLLBACK round trip, and above all no
+    ROLLBACK at all: psycopg forgets every prepared statement of the connection on a rollback
+    (and deallocates them), so a read that ended in one had its statements planned afresh each
+    time, which for the check's one query cost several times the query itself. Each statement
+    sees the data committed when it starts, which is what READ COMMITTED gives inside a
+    transaction too. A read-only unit of work must not write (it would commit at once), so a
+    write there is refused. Not applied to a connection already in a transaction (the tests'
+    rolled-back outer transaction)."""
+
+    @event.listens_for(engine, "set_connection_execution_options")
+    def _readonly_autocommit(conn: Any, opts: dict[str, Any]) -> None:
+        readonly = opts.get("xiaohu_readonly") and "isolation_level" not in opts
+        if readonly and not conn.in_transaction():
+            opts["isolation_level"] = "AUTOCOMMIT"
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _refuse_writes(
+        conn: Any, _cursor: Any, _stmt: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+            options = conn.get_execution_options()
+            if options.get("xiaohu_readonly") and options.get("isolation_level") == "AUTOCOMMIT":
+                raise RuntimeError("a read-only unit of work tried to write")
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -108,6 +156,98 @@ def is_sqlite(session_or_engine: Session | Engine) -> bool:
         else (session_or_engine)
     )
     return bind.dialect.name == "sqlite"
+
+
+class Prepared:
+    """A Core statement compiled once per dialect and run on the driver's cursor, for the
+    hottest reads (the cancellation check).
+
+    SQLAlchemy caches compiled SQL, but finds it by a cache key it derives from the statement
+    on every execution, and builds result metadata for every cursor; for a select of a dozen
+    correlated subqueries and two dozen columns that costs more than the query. Here the SQL
+    string is made once (named parameters: `:name` on SQLite, `%(name)s` on psycopg), the
+    constants of the statement become default parameters, and rows come back as named tuples
+    of what the driver returns: no type processing (SQLite gives dates as text, PostgreSQL sums
+    as Decimal), so the caller converts what it reads. Statement events still fire (profilers
+    count these statements); a driver error is raised again through SQLAlchemy, so a dropped
+    connection is noticed and the pool invalidated as for any other statement."""
+
+    def __init__(self, build: Callable[[], Executable]) -> None:
+        self._build = build
+        self._compiled: dict[str, tuple[str, dict[str, Any], Any]] = {}
+
+    def _for(self, dialect: Dialect) -> tuple[str, dict[str, Any], Any]:
+        done = self._compiled.get(dialect.name)
+        if done is None:
+            target = dialect
+            if dialect.paramstyle not in ("named", "pyformat"):
+                target = type(dialect)(paramstyle="named")  # type: ignore[call-arg]
+            stmt: Any = self._build()
+            compiled = stmt.compile(dialect=target, compile_kwargs={"render_postcompile": True})
+            names = [c.key for c in stmt.selected_columns]
+            done = (str(compiled), dict(compiled.params), namedtuple("Row", names))
+            self._compiled[dialect.name] = done
+        return done
+
+    def all(self, session: Session, **params: Any) -> list[Any]:
+        connection = session.connection()
+        sql, defaults, row = self._for(connection.dialect)
+        values = {**defaults, **params}
+        dispatch = connection.dispatch
+        cursor = connection.connection.cursor()
+        try:
+            if dispatch.before_cursor_execute:
+                dispatch.before_cursor_execute(connection, cursor, sql, values, None, False)
+            cursor.execute(sql, values)
+            rows = [row._make(r) for r in cursor.fetchall()]
+            if dispatch.after_cursor_execute:
+                dispatch.after_cursor_execute(connection, cursor, sql, values, None, False)
+        except connection.dialect.loaded_dbapi.Error:
+            cursor.close()
+            connection.exec_driver_sql(sql, values)  # raises it as SQLAlchemy would
+            raise
+        cursor.close()
+        return rows
+
+    def first(self, session: Session, **params: Any) -> Any:
+        rows = self.all(session, **params)
+        return rows[0] if rows else None
+
+
+_UPSERTS: dict[tuple[Any, ...], Any] = {}
+
+
+def upsert(
+    session: Session,
+    table: Table,
+    values: dict[str, Any],
+    *,
+    key: Sequence[str],
+    returning: Any = None,
+) -> CursorResult[Any]:
+    """INSERT, or UPDATE the row with the same `key` (a unique constraint): one statement
+    (`ON CONFLICT ... DO UPDATE`, PostgreSQL and SQLite alike) instead of a read then a write.
+    The statement is built once per table and set of columns, then run with `values`."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    cache_key = (dialect, table.name, tuple(values), tuple(key), returning)
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:
+        base: Any
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            base = pg_insert(table)
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            base = sqlite_insert(table)
+        changes = {c: base.excluded[c] for c in values if c not in key}
+        stmt = base.on_conflict_do_update(index_elements=list(key), set_=changes)
+        if returning is not None:
+            stmt = stmt.returning(returning)
+        _UPSERTS[cache_key] = stmt
+    return connection.execute(stmt, values)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

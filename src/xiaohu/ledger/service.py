@@ -1,28 +1,39 @@
-"""Posting journal transactions and reading balances."""
+"""Posting journal transactions and reading balances.
+
+Postings are written with Core statements on the session's connection, not as ORM objects:
+a cancellation posts four or five transactions, and two multi-row inserts cost a fraction of
+flushing each transaction and then its entries. Nothing reads journal rows back through the ORM
+identity map within a unit of work, so there is nothing to keep in step.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from xiaohu.ledger.models import JournalEntry, JournalTransaction, LedgerAccount
 from xiaohu.ledger.rules import Posting, account_type, check_balanced
 
-# Accounts known to exist in this process, so a hot path does not look them up every time.
+# Accounts seen committed in the database, per engine, so a hot path does not look them up every
+# time. Only codes a lookup found are cached, never ones a transaction inserted itself: that
+# transaction may still roll back, and another thread trusting the cache would then post to an
+# account that does not exist (a foreign key violation).
 _known_accounts: set[tuple[int, str]] = set()
+_INSERTED = "xiaohu_accounts_inserted"  # session.info: codes this session's transaction added
 
 
 def ensure_accounts(session: Session, codes: Iterable[str]) -> None:
     """Make sure the accounts exist before a posting names them.
 
-    The whole chart is seeded by the first migration, so this normally only reads. An account
-    added to the chart later is created on first use, each in a savepoint: when two
-    transactions create it at once, the loser's insert fails on the primary key once the
-    winner commits, and the account is there all the same."""
+    The whole chart is seeded by the first migration, so this normally only reads (and after
+    the first time, not even that). An account added to the chart later is created on first
+    use, each in a savepoint: when two transactions create it at once, the loser's insert
+    fails on the primary key once the winner commits, and the account is there all the same."""
     key = id(session.get_bind())
     missing = [c for c in set(codes) if (key, c) not in _known_accounts]
     if not missing:
@@ -30,6 +41,7 @@ def ensure_accounts(session: Session, codes: Iterable[str]) -> None:
     present = set(
         session.scalars(select(LedgerAccount.code).where(LedgerAccount.code.in_(missing)))
     )
+    inserted: set[str] = session.info.setdefault(_INSERTED, set())
     for code in sorted(missing):
         if code not in present:
             kind, name, province = account_type(code)
@@ -38,15 +50,67 @@ def ensure_accounts(session: Session, codes: Iterable[str]) -> None:
                     session.add(
                         LedgerAccount(code=code, type=kind, name=name, province_code=province)
                     )
+                inserted.add(code)
             except IntegrityError:  # created by a concurrent transaction: fine
                 pass
     session.flush()
-    _known_accounts.update((key, c) for c in missing)
+    # Found by the lookup and not added by this very transaction: committed, safe to remember.
+    _known_accounts.update((key, c) for c in present - inserted)
 
 
 def forget_known_accounts() -> None:
     """Tests roll back account rows; the cache must not outlive them."""
     _known_accounts.clear()
+
+
+@dataclass(frozen=True)
+class Txn:
+    """One journal transaction to post: its kind, legs, reference and memo."""
+
+    kind: str
+    postings: Sequence[Posting]
+    ref: str | None = None
+    memo: str | None = None
+
+
+_TRANSACTIONS: Table = JournalTransaction.__table__  # type: ignore[assignment]
+_ENTRIES: Table = JournalEntry.__table__  # type: ignore[assignment]
+_INSERT_TRANSACTIONS = _TRANSACTIONS.insert().returning(
+    _TRANSACTIONS.c.id, sort_by_parameter_order=True
+)
+_INSERT_ENTRIES = _ENTRIES.insert()
+
+
+def post_many(
+    session: Session, txns: Iterable[Txn], *, at: dt.datetime, province_code: str | None = None
+) -> list[int]:
+    """Write several balanced journal transactions in two statements (the transactions, then
+    every entry); return their ids. All are checked before anything is written; a transaction
+    whose legs are all zero is left out."""
+    checked = [(t, legs) for t in txns if (legs := check_balanced(t.postings))]
+    if not checked:
+        return []
+    ensure_accounts(session, (p.account for _, legs in checked for p in legs))
+    connection = session.connection()
+    rows = [
+        {"kind": t.kind, "memo": t.memo, "ref": t.ref, "province_code": province_code,
+         "posted_at": at}
+        for t, _ in checked
+    ]  # fmt: skip
+    ids = [int(i) for i in connection.execute(_INSERT_TRANSACTIONS, rows).scalars()]
+    entries = [
+        {
+            "transaction_id": txn_id,
+            "account_code": p.account,
+            "line_id": p.line_id,
+            "debit_fen": p.debit_fen,
+            "credit_fen": p.credit_fen,
+        }
+        for txn_id, (_, legs) in zip(ids, checked, strict=True)
+        for p in legs
+    ]
+    connection.execute(_INSERT_ENTRIES, entries)
+    return ids
 
 
 def post(
@@ -58,29 +122,13 @@ def post(
     ref: str | None = None,
     memo: str | None = None,
     province_code: str | None = None,
-) -> JournalTransaction | None:
-    """Write one balanced journal transaction; an unbalanced one raises before any write."""
-    legs = check_balanced(postings)
-    if not legs:
-        return None
-    ensure_accounts(session, (p.account for p in legs))
-    txn = JournalTransaction(
-        kind=kind, memo=memo, ref=ref, province_code=province_code, posted_at=at
+) -> int | None:
+    """Write one balanced journal transaction (its id; None when every leg is zero). An
+    unbalanced one raises before any write."""
+    ids = post_many(
+        session, [Txn(kind, list(postings), ref, memo)], at=at, province_code=province_code
     )
-    session.add(txn)
-    session.flush()
-    session.add_all(
-        JournalEntry(
-            transaction_id=txn.id,
-            account_code=p.account,
-            line_id=p.line_id,
-            debit_fen=p.debit_fen,
-            credit_fen=p.credit_fen,
-        )
-        for p in legs
-    )
-    session.flush()
-    return txn
+    return ids[0] if ids else None
 
 
 def line_balance(session: Session, account: str, line_id: int) -> int:

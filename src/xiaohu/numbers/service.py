@@ -10,35 +10,48 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import update
+from sqlalchemy import Table, update
 
+from xiaohu.kit.db import upsert
 from xiaohu.kit.errors import DomainError
 from xiaohu.lines.models import Line
 from xiaohu.numbers.models import NumberRecord
 from xiaohu.runtime import Context
 
+_NUMBERS: Table = NumberRecord.__table__  # type: ignore[assignment]
 
-def quarantine(ctx: Context, line: Line) -> NumberRecord:
-    """Put the line's number into quarantine for the home province's `quarantine_days`."""
+
+def quarantine(ctx: Context, line: Line, *, days: int | None = None) -> dt.datetime:
+    """Put the line's number into quarantine for `days` (default: the home province's
+    `quarantine_days`); returns when it ends. One upsert: a number that rested before (a
+    cancellation reversed, then cancelled again) is simply put back."""
     now = ctx.now()
-    days = ctx.policy_for(line.province_code).quarantine_days
-    record = ctx.session.get(NumberRecord, line.msisdn)
-    if record is None:
-        record = NumberRecord(msisdn=line.msisdn, province_code=line.province_code)
-        ctx.session.add(record)
-    record.status = "quarantine"
-    record.former_line_id = line.id
-    record.cancelled_at = now
-    record.quarantined_until = now + dt.timedelta(days=days)
-    record.released_at = None
-    ctx.session.flush()
-    return record
+    if days is None:
+        days = ctx.policy_for(line.province_code).quarantine_days
+    until = now + dt.timedelta(days=days)
+    upsert(
+        ctx.session,
+        _NUMBERS,
+        {
+            "msisdn": line.msisdn,
+            "province_code": line.province_code,
+            "status": "quarantine",
+            "former_line_id": line.id,
+            "cancelled_at": now,
+            "quarantined_until": until,
+            "released_at": None,
+        },
+        key=["msisdn"],
+    )
+    return until
 
 
 def restore(ctx: Context, line: Line) -> NumberRecord:
     """A reversal takes the number back out of quarantine; refused once it was released or
     issued to someone else."""
-    record = ctx.session.get(NumberRecord, line.msisdn, with_for_update=True)
+    record = ctx.session.get(
+        NumberRecord, line.msisdn, with_for_update=True, populate_existing=True
+    )
     if record is None or record.status != "quarantine" or record.former_line_id != line.id:
         raise DomainError(
             "NUMBER_REISSUED",

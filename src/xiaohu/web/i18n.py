@@ -178,7 +178,8 @@ ZH: dict[str, str] = {
     "download_receipt": "下载销户证明（PDF）",
     "unbind_short": "银行、微信、支付宝等账号仍绑定此号码的，请尽快改绑。",
     "undo_title": "改变主意了？",
-    "undo_body": "{time} 前可以撤销销户，号码、余额和业务全部恢复。",
+    "undo_body": "{time} 前可以撤销销户：号码和业务恢复，销户费用冲回，预留款留作余额；"
+    "已退出的退款归您所有，不会收回。",
     "undo_button": "撤销销户",
     "undo_closed": "撤销期限已过。",
     "reversed_title": "已撤销销户",
@@ -354,7 +355,9 @@ EN: dict[str, str] = {
     "download_receipt": "Download the receipt (PDF)",
     "unbind_short": "Move bank, WeChat, Alipay and other accounts still tied to this number.",
     "undo_title": "Changed your mind?",
-    "undo_body": "Until {time} you can undo this: the number, balance and services come back.",
+    "undo_body": "Until {time} you can undo this: the number and its services come back, the "
+    "final charges are reversed and the reserve stays on it as balance; the refund already "
+    "paid out is yours to keep.",
     "undo_button": "Undo the cancellation",
     "undo_closed": "The undo window has closed.",
     "reversed_title": "Cancellation undone",

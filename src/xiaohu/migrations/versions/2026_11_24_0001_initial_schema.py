@@ -275,7 +275,7 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("account_status", sa.String(length=16), nullable=False),
-        sa.Column("quote_id", sa.String(length=32), nullable=True),
+        sa.Column("quote_id", sa.String(length=100), nullable=True),
         sa.Column("cancelled_at", xiaohu.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("undo_until", xiaohu.kit.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("period", sa.String(length=7), nullable=False),
@@ -440,24 +440,6 @@ def upgrade() -> None:
             "line_id", "order_ref", name=op.f("uq_pending_orders_line_id_order_ref")
         ),
     )
-    op.create_table(
-        "quotes",
-        sa.Column("id", sa.String(length=32), nullable=False),
-        sa.Column("line_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("province_code", sa.String(length=2), nullable=False),
-        sa.Column("created_at", xiaohu.kit.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("valid_until", xiaohu.kit.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column(
-            "body",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
-        sa.ForeignKeyConstraint(["line_id"], ["lines.id"], name=op.f("fk_quotes_line_id_lines")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_quotes")),
-    )
-    with op.batch_alter_table("quotes", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_quotes_line_id"), ["line_id"], unique=False)
-
     op.create_table(
         "sign_in_states",
         sa.Column("line_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -642,10 +624,6 @@ def downgrade() -> None:
     op.drop_table("bundle_members")
     op.drop_table("usage_history")
     op.drop_table("sign_in_states")
-    with op.batch_alter_table("quotes", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_quotes_line_id"))
-
-    op.drop_table("quotes")
     op.drop_table("pending_orders")
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_payments_line_id"))
