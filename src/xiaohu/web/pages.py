@@ -24,7 +24,7 @@ from fastapi.staticfiles import StaticFiles
 
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import DomainError, error_responses
-from xiaohu.kit.web import problem_response, unit_of_work, writing_unit_of_work
+from xiaohu.kit.web import problem_response, unit_of_work
 from xiaohu.runtime import Context
 from xiaohu.web import csrf, session, views
 from xiaohu.web.i18n import LANGS, negotiate
@@ -249,7 +249,7 @@ def line_page(request: Request, ctx: Context = Depends(unit_of_work)) -> Respons
 
 
 @router.get("/line/check", response_class=HTMLResponse)
-def check_page(request: Request, ctx: Context = Depends(writing_unit_of_work)) -> Response:
+def check_page(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
     claims = signed_in(request, ctx)
     if claims is None:
         return to_sign_in()
@@ -286,7 +286,7 @@ async def remedy(request: Request, ctx: Context = Depends(unit_of_work)) -> Resp
 
 
 @router.get("/line/confirm", response_class=HTMLResponse)
-def confirm_page(request: Request, ctx: Context = Depends(writing_unit_of_work)) -> Response:
+def confirm_page(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
     claims = signed_in(request, ctx)
     if claims is None:
         return to_sign_in()
