@@ -1,0 +1,120 @@
+"""The import record: one valid line of an import file, typed, and the error of an invalid one.
+
+Shared by the record checks (`lines.rules`), the checks across the file (`lines.file_checks`)
+and the importer. Records travel between processes by the million, hence the compact pickling.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+RECORD = "(record)"  # the field name of an error about the record as a whole
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    line: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.field}: {self.reason}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "field": self.field, "reason": self.reason}
+
+
+class BillRec(NamedTuple):
+    period: str
+    amount_fen: int
+    due_on: dt.date | None
+
+
+class ContractRec(NamedTuple):
+    ref: str
+    kind: str
+    starts_on: dt.date | None
+    ends_on: dt.date | None
+    handset_list_price_fen: int
+    handset_promo_price_fen: int
+    gift_prestore_remaining_fen: int
+    monthly_minimum_fen: int
+
+
+@dataclass(slots=True)
+class LineRecord:
+    """One valid import record, typed and normalised (upper-case X in resident IDs)."""
+
+    line: int
+    msisdn: str
+    status: str
+    province_code: str
+    city: str | None
+    owner_name: str
+    id_type: str
+    id_number: str
+    plan_code: str
+    plan_name: str
+    plan_monthly_fee_fen: int
+    opened_on: dt.date | None = None
+    real_name_verified: bool = True
+    service_password: str | None = None
+    cash_fen: int = 0
+    gift_fen: int = 0
+    unpaid_bills: list[BillRec] = field(default_factory=list)
+    usage_unbilled_fen: int = 0
+    usage_history_fen: list[int] = field(default_factory=list)  # oldest first, as in the file
+    bundle: tuple[str, str | None, str] | None = None  # (id, broadband_account, role)
+    family: tuple[str, str] | None = None  # (group_id, role)
+    contracts: list[ContractRec] = field(default_factory=list)
+    pending_orders: list[tuple[str, str]] = field(default_factory=list)  # (ref, kind)
+    bank_collection_pending: bool = False
+    payment_route: tuple[str, str | None] | None = None  # (kind, account)
+    owner_hash: int = 0  # `owner_hash(owner_key)`, computed where the record is validated
+
+    @property
+    def owner_key(self) -> str:
+        return f"{self.id_type}:{self.id_number}"
+
+    def __reduce__(self) -> tuple[type[LineRecord], tuple[Any, ...]]:
+        # Records cross process boundaries by the million: positional pickling is ~3x faster
+        # than the default slot-by-slot state.
+        return (
+            LineRecord,
+            (
+                self.line,
+                self.msisdn,
+                self.status,
+                self.province_code,
+                self.city,
+                self.owner_name,
+                self.id_type,
+                self.id_number,
+                self.plan_code,
+                self.plan_name,
+                self.plan_monthly_fee_fen,
+                self.opened_on,
+                self.real_name_verified,
+                self.service_password,
+                self.cash_fen,
+                self.gift_fen,
+                self.unpaid_bills,
+                self.usage_unbilled_fen,
+                self.usage_history_fen,
+                self.bundle,
+                self.family,
+                self.contracts,
+                self.pending_orders,
+                self.bank_collection_pending,
+                self.payment_route,
+                self.owner_hash,
+            ),
+        )
+
+
+def owner_hash(owner_key: str) -> int:
+    """A compact key for counting lines per ID over millions of records."""
+    return int.from_bytes(hashlib.blake2b(owner_key.encode(), digest_size=8).digest(), "big")
