@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-import threading
-import time
 from pathlib import Path
 
 import typer
@@ -67,27 +65,16 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     from xiaohu.app import create_app
 
     runtime = _runtime(migrate=True)
-    _start_outbox_sweeper(runtime)
     mode = runtime.settings.mode
+    delivery = "inline" if runtime.settings.outbox_inline else "background"
     out.print(
         f"xiaohu serving in [bold]{mode}[/bold] mode on http://{host}:{port}  "
-        f"(database {masked_url(runtime.settings.database_url)})"
+        f"(database {masked_url(runtime.settings.database_url)}, outbox delivery {delivery})"
     )
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning", access_log=False)
-
-
-def _start_outbox_sweeper(runtime) -> None:  # type: ignore[no-untyped-def]
-    """Delivers whatever a request could not deliver right after its commit."""
-
-    def loop() -> None:
-        while True:
-            try:
-                runtime.deliver_outbox()
-            except Exception as exc:  # keep sweeping: the next pass retries
-                err.print(f"outbox sweep failed: {exc}")
-            time.sleep(2)
-
-    threading.Thread(target=loop, name="outbox-sweeper", daemon=True).start()
+    # The app's lifespan runs the outbox delivery thread: woken after each commit in
+    # background mode, and in either mode the sweeper that retries failed deliveries.
+    app_ = create_app(runtime, outbox_worker=True)
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
 
 
 @app.command("import")

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     # plugs its own adapter in by dotted path (see notifications/gateway.py, billing/gateway.py).
     sms_gateway: str = "sandbox"
     payment_gateway: str = "sandbox"
+    # When the outbox (SMS, provisioning, refund payouts) is handed to the gateways: `inline`
+    # right after the request's commit (the sandbox default: a test reads the SMS at once), or
+    # `background` by one delivery thread per process, in batches (the production default:
+    # the request only wakes it).
+    outbox_delivery: Literal["inline", "background"] | None = None
 
     @model_validator(mode="after")
     def _production_needs_a_key(self) -> Settings:
@@ -44,6 +49,13 @@ class Settings(BaseSettings):
     @property
     def sandbox(self) -> bool:
         return self.mode == "sandbox"
+
+    @property
+    def outbox_inline(self) -> bool:
+        """Deliver the outbox in the request, after its commit (else: the delivery thread)."""
+        if self.outbox_delivery is None:
+            return self.sandbox
+        return self.outbox_delivery == "inline"
 
     @property
     def key(self) -> bytes:

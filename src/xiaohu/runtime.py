@@ -7,6 +7,8 @@ build their own. `Context` is what a unit of work hands to services.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
@@ -18,6 +20,10 @@ from xiaohu.kit.clock import Clock, LazyClock, SystemClock
 from xiaohu.kit.db import make_engine, session_factory
 from xiaohu.policy.loader import cached as load_policy
 from xiaohu.policy.schema import Policy, Values
+
+log = logging.getLogger(__name__)
+SWEEP_SECONDS = 2.0  # the delivery thread retries what failed at least this often
+GATHER_SECONDS = 0.02  # after a wake-up, the delivery thread waits this long for more
 
 
 @dataclass
@@ -31,6 +37,31 @@ class Runtime:
     sms_gateway: object = None
     provisioning_gateway: object = None
     payment_gateway: object = None
+    outbox_worker: OutboxWorker | None = None
+
+    def outbox_written(self) -> None:
+        """A unit of work committed outbox messages: deliver them now (`inline`), or wake the
+        delivery thread (`background`) so the request does not wait for the gateways."""
+        worker = self.outbox_worker
+        if worker is not None and not self.settings.outbox_inline:
+            worker.wake()
+            return
+        try:
+            self.deliver_outbox()
+        except Exception:  # retried by the delivery thread; the request already succeeded
+            log.exception("outbox delivery after commit failed")
+
+    def start_outbox_worker(self) -> OutboxWorker:
+        """Start this process's one delivery thread (idempotent); `stop_outbox_worker` ends it."""
+        if self.outbox_worker is None or not self.outbox_worker.alive:
+            self.outbox_worker = OutboxWorker(self)
+            self.outbox_worker.start()
+        return self.outbox_worker
+
+    def stop_outbox_worker(self) -> None:
+        worker, self.outbox_worker = self.outbox_worker, None
+        if worker is not None:
+            worker.stop()
 
     def deliver_outbox(self, limit: int = 200) -> int:
         """Deliver pending side effects in a transaction of their own (after the business
@@ -56,6 +87,68 @@ class Runtime:
 
     def context(self, session: Session, actor: str = "system") -> Context:
         return Context(self, session, self.clock_for(session), actor)
+
+
+class OutboxWorker:
+    """The one delivery thread of a process. Woken after a commit that wrote to the outbox
+    (or every `SWEEP_SECONDS`, to retry failures and pick up other processes' leftovers), it
+    delivers everything pending in batches, many messages per transaction."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        sweep_seconds: float = SWEEP_SECONDS,
+        gather_seconds: float = GATHER_SECONDS,
+    ) -> None:
+        self.runtime = runtime
+        self.sweep_seconds = sweep_seconds
+        self.gather_seconds = gather_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-delivery", daemon=True)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the batch under way, then end the thread."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.sweep_seconds)
+            if self._stop.is_set():
+                break
+            # Let a burst of commits pile up: one batch for many requests costs one
+            # transaction instead of one each. An SMS a few milliseconds later is no loss.
+            self._stop.wait(self.gather_seconds)
+            self._wake.clear()
+            self.drain()
+
+    def drain(self, limit: int = 500) -> int:
+        """Deliver until a batch comes back short (what is left keeps failing, or is new and
+        has woken the thread again)."""
+        total = 0
+        try:
+            while not self._stop.is_set():
+                done = self.runtime.deliver_outbox(limit=limit)
+                total += done
+                if done < limit:
+                    break
+        except Exception:  # keep the thread alive: the next sweep retries
+            log.exception("outbox delivery failed")
+        return total
 
 
 def read_test_clock(session: Session) -> dt.datetime | None:

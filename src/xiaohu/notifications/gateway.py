@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,6 +39,14 @@ class SandboxSmsGateway:
         if seen is None:
             session.add(SandboxSms(outbox_id=message_id, to=to, text=text, kind=kind, sent_at=at))
 
+    def send_many(self, session: Session, messages: list[dict[str, Any]], at: dt.datetime) -> None:
+        """`send` for a batch (keys message_id, to, text, kind): one statement for them all."""
+        rows = [
+            {"outbox_id": m["message_id"], "to": m["to"], "text": m["text"], "kind": m["kind"]}
+            for m in messages
+        ]
+        _insert_new(session, SandboxSms.__table__, [{**r, "sent_at": at} for r in rows])
+
 
 class SandboxProvisioningGateway:
     def order(
@@ -51,6 +59,23 @@ class SandboxProvisioningGateway:
             session.add(
                 SandboxProvisioning(outbox_id=message_id, msisdn=msisdn, action=action, at=at)
             )
+
+    def order_many(self, session: Session, messages: list[dict[str, Any]], at: dt.datetime) -> None:
+        """`order` for a batch (keys message_id, msisdn, action): one statement for them all."""
+        rows = [
+            {"outbox_id": m["message_id"], "msisdn": m["msisdn"], "action": m["action"], "at": at}
+            for m in messages
+        ]
+        _insert_new(session, SandboxProvisioning.__table__, rows)
+
+
+def _insert_new(session: Session, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows whose outbox id is not recorded yet (a redelivery is ignored), in one
+    `INSERT ... ON CONFLICT (outbox_id) DO NOTHING` run for every row."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(insert(table).on_conflict_do_nothing(index_elements=["outbox_id"]), rows)
 
 
 def load_gateway(spec: str, sandbox: type) -> object:

@@ -7,9 +7,9 @@ import logging
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from xiaohu.billing.models import Refund
 from xiaohu.notifications.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,11 @@ def deliver(
     the gateway's record, and gateways ignore a message (or refund) they have seen, so
     delivery is at least once and its effect exactly once. A message that fails (a gateway
     error, a declined payout, a topic nobody handles) keeps `delivered_at` empty and records
-    `last_error`; the next delivery tries it again."""
+    `last_error`; the next delivery tries it again.
+
+    The batch runs under one savepoint, its writes flushed together at the end: a gateway that
+    refuses raises before writing, so only a database error can spoil the batch, and then it
+    is rolled back and delivered again one savepoint per message, to keep the others."""
     stmt = (
         select(OutboxMessage)
         .where(OutboxMessage.delivered_at.is_(None))
@@ -84,20 +88,106 @@ def deliver(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    done = 0
-    for msg in session.scalars(stmt):
-        msg.attempts += 1
-        try:
-            with session.begin_nested():
-                _hand_over(session, msg, sms, provisioning, payments, now)
-                msg.delivered_at = now
-                msg.last_error = None
-                done += 1
-        except Exception as exc:  # a gateway failure must not lose the message: retry later
-            log.warning("outbox %s delivery failed: %s", msg.id, exc)
-            msg.last_error = str(exc)[:500] or type(exc).__name__
+    messages = list(session.scalars(stmt))
+    if not messages:
+        return 0
+    gateways = (sms, provisioning, payments)
+    try:
+        with session.begin_nested(), session.no_autoflush:
+            done = _deliver_batch(session, messages, *gateways, now)
+            session.flush()
+    except SQLAlchemyError as exc:
+        log.warning("outbox batch failed (%s); delivering one message at a time", exc)
+        done = 0
+        for msg in messages:
+            try:
+                with session.begin_nested():
+                    done += _deliver_one(session, msg, *gateways, now)
+            except SQLAlchemyError as one_exc:
+                msg.attempts += 1
+                msg.last_error = str(one_exc)[:500] or type(one_exc).__name__
     session.flush()
     return done
+
+
+# Topics whose gateway may take a whole batch at once: (gateway argument, method, payload keys).
+_BATCHED = {
+    "sms": (0, "send_many", ("to", "text", "kind")),
+    "network.provisioning": (1, "order_many", ("msisdn", "action")),
+}
+
+
+def _deliver_batch(
+    session: Session,
+    messages: list[OutboxMessage],
+    sms: Any,
+    provisioning: Any,
+    payments: Any,
+    now: dt.datetime,
+) -> int:
+    """Hand the messages over: to a gateway's batch method (`send_many`, `order_many`) where it
+    has one, one statement for many messages; else one by one."""
+    gateways = (sms, provisioning)
+    groups: dict[str, list[OutboxMessage]] = {}
+    done = 0
+    for msg in messages:
+        batched = _BATCHED.get(msg.topic)
+        if batched is not None and hasattr(gateways[batched[0]], batched[1]):
+            groups.setdefault(msg.topic, []).append(msg)
+        else:
+            done += _deliver_one(session, msg, sms, provisioning, payments, now)
+    for topic, group in groups.items():
+        index, method, keys = _BATCHED[topic]
+        items, ready = [], []
+        for msg in group:
+            msg.attempts += 1
+            try:
+                items.append({"message_id": msg.id, **{k: str(msg.payload[k]) for k in keys}})
+            except (KeyError, TypeError) as exc:
+                msg.last_error = f"malformed {topic} payload: {exc!r}"
+                continue
+            ready.append(msg)
+        group = ready
+        if not group:
+            continue
+        try:
+            getattr(gateways[index], method)(session, items, now)
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:  # the gateway refused the batch: every message retries later
+            log.warning("outbox %s batch of %d failed: %s", topic, len(group), exc)
+            for msg in group:
+                msg.last_error = str(exc)[:500] or type(exc).__name__
+            continue
+        for msg in group:
+            msg.delivered_at = now
+            msg.last_error = None
+        done += len(group)
+    return done
+
+
+def _deliver_one(
+    session: Session,
+    msg: OutboxMessage,
+    sms: Any,
+    provisioning: Any,
+    payments: Any,
+    now: dt.datetime,
+) -> int:
+    """Hand one message over; 1 if delivered. A gateway refusal is kept on the message; a
+    database error goes up (the batch is retried message by message)."""
+    msg.attempts += 1
+    try:
+        _hand_over(session, msg, sms, provisioning, payments, now)
+    except SQLAlchemyError:
+        raise
+    except Exception as exc:  # a gateway failure must not lose the message: retry later
+        log.warning("outbox %s delivery failed: %s", msg.id, exc)
+        msg.last_error = str(exc)[:500] or type(exc).__name__
+        return 0
+    msg.delivered_at = now
+    msg.last_error = None
+    return 1
 
 
 def _hand_over(
@@ -123,19 +213,16 @@ def _hand_over(
             session, message_id=msg.id, msisdn=str(p["msisdn"]), action=str(p["action"]), at=now
         )
     elif msg.topic == "payment.refund":
-        _pay_refund(session, payments, p)
+        _pay_refund(payments, p)
     else:
         raise UndeliverableMessage(f"no gateway handles topic {msg.topic!r}")
 
 
-def _pay_refund(session: Session, payments: Any, p: dict[str, Any]) -> None:
-    """Pay a refund out through the payment gateway (`billing.gateway.PaymentGateway`). A
-    refund whose cancellation was reversed (返销) before the payout went out is not paid: the
-    reversal already put the cash back on the line."""
+def _pay_refund(payments: Any, p: dict[str, Any]) -> None:
+    """Pay a refund out through the payment gateway (`billing.gateway.PaymentGateway`). Always
+    paid, even when the cancellation was reversed (返销) meanwhile: a reversal does not take the
+    refund back, so the subscriber keeps it and the payout must go out."""
     refund_id = str(p["refund_id"])
-    if session.scalar(select(Refund.status).where(Refund.id == refund_id)) == "reversed":
-        log.info("refund %s was reversed before its payout; not paid", refund_id)
-        return
     if payments is None:
         raise UndeliverableMessage("no payment gateway to pay the refund out")
     amount = p["amount_fen"]
