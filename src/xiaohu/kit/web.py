@@ -36,12 +36,6 @@ def unit_of_work(request: Request) -> Iterator[Context]:
     yield from _unit_of_work(request, readonly=request.method in ("GET", "HEAD"))
 
 
-def writing_unit_of_work(request: Request) -> Iterator[Context]:
-    """`unit_of_work` for a GET that writes (the cancellation check stores its quote): always
-    commits. A separate dependency so every other GET stays read-only by default."""
-    yield from _unit_of_work(request, readonly=False)
-
-
 def _unit_of_work(request: Request, *, readonly: bool) -> Iterator[Context]:
     """The one transaction of a request. A refusal with `keep_writes` commits this same
     session: a second transaction would wait on the request's own locks (SQLite's write lock
