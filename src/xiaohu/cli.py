@@ -143,13 +143,15 @@ def demo_numbers(
         err.print("no lines yet: run `xiaohu demo-data --out var/demo.jsonl` and `xiaohu import`")
         raise typer.Exit(1)
     table = Table(title="Demo numbers (sandbox: the SMS code is shown at /api/v1/sandbox/sms)")
-    for name in ("number", "province", "status", "ID type", "service password", "shows"):
-        table.add_column(name, no_wrap=name != "shows")
+    # What each number shows comes second and wraps, so a narrow terminal still shows it.
+    table.add_column("number", no_wrap=True)
+    table.add_column("what it shows", min_width=20, ratio=1)
+    table.add_column("province", no_wrap=True)
+    table.add_column("status")
+    table.add_column("password", no_wrap=True)
     for n in numbers:
         password = DEMO_PASSWORD if n.password_ok else "(not the demo one)"
-        table.add_row(
-            n.msisdn, province_name(n.province_code), n.status, n.owner_id_type, password, n.shows
-        )
+        table.add_row(n.msisdn, n.shows, province_name(n.province_code), n.status, password)
     out.print(table)
     first = numbers[0].msisdn
     out.print(f"pages:      {base_url}/   (sign in with a number above and its service password)")
