@@ -91,10 +91,11 @@ def import_items(
 
 
 def default_workers() -> int:
-    """Processes that validate while the main one writes. Handing records between processes
-    costs about a third more CPU in all, which pays only with cores to spare: the writer and
-    the database engine (SQLite runs inside the writer) already keep two cores busy."""
-    return max(1, min(4, (os.cpu_count() or 1) - 2))
+    """Processes that validate while the main one writes: one a core, up to four. Handing
+    records between processes costs about a third more CPU in all, yet on an idle 2-core
+    machine two workers import a third faster than none (SQLite 10.8k → 14.3k lines/s,
+    PostgreSQL 6.4k → 8.5k on 200,000 lines); on a busy machine pass `workers=1`."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def import_path(
