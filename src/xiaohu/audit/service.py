@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +11,9 @@ from sqlalchemy.orm import Session
 
 from xiaohu.audit.models import AuditChainHead, AuditEvent
 from xiaohu.audit.rules import GENESIS, NATIONAL_CHAIN, event_hash
+
+if TYPE_CHECKING:
+    from xiaohu.runtime import Context
 
 _HEADS: Table = AuditChainHead.__table__  # type: ignore[assignment]
 _EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]
@@ -96,6 +99,28 @@ def append(
     else:
         connection.execute(_INSERT_EVENT, event)
         connection.execute(_MOVE_HEAD, head)
+
+
+def line_event(
+    ctx: Context,
+    action: str,
+    msisdn: str,
+    province_code: str,
+    data: dict[str, Any],
+    *,
+    at: dt.datetime | None = None,
+) -> None:
+    """An event about one line (subject `line:<msisdn>`) by the unit of work's actor, in the
+    line's home-province chain. Like `append`, call it last in a use case."""
+    append(
+        ctx.session,
+        at=at if at is not None else ctx.now(),
+        actor=ctx.actor,
+        action=action,
+        subject=f"line:{msisdn}",
+        province_code=province_code,
+        data=data,
+    )
 
 
 def verify(session: Session) -> dict[str, Any]:

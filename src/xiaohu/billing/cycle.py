@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from xiaohu.audit.service import append as audit
+from xiaohu.audit.service import line_event
 from xiaohu.billing.models import Bill, Refund, UsageRecord
 from xiaohu.billing.rules import true_up
 from xiaohu.billing.service import post_charge
@@ -214,19 +214,18 @@ def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:
         at=now,
         province_code=p,
     )
-    audit(
-        ctx.session,
-        at=now,
-        actor=ctx.actor,
-        action="cancellation.settled",
-        subject=f"line:{c.msisdn}",
-        province_code=p,
-        data={
+    line_event(
+        ctx,
+        "cancellation.settled",
+        c.msisdn,
+        p,
+        {
             "cancellation_id": c.id,
             "late_usage_fen": late,
             "trued_up_fen": t.refund_fen,
             "shortfall_fen": t.shortfall_fen,
         },
+        at=now,
     )
     ctx.session.flush()
     report.settled += 1

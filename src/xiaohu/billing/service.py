@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from sqlalchemy import select
 
-from xiaohu.audit.service import append as audit
+from xiaohu.audit.service import line_event
 from xiaohu.billing.gateway import GatewayResult, PaymentGateway
 from xiaohu.billing.models import Bill, Payment
 from xiaohu.kit.errors import DomainError
@@ -111,14 +111,12 @@ def take_payment(
     )
     ctx.session.add(payment)
     ctx.session.flush()
-    audit(
-        ctx.session,
-        at=ctx.now(),
-        actor=ctx.actor,
-        action="payment.received",
-        subject=f"line:{line.msisdn}",
-        province_code=line.province_code,
-        data={
+    line_event(
+        ctx,
+        "payment.received",
+        line.msisdn,
+        line.province_code,
+        {
             "payment_id": payment.id,
             "amount_fen": amount_fen,
             "gateway_ref": result.gateway_ref,
@@ -223,14 +221,13 @@ def reactivate_if_clear(ctx: Context, line: Line) -> bool:
     order_provisioning(
         ctx.session, line.msisdn, "restore", at=now, province_code=line.province_code
     )
-    audit(
-        ctx.session,
+    line_event(
+        ctx,
+        "line.reactivated",
+        line.msisdn,
+        line.province_code,
+        {"from": "arrears_suspended", "to": "active", "reason": "arrears_paid"},
         at=now,
-        actor=ctx.actor,
-        action="line.reactivated",
-        subject=f"line:{line.msisdn}",
-        province_code=line.province_code,
-        data={"from": "arrears_suspended", "to": "active", "reason": "arrears_paid"},
     )
     return True
 

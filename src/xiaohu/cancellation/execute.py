@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Table, update
 
-from xiaohu.audit.service import append as audit
+from xiaohu.audit.service import line_event
 from xiaohu.billing.models import Bill, Refund, UsageRecord
 from xiaohu.billing.rules import FinalBill
 from xiaohu.cancellation import quotes
@@ -162,14 +162,12 @@ def execute(
     _emit(ctx, messages, at=now, province_code=p)
     ctx.session.flush()  # the line (and a transfer's target): the only ORM write
     # Last: from here to commit the province's audit chain head is locked.
-    audit(
-        ctx.session,
-        at=now,
-        actor=ctx.actor,
-        action="cancellation.completed",
-        subject=f"line:{line.msisdn}",
-        province_code=p,
-        data={
+    line_event(
+        ctx,
+        "cancellation.completed",
+        line.msisdn,
+        p,
+        {
             "cancellation_id": c.id,
             "reference": c.reference,
             "channel": channel,
@@ -182,6 +180,7 @@ def execute(
             "route": route["kind"],
             "undo_until": c.undo_until.isoformat(),
         },
+        at=now,
     )
     return c
 

@@ -14,7 +14,7 @@ from collections import defaultdict
 
 from sqlalchemy import select, update
 
-from xiaohu.audit.service import append as audit
+from xiaohu.audit.service import line_event
 from xiaohu.billing.models import Bill, UsageRecord
 from xiaohu.cancellation.execute import REFUND_KIND
 from xiaohu.cancellation.models import Cancellation
@@ -75,20 +75,19 @@ def undo(ctx: Context, c: Cancellation) -> Cancellation:
             province_code=p,
         )
         ctx.session.flush()
-    audit(
-        ctx.session,
-        at=now,
-        actor=ctx.actor,
-        action="cancellation.reversed",
-        subject=f"line:{line.msisdn}",
-        province_code=p,
-        data={
+    line_event(
+        ctx,
+        "cancellation.reversed",
+        line.msisdn,
+        p,
+        {
             "cancellation_id": c.id,
             "reference": c.reference,
             "status": line.status,
             "cash_fen": line.cash_fen,
             "refund_kept_fen": kept,
         },
+        at=now,
     )
     return c
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from xiaohu.audit.service import append as audit
+from xiaohu.audit.service import line_event
 from xiaohu.cancellation import quotes, rules, snapshot
 from xiaohu.cancellation.acceptance import (
     lock_lines,
@@ -125,14 +125,13 @@ def record_refusal(
         )
     )
     ctx.session.flush()
-    audit(
-        ctx.session,
+    line_event(
+        ctx,
+        "cancellation.refused",
+        line.msisdn,
+        line.province_code,
+        {"channel": channel, "codes": list(codes)},
         at=at,
-        actor=ctx.actor,
-        action="cancellation.refused",
-        subject=f"line:{line.msisdn}",
-        province_code=line.province_code,
-        data={"channel": channel, "codes": list(codes)},
     )
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import select
 
-from xiaohu.audit.service import append as audit
+from xiaohu.audit.service import line_event
 from xiaohu.billing import service as billing
 from xiaohu.contracts.models import Contract
 from xiaohu.contracts.rules import COMPLAINT_ROUTE, Penalty, in_term, penalty, terms_of
@@ -188,14 +188,12 @@ def _close(
     contract.penalty_fen = owed.amount_fen
     contract.terminated_at = now
     line.updated_at = now
-    audit(
-        ctx.session,
-        at=now,
-        actor=ctx.actor,
-        action="contract.terminated_early",
-        subject=f"line:{line.msisdn}",
-        province_code=line.province_code,
-        data={
+    line_event(
+        ctx,
+        "contract.terminated_early",
+        line.msisdn,
+        line.province_code,
+        {
             "contract_id": contract.contract_ref,
             "kind": contract.kind,
             "penalty_fen": owed.amount_fen,
@@ -206,6 +204,7 @@ def _close(
                 "payment_fen": from_payment,
             },
         },
+        at=now,
     )
     send_sms(
         ctx.session,

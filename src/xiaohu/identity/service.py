@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from xiaohu.audit.service import append as audit
+from xiaohu.audit.service import line_event
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.identity import passwords, tokens
 from xiaohu.identity.crypto import mac
@@ -39,10 +39,6 @@ class IssuedToken:
     msisdn: str
     line_id: int
     token_type: str = "bearer"  # noqa: S105 (a scheme name, not a secret)
-
-
-def _subject(line: Line) -> str:
-    return f"line:{line.msisdn}"
 
 
 def _state_for(ctx: Context, line: Line) -> SignInState:
@@ -151,14 +147,13 @@ def request_otp(ctx: Context, msisdn: str) -> int:
         at=now,
         province_code=line.province_code,
     )
-    audit(
-        ctx.session,
+    line_event(
+        ctx,
+        "auth.otp_sent",
+        line.msisdn,
+        line.province_code,
+        {"expires_at": state.otp_expires_at.isoformat()},
         at=now,
-        actor=ctx.actor,
-        action="auth.otp_sent",
-        subject=_subject(line),
-        province_code=line.province_code,
-        data={"expires_at": state.otp_expires_at.isoformat()},
     )
     ctx.session.flush()
     return policy.otp_ttl_seconds
@@ -183,27 +178,25 @@ def _record_failure(
     ctx: Context, line: Line, state: SignInState, policy: Values, reason: str, now: dt.datetime
 ) -> DomainError:
     state.failures += 1
-    audit(
-        ctx.session,
+    line_event(
+        ctx,
+        "auth.failed",
+        line.msisdn,
+        line.province_code,
+        {"reason": reason, "failures": state.failures},
         at=now,
-        actor=ctx.actor,
-        action="auth.failed",
-        subject=_subject(line),
-        province_code=line.province_code,
-        data={"reason": reason, "failures": state.failures},
     )
     if state.failures >= policy.sign_in_max_failures:
         state.locked_until = now + dt.timedelta(minutes=policy.sign_in_lock_minutes)
         state.otp_hash = None  # a new code is needed after the lock-out
         state.otp_expires_at = None
-        audit(
-            ctx.session,
+        line_event(
+            ctx,
+            "auth.locked",
+            line.msisdn,
+            line.province_code,
+            {"failures": state.failures, "locked_until": state.locked_until.isoformat()},
             at=now,
-            actor=ctx.actor,
-            action="auth.locked",
-            subject=_subject(line),
-            province_code=line.province_code,
-            data={"failures": state.failures, "locked_until": state.locked_until.isoformat()},
         )
         ctx.session.flush()
         return _locked_error(state, now)
@@ -245,14 +238,13 @@ def sign_in(ctx: Context, msisdn: str, otp: str, service_password: str) -> Issue
         line.service_password_hash = passwords.hash_password(service_password)
         line.updated_at = now
     token = tokens.issue(ctx.settings.key, line.id, line.msisdn, now, policy.token_ttl_seconds)
-    audit(
-        ctx.session,
+    line_event(
+        ctx,
+        "auth.signed_in",
+        line.msisdn,
+        line.province_code,
+        {"channel": "online", "password_rehashed": upgraded},
         at=now,
-        actor=ctx.actor,
-        action="auth.signed_in",
-        subject=_subject(line),
-        province_code=line.province_code,
-        data={"channel": "online", "password_rehashed": upgraded},
     )
     ctx.session.flush()
     return IssuedToken(

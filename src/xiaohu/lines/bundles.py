@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from sqlalchemy import delete, select
 
-from xiaohu.audit.service import append as audit
+from xiaohu.audit.service import line_event
 from xiaohu.kit.errors import DomainError
 from xiaohu.lines.models import (
     Bundle,
@@ -97,15 +97,7 @@ def _target(line: Line, target: Line | None, to_msisdn: str | None, what: str) -
 def _record(ctx: Context, line: Line, action: str, data: dict[str, Any], sms: str) -> None:
     now = ctx.now()
     line.updated_at = now
-    audit(
-        ctx.session,
-        at=now,
-        actor=ctx.actor,
-        action=action,
-        subject=f"line:{line.msisdn}",
-        province_code=line.province_code,
-        data=data,
-    )
+    line_event(ctx, action, line.msisdn, line.province_code, data, at=now)
     send_sms(ctx.session, line.msisdn, sms, action, at=now, province_code=line.province_code)
     ctx.session.flush()
 
