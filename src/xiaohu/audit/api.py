@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from xiaohu.audit import service
-from xiaohu.kit.web import unit_of_work
-from xiaohu.runtime import Context
+from xiaohu.kit.web import UnitOfWork
 
 router = APIRouter(prefix="/api/v1/admin/audit", tags=["operations"])
 
 
 @router.get("/verify", summary="Recompute every hash chain of the audit log")
-def verify(ctx: Context = Depends(unit_of_work)) -> dict[str, Any]:
+def verify(ctx: UnitOfWork) -> dict[str, Any]:
     return service.verify(ctx.session)

@@ -12,8 +12,7 @@ from xiaohu.billing.schemas import BillOut, BillsOut, PaymentIn, PaymentOut
 from xiaohu.identity.deps import require_line
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import error_responses
-from xiaohu.kit.web import run_idempotent, unit_of_work
-from xiaohu.runtime import Context
+from xiaohu.kit.web import UnitOfWork, run_idempotent
 
 router = APIRouter(prefix="/api/v1/lines", tags=["billing"])
 
@@ -37,7 +36,7 @@ def pay(
     msisdn: str,
     body: PaymentIn,
     request: Request,
-    ctx: Context = Depends(unit_of_work),
+    ctx: UnitOfWork,
     claims: TokenClaims = Depends(require_line),
 ) -> JSONResponse:
     """Send an `Idempotency-Key`: a retry returns the first answer and never pays twice."""
@@ -58,7 +57,7 @@ def pay(
 )
 def bills(
     msisdn: str,
-    ctx: Context = Depends(unit_of_work),
+    ctx: UnitOfWork,
     claims: TokenClaims = Depends(require_line),
 ) -> BillsOut:
     rows = service.list_bills(ctx, msisdn)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from xiaohu.billing.cycle import add_usage, run_close_cycle
 from xiaohu.kit.errors import error_responses
-from xiaohu.kit.web import runtime_of, unit_of_work
-from xiaohu.runtime import Context
+from xiaohu.kit.web import UnitOfWork, runtime_of
 
 router = APIRouter(prefix="/api/v1/sandbox", tags=["sandbox"])
 
@@ -57,7 +56,7 @@ def close_cycle(body: PeriodIn, request: Request) -> dict[str, Any]:
     summary="Feed rated usage to a line, e.g. roaming that arrives after the cancellation",
     responses=error_responses("LINE_NOT_FOUND", "VALIDATION_FAILED"),
 )
-def feed_usage(body: UsageIn, ctx: Context = Depends(unit_of_work)) -> UsageOut:
+def feed_usage(body: UsageIn, ctx: UnitOfWork) -> UsageOut:
     r = add_usage(
         ctx, body.msisdn, body.amount_fen, source=body.source, occurred_at=body.occurred_at
     )

@@ -13,8 +13,7 @@ from xiaohu.cancellation.schemas import CancellationOut, CancellationRequest, Ch
 from xiaohu.identity.deps import bearer_claims, require_line, require_same_line
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import DomainError, error_responses
-from xiaohu.kit.web import run_idempotent, unit_of_work
-from xiaohu.runtime import Context
+from xiaohu.kit.web import UnitOfWork, run_idempotent, unit_of_work
 
 router = APIRouter(tags=["cancellation"])
 _unit_of_work = contextmanager(unit_of_work)
@@ -95,7 +94,7 @@ def create_cancellation(body: CancellationRequest, request: Request) -> JSONResp
 )
 def get_cancellation(
     cancellation_id: str,
-    ctx: Context = Depends(unit_of_work),
+    ctx: UnitOfWork,
     claims: TokenClaims = Depends(bearer_claims),
 ) -> CancellationOut:
     c = service.find(ctx, cancellation_id)
@@ -119,7 +118,7 @@ def get_cancellation(
 def reverse_cancellation(
     cancellation_id: str,
     request: Request,
-    ctx: Context = Depends(unit_of_work),
+    ctx: UnitOfWork,
     claims: TokenClaims = Depends(bearer_claims),
 ) -> JSONResponse:
     c = service.find(ctx, cancellation_id)

@@ -12,8 +12,7 @@ from xiaohu.contracts.schemas import ContractOut, ContractsOut, TerminationIn, T
 from xiaohu.identity.deps import require_line
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import error_responses
-from xiaohu.kit.web import run_idempotent, unit_of_work
-from xiaohu.runtime import Context
+from xiaohu.kit.web import UnitOfWork, run_idempotent
 
 router = APIRouter(prefix="/api/v1/lines", tags=["contracts"])
 
@@ -25,8 +24,8 @@ router = APIRouter(prefix="/api/v1/lines", tags=["contracts"])
     responses=error_responses("UNAUTHENTICATED", "FORBIDDEN", "LINE_NOT_FOUND"),
 )
 def contracts(
+    ctx: UnitOfWork,
     msisdn: str,
-    ctx: Context = Depends(unit_of_work),
     claims: TokenClaims = Depends(require_line),
 ) -> ContractsOut:
     views = service.list_contracts(ctx, msisdn)
@@ -69,11 +68,11 @@ def contracts(
     ),
 )
 def terminate(
+    ctx: UnitOfWork,
     msisdn: str,
     contract_id: str,
     request: Request,
     body: TerminationIn | None = Body(None),
-    ctx: Context = Depends(unit_of_work),
     claims: TokenClaims = Depends(require_line),
 ) -> JSONResponse:
     """`pay_with`: `balance` (balances only), `payment` (all through the payment gateway), or

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from xiaohu.identity import service
 from xiaohu.identity.schemas import OtpIn, OtpOut, TokenIn, TokenOut
 from xiaohu.kit.errors import error_responses
-from xiaohu.kit.web import unit_of_work
-from xiaohu.runtime import Context
+from xiaohu.kit.web import UnitOfWork
 
 router = APIRouter(prefix="/api/v1/auth", tags=["sign-in"])
 
@@ -22,7 +21,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["sign-in"])
         "VALIDATION_FAILED", "LINE_NOT_FOUND", "OTP_THROTTLED", "VERIFICATION_LOCKED"
     ),
 )
-def request_otp(body: OtpIn, ctx: Context = Depends(unit_of_work)) -> OtpOut:
+def request_otp(body: OtpIn, ctx: UnitOfWork) -> OtpOut:
     return OtpOut(expires_in=service.request_otp(ctx, body.msisdn))
 
 
@@ -33,7 +32,7 @@ def request_otp(body: OtpIn, ctx: Context = Depends(unit_of_work)) -> OtpOut:
     description="The token acts on this line only. Five failures lock sign-in for 30 minutes.",
     responses=error_responses("VALIDATION_FAILED", "VERIFICATION_FAILED", "VERIFICATION_LOCKED"),
 )
-def sign_in(body: TokenIn, ctx: Context = Depends(unit_of_work)) -> TokenOut:
+def sign_in(body: TokenIn, ctx: UnitOfWork) -> TokenOut:
     # A refusal's failure count and lock-out are committed by the unit of work (keep_writes).
     issued = service.sign_in(ctx, body.msisdn, body.otp, body.service_password)
     return TokenOut(access_token=issued.access_token, expires_in=issued.expires_in)

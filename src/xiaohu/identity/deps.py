@@ -7,11 +7,10 @@ from fastapi import Depends, Request
 from xiaohu.identity import tokens
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import DomainError
-from xiaohu.kit.web import unit_of_work
-from xiaohu.runtime import Context
+from xiaohu.kit.web import UnitOfWork
 
 
-def bearer_claims(request: Request, ctx: Context = Depends(unit_of_work)) -> TokenClaims:
+def bearer_claims(request: Request, ctx: UnitOfWork) -> TokenClaims:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:

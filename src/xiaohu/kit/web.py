@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -34,6 +34,14 @@ def unit_of_work(request: Request) -> Iterator[Context]:
     request wrote to the outbox on (`Runtime.outbox_written`). GET and HEAD are read-only and
     never commit."""
     yield from _unit_of_work(request, readonly=request.method in ("GET", "HEAD"))
+
+
+# The unit of work as a route parameter. `scope="function"` makes FastAPI run the code after
+# `yield` (the commit, the outbox hand-over) when the route function returns, before the
+# response is sent: a client that got a 2xx reads what it wrote, and a commit that fails
+# answers an error instead of following a success. (A dependency of the default "request"
+# scope closes after the response has left.)
+UnitOfWork = Annotated[Context, Depends(unit_of_work, scope="function")]
 
 
 def _unit_of_work(request: Request, *, readonly: bool) -> Iterator[Context]:

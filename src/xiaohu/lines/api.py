@@ -7,10 +7,9 @@ from fastapi import APIRouter, Depends, Query
 from xiaohu.identity.deps import require_line
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import error_responses
-from xiaohu.kit.web import unit_of_work
+from xiaohu.kit.web import UnitOfWork
 from xiaohu.lines import service
 from xiaohu.lines.schemas import LineAuditOut, LineView
-from xiaohu.runtime import Context
 
 router = APIRouter(prefix="/api/v1/lines", tags=["lines"])
 
@@ -24,9 +23,9 @@ _AUTH_ERRORS = ("UNAUTHENTICATED", "FORBIDDEN", "LINE_NOT_FOUND")
     responses=error_responses(*_AUTH_ERRORS),
 )
 def get_line(
+    ctx: UnitOfWork,
     msisdn: str,
     claims: TokenClaims = Depends(require_line),
-    ctx: Context = Depends(unit_of_work),
 ) -> LineView:
     return service.line_view(ctx, msisdn)
 
@@ -39,9 +38,9 @@ def get_line(
     responses=error_responses(*_AUTH_ERRORS),
 )
 def get_line_audit(
+    ctx: UnitOfWork,
     msisdn: str,
     limit: int = Query(500, ge=1, le=5000),
     claims: TokenClaims = Depends(require_line),
-    ctx: Context = Depends(unit_of_work),
 ) -> LineAuditOut:
     return LineAuditOut(msisdn=msisdn, events=service.line_audit(ctx, msisdn, limit))

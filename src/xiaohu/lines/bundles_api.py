@@ -11,9 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from xiaohu.identity.deps import require_line
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import error_responses
-from xiaohu.kit.web import run_idempotent, unit_of_work
+from xiaohu.kit.web import UnitOfWork, run_idempotent
 from xiaohu.lines import bundles
-from xiaohu.runtime import Context
 
 router = APIRouter(prefix="/api/v1/lines", tags=["remedies"])
 
@@ -65,7 +64,7 @@ def release_bundle(
     msisdn: str,
     body: BundleReleaseIn,
     request: Request,
-    ctx: Context = Depends(unit_of_work),
+    ctx: UnitOfWork,
     claims: TokenClaims = Depends(require_line),
 ) -> JSONResponse:
     def work() -> tuple[int, Any]:
@@ -88,7 +87,7 @@ def release_family(
     msisdn: str,
     body: FamilyReleaseIn,
     request: Request,
-    ctx: Context = Depends(unit_of_work),
+    ctx: UnitOfWork,
     claims: TokenClaims = Depends(require_line),
 ) -> JSONResponse:
     """`rehome` needs `to_msisdn`: a member line of the same owner; the primary then leaves
@@ -111,7 +110,7 @@ def cancel_order(
     msisdn: str,
     order_id: str,
     request: Request,
-    ctx: Context = Depends(unit_of_work),
+    ctx: UnitOfWork,
     claims: TokenClaims = Depends(require_line),
 ) -> JSONResponse:
     def work() -> tuple[int, Any]:

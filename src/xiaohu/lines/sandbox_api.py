@@ -8,10 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from xiaohu.kit.errors import DomainError, error_responses
-from xiaohu.kit.web import unit_of_work
+from xiaohu.kit.web import UnitOfWork
 from xiaohu.lines.importer import import_items
 from xiaohu.lines.rules import RECORD
-from xiaohu.runtime import Context
 
 router = APIRouter(prefix="/api/v1/sandbox", tags=["sandbox"])
 
@@ -78,9 +77,9 @@ async def body_items(request: Request) -> list[tuple[int, object]]:
     openapi_extra=_BODY_DOC,
 )
 def import_lines(
+    ctx: UnitOfWork,
     skip_invalid: bool = Query(False, description="write the valid records, report the rest"),
     items: list[tuple[int, object]] = Depends(body_items),
-    ctx: Context = Depends(unit_of_work),
 ) -> ImportOut:
     result = import_items(ctx, items, skip_invalid=skip_invalid, source="sandbox")
     return ImportOut(imported=result.imported, skipped=result.skipped)

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import DomainError, error_responses
-from xiaohu.kit.web import problem_response, unit_of_work
+from xiaohu.kit.web import UnitOfWork, problem_response
 from xiaohu.runtime import Context
 from xiaohu.web import csrf, session, views
 from xiaohu.web.i18n import LANGS, negotiate
@@ -123,7 +123,7 @@ def switch_language(request: Request, to: str = "zh", next: str = "/") -> Respon
 
 
 @router.get("/", response_class=HTMLResponse)
-def sign_in_page(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
+def sign_in_page(request: Request, ctx: UnitOfWork) -> Response:
     if signed_in(request, ctx) is not None:
         return see_other("/line")
     notice = "session_expired" if request.query_params.get("expired") else None
@@ -131,7 +131,7 @@ def sign_in_page(request: Request, ctx: Context = Depends(unit_of_work)) -> Resp
 
 
 @router.post("/sign-in/code", response_class=HTMLResponse)
-async def send_code(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
+async def send_code(request: Request, ctx: UnitOfWork) -> Response:
     from xiaohu.identity import service as identity
 
     form = await form_of(request)
@@ -173,7 +173,7 @@ def locked_page(request: Request, ctx: Context, err: DomainError, msisdn: str) -
 
 
 @router.post("/sign-in", response_class=HTMLResponse)
-async def sign_in(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
+async def sign_in(request: Request, ctx: UnitOfWork) -> Response:
     from xiaohu.identity import service as identity
 
     form = await form_of(request)
@@ -211,7 +211,7 @@ async def sign_in(request: Request, ctx: Context = Depends(unit_of_work)) -> Res
 
 
 @router.post("/sign-out")
-async def sign_out(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
+async def sign_out(request: Request, ctx: UnitOfWork) -> Response:
     form = await form_of(request)
     if not csrf_ok(request, ctx, form):
         return forbidden_form(request, ctx)
@@ -225,7 +225,7 @@ async def sign_out(request: Request, ctx: Context = Depends(unit_of_work)) -> Re
 
 
 @router.get("/line", response_class=HTMLResponse)
-def line_page(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
+def line_page(request: Request, ctx: UnitOfWork) -> Response:
     from xiaohu.lines.service import line_view
 
     claims = signed_in(request, ctx)
@@ -249,7 +249,7 @@ def line_page(request: Request, ctx: Context = Depends(unit_of_work)) -> Respons
 
 
 @router.get("/line/check", response_class=HTMLResponse)
-def check_page(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
+def check_page(request: Request, ctx: UnitOfWork) -> Response:
     claims = signed_in(request, ctx)
     if claims is None:
         return to_sign_in()
@@ -267,7 +267,7 @@ def check_page(request: Request, ctx: Context = Depends(unit_of_work)) -> Respon
 
 
 @router.post("/line/remedy")
-async def remedy(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
+async def remedy(request: Request, ctx: UnitOfWork) -> Response:
     form = await form_of(request)
     if not csrf_ok(request, ctx, form):
         return forbidden_form(request, ctx)
@@ -286,7 +286,7 @@ async def remedy(request: Request, ctx: Context = Depends(unit_of_work)) -> Resp
 
 
 @router.get("/line/confirm", response_class=HTMLResponse)
-def confirm_page(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
+def confirm_page(request: Request, ctx: UnitOfWork) -> Response:
     claims = signed_in(request, ctx)
     if claims is None:
         return to_sign_in()
@@ -318,7 +318,7 @@ def confirm_view(
 
 
 @router.post("/line/cancel", response_class=HTMLResponse)
-async def cancel(request: Request, ctx: Context = Depends(unit_of_work)) -> Response:
+async def cancel(request: Request, ctx: UnitOfWork) -> Response:
     form = await form_of(request)
     if not csrf_ok(request, ctx, form):
         return forbidden_form(request, ctx)
@@ -351,9 +351,7 @@ async def cancel(request: Request, ctx: Context = Depends(unit_of_work)) -> Resp
 
 
 @router.get("/done/{cancellation_id}", response_class=HTMLResponse)
-def done_page(
-    cancellation_id: str, request: Request, ctx: Context = Depends(unit_of_work)
-) -> Response:
+def done_page(cancellation_id: str, request: Request, ctx: UnitOfWork) -> Response:
     claims = signed_in(request, ctx)
     if claims is None:
         return to_sign_in()
@@ -369,9 +367,7 @@ def done_page(
 
 
 @router.post("/done/{cancellation_id}/undo")
-async def undo(
-    cancellation_id: str, request: Request, ctx: Context = Depends(unit_of_work)
-) -> Response:
+async def undo(cancellation_id: str, request: Request, ctx: UnitOfWork) -> Response:
     form = await form_of(request)
     if not csrf_ok(request, ctx, form):
         return forbidden_form(request, ctx)
@@ -405,9 +401,7 @@ def error_page(request: Request, ctx: Context, err: DomainError) -> Response:
         **error_responses("UNAUTHENTICATED", "FORBIDDEN", "CANCELLATION_NOT_FOUND"),
     },
 )
-def receipt_pdf(
-    cancellation_id: str, request: Request, ctx: Context = Depends(unit_of_work)
-) -> Response:
+def receipt_pdf(cancellation_id: str, request: Request, ctx: UnitOfWork) -> Response:
     claims = session.bearer_or_cookie(request, ctx)
     if claims is None:
         return problem_response(
