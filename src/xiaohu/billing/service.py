@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import select
 
 from xiaohu.audit.service import line_event
-from xiaohu.billing.gateway import GatewayResult, PaymentGateway
+from xiaohu.billing.gateway import GatewayResult, IdempotencyConflict, PaymentGateway
 from xiaohu.billing.models import Bill, Payment
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.ids import new_id
@@ -85,7 +85,10 @@ def take_payment(
     """Charge the gateway and record the Payment row (no ledger posting: the caller decides
     where the money goes). Declined: `PAYMENT_DECLINED`, nothing written."""
     gateway = gateway_of(ctx)
-    result = gateway.charge(amount_fen, line.msisdn, idempotency_key)
+    try:
+        result = gateway.charge(amount_fen, line.msisdn, idempotency_key)
+    except IdempotencyConflict as exc:  # the caller's key, reused for another amount
+        raise DomainError("IDEMPOTENCY_KEY_REUSED", str(exc)) from None
     if not result.succeeded:
         raise DomainError(
             "PAYMENT_DECLINED",
@@ -140,7 +143,9 @@ def pay(
     line = lock_line(ctx.session, msisdn)
     if line.status == "cancelled":
         raise DomainError("ALREADY_CANCELLED", f"line {msisdn} is cancelled; it takes no payment")
-    key = f"pay:{msisdn}:{idempotency_key or new_id()}"
+    # The amount is part of the gateway's key: a declined payment gives the client's key back
+    # (nothing was stored), so a retry under it with another amount is another charge.
+    key = f"pay:{msisdn}:{idempotency_key or new_id()}:{amount}"
     taken = take_payment(ctx, line, amount, idempotency_key=key, purpose=f"payment:{method}")
     if taken.replayed:
         return PaymentResult(taken.payment.id, list(taken.payment.applied), line.cash_fen)
