@@ -10,12 +10,14 @@ from rich.console import Console
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from xiaohu.billing.refunds_cli import refunds_app
 from xiaohu.config import get_settings
 from xiaohu.kit.db import masked_url
 
 app = typer.Typer(help="xiaohu (销户): number cancellation service", no_args_is_help=True)
 run_app = typer.Typer(help="Batch runs; every run is safe to repeat.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
+app.add_typer(refunds_app, name="refunds")
 err = Console(stderr=True, soft_wrap=True)
 out = Console()
 
@@ -176,7 +178,7 @@ def close_cycle(period: str = typer.Option(..., "--period", help="YYYY-MM")) -> 
 
 @run_app.command("outbox")
 def outbox() -> None:
-    """Deliver every pending SMS and provisioning order now."""
+    """Deliver every SMS, provisioning order and refund payout that is due now."""
     runtime = _runtime()
     total = 0
     while (n := runtime.deliver_outbox(limit=500)) > 0:

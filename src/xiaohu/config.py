@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     # `background` by one delivery thread per process, in batches (the production default:
     # the request only wakes it).
     outbox_delivery: Literal["inline", "background"] | None = None
+    # A failed delivery waits base × 2^(n-1) seconds (at most the cap) before try n+1; after
+    # `outbox_max_attempts` tries it is dead (a refund payout: `failed`, for the operator).
+    outbox_max_attempts: int = Field(default=12, ge=1)
+    outbox_retry_base_seconds: float = Field(default=2.0, gt=0)
+    outbox_retry_cap_seconds: float = Field(default=3600.0, gt=0)
 
     @model_validator(mode="after")
     def _production_needs_a_key(self) -> Settings:

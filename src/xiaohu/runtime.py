@@ -22,7 +22,7 @@ from xiaohu.policy.loader import cached as load_policy
 from xiaohu.policy.schema import Policy, Values
 
 log = logging.getLogger(__name__)
-SWEEP_SECONDS = 2.0  # the delivery thread retries what failed at least this often
+SWEEP_SECONDS = 2.0  # the delivery thread looks for messages due again at least this often
 GATHER_SECONDS = 0.02  # after a wake-up, the delivery thread waits this long for more
 
 
@@ -67,8 +67,13 @@ class Runtime:
         """Deliver pending side effects in a transaction of their own (after the business
         transaction committed). Safe to call from anywhere, any number of times."""
         from xiaohu.kit.db import transaction
+        from xiaohu.notifications.rules import RetryPolicy
         from xiaohu.notifications.service import deliver
 
+        s = self.settings
+        retry = RetryPolicy(
+            s.outbox_max_attempts, s.outbox_retry_base_seconds, s.outbox_retry_cap_seconds
+        )
         with transaction(self.sessions) as session:
             return deliver(
                 session,
@@ -77,6 +82,7 @@ class Runtime:
                 self.clock_for(session).now(),
                 limit,
                 payments=self.payment_gateway,
+                retry=retry,
             )
 
     def clock_for(self, session: Session) -> Clock:
@@ -91,8 +97,8 @@ class Runtime:
 
 class OutboxWorker:
     """The one delivery thread of a process. Woken after a commit that wrote to the outbox
-    (or every `SWEEP_SECONDS`, to retry failures and pick up other processes' leftovers), it
-    delivers everything pending in batches, many messages per transaction."""
+    (or every `SWEEP_SECONDS`, to retry failures whose backoff has passed and pick up other
+    processes' leftovers), it delivers everything due in batches, many per transaction."""
 
     def __init__(
         self,

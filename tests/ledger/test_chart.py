@@ -29,7 +29,9 @@ def test_a_seeded_account_is_found_not_created(ctx: Context) -> None:
     forget_known_accounts()
     ensure_accounts(ctx.session, ["revenue:44", "gateway_clearing"])
     assert not ctx.session.new
-    assert ctx.session.scalar(select(func.count()).select_from(LedgerAccount)) == 8 * 31 + 1
+    assert ctx.session.scalar(select(func.count()).select_from(LedgerAccount)) == len(
+        ACCOUNTS
+    ) * 31 + len(NATIONAL_ACCOUNTS)
     known = {code for _, code in _known_accounts}
     assert {"revenue:44", "gateway_clearing"} <= known
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from tests.factories import line_record, load
 from xiaohu.billing.gateway import SANDBOX_LIMIT_FEN, SandboxPaymentGateway
 from xiaohu.billing.models import Refund
 from xiaohu.cancellation import service
+from xiaohu.kit.clock import FrozenClock
 from xiaohu.notifications.models import OutboxMessage
 from xiaohu.notifications.service import deliver, enqueue, refund_key
 from xiaohu.runtime import Context
@@ -51,7 +53,7 @@ def test_a_cancellation_refund_is_paid_out_by_the_gateway_once(ctx: Context) -> 
     msg = refund_message(ctx)
     assert msg.delivered_at is not None and msg.last_error is None
     assert gateway.refunds_paid() == [(refund_key(refund.id), 15467, rec["msisdn"])]
-    msg.delivered_at = None  # delivered again, as after a crash before the commit
+    msg.delivered_at, msg.status = None, "pending"  # again, as after a crash before commit
     assert run(ctx, gateway) == 1
     assert gateway.refunds_paid() == [(refund_key(refund.id), 15467, rec["msisdn"])]
     assert gateway.refunds_made == 1
@@ -83,9 +85,10 @@ def test_a_declined_payout_stays_undelivered_with_the_reason(ctx: Context) -> No
     assert msg.last_error is not None and "amount_over_limit" in msg.last_error
 
 
-def test_an_unknown_topic_is_never_marked_delivered(ctx: Context) -> None:
+def test_an_unknown_topic_is_never_marked_delivered(ctx: Context, clock: FrozenClock) -> None:
     enqueue(ctx.session, "fax", {"to": "x"}, at=ctx.now(), province_code=None)
     assert run(ctx, SandboxPaymentGateway()) == 0
+    clock.advance(dt.timedelta(minutes=1))  # past the first backoff
     assert run(ctx, SandboxPaymentGateway()) == 0
     msg = ctx.session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "fax")).one()
     assert msg.delivered_at is None and msg.attempts == 2

@@ -74,6 +74,7 @@ def test_clean_online_cancellation_with_instant_refund(api: Api, client: TestCli
         "refund_now_fen": 9867,
         "reserve_fen": 2133,
         "route": {"kind": "original", "method": "alipay", "account": "zh***@example.com"},
+        "status": "pending",  # until the gateway confirms the payout, after the commit
     }
     sms = client.get("/api/v1/sandbox/sms", params={"msisdn": m}).json()["messages"][0]
     assert out["reference"] in sms["text"] and "解除" in sms["text"]

@@ -24,6 +24,7 @@ from sqlalchemy import func, select, update
 
 from xiaohu.audit.service import line_event
 from xiaohu.billing.models import Bill, Refund, UsageRecord
+from xiaohu.billing.payouts import payable_leg
 from xiaohu.billing.rules import true_up
 from xiaohu.billing.service import post_charge
 from xiaohu.cancellation.models import Cancellation
@@ -163,7 +164,7 @@ def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:
         to_leg = (
             credit(f"subscriber_cash:{target.province_code}", t.refund_fen, target.id)
             if target is not None
-            else credit(GATEWAY_CLEARING, t.refund_fen)
+            else payable_leg(p, t.refund_fen, line.id)  # owed until the payout is confirmed
         )
         post(
             ctx.session,
@@ -184,7 +185,7 @@ def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:
             kind="true_up",
             amount_fen=t.refund_fen,
             route=route,
-            status="paid",
+            status="paid" if target is not None else "pending",
             created_at=now,
         )
         ctx.session.add(refund)

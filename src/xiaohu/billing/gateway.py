@@ -125,5 +125,6 @@ class SandboxPaymentGateway:
 def load_payment_gateway(spec: str) -> PaymentGateway:
     """`sandbox` or `module:Class` (settings `XIAOHU_PAYMENT_GATEWAY`)."""
     gateway = load_gateway(spec, SandboxPaymentGateway)
-    assert hasattr(gateway, "charge") and hasattr(gateway, "refund"), spec
+    if not (hasattr(gateway, "charge") and hasattr(gateway, "refund")):
+        raise TypeError(f"{spec}: a payment gateway needs charge() and refund()")
     return gateway  # type: ignore[return-value]

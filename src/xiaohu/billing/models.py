@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xiaohu.kit.db import Base, BigId, Fen, JsonDoc, UTCDateTime
@@ -84,5 +84,11 @@ class Refund(Base):
     kind: Mapped[str] = mapped_column(String(12))  # now | true_up
     amount_fen: Mapped[int] = mapped_column(Fen)
     route: Mapped[dict[str, object]] = mapped_column(JsonDoc)
-    status: Mapped[str] = mapped_column(String(12), default="paid")  # paid | reversed
+    # pending (owed: the payout is on its way) | paid (the gateway confirmed it, or a transfer
+    # to another line) | failed (the payout gave up: `xiaohu refunds retry`)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    declines: Mapped[int] = mapped_column(default=0)  # payouts the gateway declined so far
+    last_error: Mapped[str | None] = mapped_column(Text)
+    gateway_ref: Mapped[str | None] = mapped_column(String(64))
+    paid_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

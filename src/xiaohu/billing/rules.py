@@ -154,3 +154,19 @@ def true_up(cash_held_fen: int, late_usage_fen: int) -> TrueUp:
     cash, late = max(cash_held_fen, 0), max(late_usage_fen, 0)
     paid = min(cash, late)
     return TrueUp(late, paid, cash - paid, late - paid)
+
+
+def require_adds_up(cash_fen: int, gift_fen: int, bill: FinalBill) -> None:
+    """The final bill spends exactly what the line holds: its cash pays the charges, the refund
+    now and the reserve; its gift is applied or forfeited. Anything else would make or lose
+    money, so it is an invariant raised as such (an `assert` would vanish under `python -O`)."""
+    from xiaohu.kit.errors import InvariantViolated
+
+    spent_cash = bill.charges_from_cash_fen + bill.refund_now_fen + bill.reserve_fen
+    if cash_fen != spent_cash:
+        raise InvariantViolated(f"the quote does not add up: cash {cash_fen} != {spent_cash}")
+    if gift_fen != bill.gift_applied_fen + bill.forfeited_fen:
+        raise InvariantViolated(
+            f"the quote does not add up: gift {gift_fen} != "
+            f"{bill.gift_applied_fen} applied + {bill.forfeited_fen} forfeited"
+        )

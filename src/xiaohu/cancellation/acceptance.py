@@ -18,7 +18,7 @@ from xiaohu.cancellation.schemas import CancellationRequest
 from xiaohu.cancellation.terms import cycle_closes_on, policy_fingerprint, policy_values
 from xiaohu.identity.rules import mask_msisdn
 from xiaohu.kit.clock import local_date
-from xiaohu.kit.errors import DomainError
+from xiaohu.kit.errors import DomainError, InvariantViolated
 from xiaohu.lines.models import Line
 from xiaohu.lines.service import lock_line
 from xiaohu.policy.schema import Values
@@ -38,7 +38,8 @@ def lock_lines(ctx: Context, msisdn: str, other: str | None) -> tuple[Line, Line
                 raise
             locked[m] = None
     line = locked[msisdn]
-    assert line is not None
+    if line is None:  # lock_line raised for the line itself
+        raise InvariantViolated(f"line {msisdn} was not locked")
     return line, locked[other]
 
 

@@ -99,7 +99,7 @@ def get_cancellation(
 ) -> CancellationOut:
     c = service.find(ctx, cancellation_id)
     _own(claims, c.line_id)
-    return service.to_out(c)
+    return service.to_out(c, service.refund_status(ctx, c))
 
 
 @router.post(

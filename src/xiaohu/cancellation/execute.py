@@ -18,7 +18,8 @@ from sqlalchemy import Table, update
 
 from xiaohu.audit.service import line_event
 from xiaohu.billing.models import Bill, Refund, UsageRecord
-from xiaohu.billing.rules import FinalBill
+from xiaohu.billing.payouts import payable_leg
+from xiaohu.billing.rules import FinalBill, require_adds_up
 from xiaohu.cancellation import quotes
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.identity.rules import mask_msisdn
@@ -64,8 +65,7 @@ def execute(
     charges_fen, from_cash = bill.charges_fen, bill.charges_from_cash_fen
     gift_applied, forfeited = bill.gift_applied_fen, bill.forfeited_fen
     refund_now, reserve = bill.refund_now_fen, bill.reserve_fen
-    assert line.cash_fen == from_cash + refund_now + reserve, "quote does not add up"
-    assert line.gift_fen == gift_applied + forfeited, "quote does not add up"
+    require_adds_up(line.cash_fen, line.gift_fen, bill)
 
     row: dict[str, Any] = {
         "id": new_id(),
@@ -101,8 +101,8 @@ def execute(
         to_leg = credit(f"subscriber_cash:{target.province_code}", refund_now, target.id)
         target.cash_fen += refund_now
         target.updated_at = now
-    else:
-        to_leg = credit(GATEWAY_CLEARING, refund_now)
+    else:  # owed until the gateway confirms the payout (`billing.payouts`)
+        to_leg = payable_leg(p, refund_now, line.id)
     post_many(
         ctx.session,
         [
@@ -235,7 +235,8 @@ def _refund_row(
             "kind": kind,
             "amount_fen": amount,
             "route": route,
-            "status": "paid",
+            # A transfer is done here; a payout is owed until the gateway confirms it.
+            "status": "paid" if route["kind"] == "transfer" else "pending",
             "created_at": ctx.now(),
         },
     )

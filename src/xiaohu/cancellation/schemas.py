@@ -102,6 +102,9 @@ class RefundOut(BaseModel):
     refund_now_fen: int
     reserve_fen: int
     route: dict[str, Any]
+    # The refund now: pending until the payment gateway confirms the payout, then paid;
+    # failed when the payout gave up (an operator sends it again). None: nothing refunded now.
+    status: str | None = None
 
 
 class SettlementOut(BaseModel):

@@ -21,7 +21,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import select
+
 from xiaohu.audit.service import line_event
+from xiaohu.billing.models import Refund
 from xiaohu.cancellation import quotes, rules, snapshot
 from xiaohu.cancellation.acceptance import (
     lock_lines,
@@ -55,7 +58,7 @@ from xiaohu.cancellation.terms import policy_values as policy_values
 from xiaohu.identity.rules import mask_msisdn
 from xiaohu.identity.service import confirm_real_name
 from xiaohu.kit.clock import local_date
-from xiaohu.kit.errors import DomainError
+from xiaohu.kit.errors import DomainError, InvariantViolated
 from xiaohu.lines.models import Line
 from xiaohu.runtime import Context
 
@@ -177,16 +180,24 @@ def cancel(
     bill, shown = quoted_bill(ctx, line, token, quoted)
     require_acknowledged(shown, request.acknowledged_warnings)
     route = refund_route(line, target, request, values, current)
-    assert token is not None
+    if token is None:  # quoted_bill refuses a cancellation without a quote
+        raise InvariantViolated("a cancellation got past its checks without a quote")
     with ctx.session.no_autoflush:
         c = execute(ctx, line, target, bill, route, values, channel, request.quote_id, token)
-        return to_out(c)
+        return to_out(c, refund_status(ctx, c))
 
 
 # --- reading ---------------------------------------------------------------------------
 
 
-def to_out(c: Cancellation) -> CancellationOut:
+def refund_status(ctx: Context, c: Cancellation) -> str | None:
+    """The status of the refund made at cancellation (None when nothing was refunded now)."""
+    return ctx.session.scalar(
+        select(Refund.status).where(Refund.cancellation_id == c.id, Refund.kind == "now")
+    )
+
+
+def to_out(c: Cancellation, refund_status: str | None = None) -> CancellationOut:
     settlement = None
     if c.account_status == "closed" and c.closed_at is not None:
         settlement = SettlementOut(
@@ -210,7 +221,10 @@ def to_out(c: Cancellation) -> CancellationOut:
             "charges_fen": c.charges_fen,
             "forfeited_fen": c.forfeited_fen,
             "refund": RefundOut(
-                refund_now_fen=c.refund_now_fen, reserve_fen=c.reserve_fen, route=route
+                refund_now_fen=c.refund_now_fen,
+                reserve_fen=c.reserve_fen,
+                route=route,
+                status=refund_status,
             ),
             "settlement": settlement,
             "receipt_url": receipt_url(c.id),
@@ -226,7 +240,8 @@ def find(ctx: Context, cancellation_id: str) -> Cancellation:
 
 
 def get_cancellation(ctx: Context, cancellation_id: str) -> CancellationOut:
-    return to_out(find(ctx, cancellation_id))
+    c = find(ctx, cancellation_id)
+    return to_out(c, refund_status(ctx, c))
 
 
 # --- the reversal ----------------------------------------------------------------------
@@ -241,5 +256,5 @@ def reverse(ctx: Context, cancellation_id: str) -> CancellationOut:
     the gateway (or to another of their lines) the moment the cancellation committed, so the
     subscriber keeps it and tops the line up if they want more on it. Repeating the reversal
     is harmless."""
-    c = find(ctx, cancellation_id)
-    return to_out(undo(ctx, c))
+    c = undo(ctx, find(ctx, cancellation_id))
+    return to_out(c, refund_status(ctx, c))

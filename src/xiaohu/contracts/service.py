@@ -20,7 +20,7 @@ from xiaohu.billing import service as billing
 from xiaohu.contracts.models import Contract
 from xiaohu.contracts.rules import COMPLAINT_ROUTE, Penalty, in_term, penalty, terms_of
 from xiaohu.kit.clock import local_date
-from xiaohu.kit.errors import DomainError
+from xiaohu.kit.errors import DomainError, InvariantViolated
 from xiaohu.kit.ids import new_id
 from xiaohu.kit.money import yuan
 from xiaohu.lines.models import Line
@@ -140,7 +140,7 @@ def terminate_early(
     ref = f"contract:{contract_ref}"
     taken = None
     if shortfall:
-        key = f"contract:{msisdn}:{contract_ref}:{idempotency_key or new_id()}"
+        key = f"contract:{msisdn}:{contract_ref}:{idempotency_key or new_id()}:{shortfall}"
         try:
             taken = billing.take_payment(
                 ctx, line, shortfall, idempotency_key=key, purpose=f"penalty:{contract_ref}"
@@ -160,7 +160,8 @@ def terminate_early(
     settled = billing.settle_from_balances(
         ctx, line, amount - shortfall, gift_allowed=gift_ok, cash_allowed=use_balance, ref=ref
     )
-    assert (settled.from_gift, settled.from_cash) == (from_gift, from_cash)
+    if (settled.from_gift, settled.from_cash) != (from_gift, from_cash):
+        raise InvariantViolated(f"penalty settled {settled} differs from its quote")
     if taken is not None:
         billing.settle_from_payment(ctx, line, taken, ref=ref)
     _close(ctx, line, contract, owed, settled.from_cash, settled.from_gift, shortfall)

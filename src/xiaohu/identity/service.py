@@ -21,7 +21,7 @@ from xiaohu.identity import passwords, tokens
 from xiaohu.identity.crypto import mac
 from xiaohu.identity.models import SignInState
 from xiaohu.identity.rules import IdProblem, mask_msisdn, normalise_document
-from xiaohu.kit.errors import DomainError
+from xiaohu.kit.errors import DomainError, InvariantViolated
 from xiaohu.lines.models import Line, Owner
 from xiaohu.lines.service import lock_line
 from xiaohu.notifications.service import send_sms
@@ -69,7 +69,8 @@ def _lift_expired_lock(state: SignInState, now: dt.datetime) -> None:
 def _locked_error(state: SignInState, now: dt.datetime) -> DomainError:
     """The lock-out answer. Its writes (the lock itself, a lifted lock's reset, the audit) are
     kept: a refused attempt must not roll back the count that refused it."""
-    assert state.locked_until is not None
+    if state.locked_until is None:  # only called for a locked state
+        raise InvariantViolated("a lock-out answer for a state that is not locked")
     wait = max(1, int((state.locked_until - now).total_seconds()))
     return DomainError(
         "VERIFICATION_LOCKED",

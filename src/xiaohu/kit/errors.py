@@ -115,6 +115,10 @@ CATALOG: dict[str, ErrorKind] = {
     "ORDER_NOT_OPEN": ErrorKind(
         409, "Order not open", "订单已完成或已取消", "The order is already done or cancelled"
     ),
+    "REFUND_NOT_FOUND": ErrorKind(404, "Refund not found", "退款不存在", "No such refund"),
+    "REFUND_NOT_FAILED": ErrorKind(
+        409, "Refund not failed", "退款未失败", "The refund has not failed"
+    ),
     # cancellation
     "CANCELLATION_BLOCKED": ErrorKind(
         409, "Cancellation blocked", "当前不能销户", "The line cannot be cancelled now"
@@ -158,6 +162,11 @@ CATALOG: dict[str, ErrorKind] = {
         409, "Period not ended", "账期尚未结束", "The billing period has not ended yet"
     ),
 }
+
+
+class InvariantViolated(RuntimeError):
+    """A rule that must always hold did not (money that does not add up, a row that must
+    exist): a bug, never the caller's fault. Raised explicitly, so `python -O` keeps it."""
 
 
 class DomainError(Exception):

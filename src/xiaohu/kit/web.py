@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
@@ -127,12 +127,12 @@ def problem_response(err: DomainError) -> JSONResponse:
 
 
 async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
+    exc = cast(DomainError, exc)  # registered for this type only
     return problem_response(exc)
 
 
 async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+    exc = cast(RequestValidationError, exc)  # registered for this type only
     errors = []
     malformed = False
     for e in exc.errors():
@@ -147,7 +147,7 @@ async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse
 
 
 async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
+    exc = cast(StarletteHTTPException, exc)  # registered for this type only
     code = {
         404: "NOT_FOUND",
         405: "METHOD_NOT_ALLOWED",

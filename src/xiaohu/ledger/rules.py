@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from xiaohu.kit.errors import InvariantViolated
+
 
 @dataclass(frozen=True)
 class Posting:
@@ -24,8 +26,8 @@ def credit(account: str, amount: int, line_id: int | None = None) -> Posting:
     return Posting(account, credit_fen=amount, line_id=line_id)
 
 
-class UnbalancedTransaction(ValueError):
-    pass
+class UnbalancedTransaction(InvariantViolated, ValueError):
+    """Debits and credits differ, or a leg is malformed: nothing is written."""
 
 
 def check_balanced(postings: Iterable[Posting]) -> list[Posting]:
@@ -53,6 +55,7 @@ ACCOUNTS: dict[str, tuple[str, str]] = {
     "gift_forfeited:{p}": ("revenue", "Gift credit forfeited at cancellation"),
     "opening_balances:{p}": ("equity", "Balances carried over from the previous system"),
     "store_cash:{p}": ("asset", "Store cash drawers"),
+    "refunds_payable:{p}": ("liability", "Refunds owed, not yet confirmed paid out"),
 }
 NATIONAL_ACCOUNTS: dict[str, tuple[str, str]] = {
     "gateway_clearing": ("asset", "Payment gateway clearing (money in transit)"),

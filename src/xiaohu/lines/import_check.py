@@ -86,7 +86,8 @@ def init_worker(key: bytes) -> None:
 
 
 def check_in_worker(chunk: list[tuple[int, bytes]]) -> list[Checked]:
-    assert _worker is not None
+    if _worker is None:
+        raise RuntimeError("check_in_worker runs in a pool started with init_worker")
     checked = check_chunk(chunk, *_worker)
     gc.collect()  # only an invalid record's traceback can leave a cycle behind
     return checked

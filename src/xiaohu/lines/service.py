@@ -11,7 +11,7 @@ from xiaohu.audit.models import AuditEvent
 from xiaohu.billing.models import Bill
 from xiaohu.contracts.models import Contract
 from xiaohu.identity.rules import mask_name
-from xiaohu.kit.errors import DomainError
+from xiaohu.kit.errors import DomainError, InvariantViolated
 from xiaohu.lines.models import (
     Bundle,
     BundleMember,
@@ -86,7 +86,8 @@ def line_view(ctx: Context, msisdn: str) -> LineView:
     session = ctx.session
     line = get_line(session, msisdn)
     owner = session.get(Owner, line.owner_id)
-    assert owner is not None  # a foreign key guarantees it
+    if owner is None:  # a foreign key guarantees it
+        raise InvariantViolated(f"line {line.id} has no owner {line.owner_id}")
     province = PROVINCES.get(line.province_code)
     contracts = session.scalars(
         select(Contract).where(Contract.line_id == line.id).order_by(Contract.id)

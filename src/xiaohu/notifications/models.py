@@ -12,7 +12,8 @@ from xiaohu.kit.db import Base, BigId, JsonDoc, UTCDateTime
 
 class OutboxMessage(Base):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_delivered_at_id", "delivered_at", "id"),)
+    # Delivery reads the due messages: pending, and next_attempt_at empty (new) or past.
+    __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     topic: Mapped[str] = mapped_column(String(40))  # sms | network.deprovision | ...
@@ -22,6 +23,9 @@ class OutboxMessage(Base):
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # pending (to deliver, from next_attempt_at on) | delivered | dead (gave up: the operator's)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class SandboxSms(Base):

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from xiaohu.notifications.models import OutboxMessage
+from xiaohu.notifications.rules import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +55,22 @@ def order_provisioning(
 
 class UndeliverableMessage(Exception):
     """A message this process cannot hand to any gateway (unknown topic, declined payout): it
-    stays undelivered with `last_error` set, for an operator to see, instead of vanishing."""
+    is tried again later with backoff, then parked `dead` with `last_error`, for an operator
+    to see, instead of vanishing."""
 
 
-def refund_key(refund_id: str) -> str:
-    """The payment gateway's idempotency key for one refund: redelivery never pays twice."""
-    return f"refund:{refund_id}"
+def refund_key(refund_id: str, declines: int = 0) -> str:
+    """The payment gateway's idempotency key for one refund payout (`billing.payouts`)."""
+    from xiaohu.billing.payouts import refund_key as key
+
+    return key(refund_id, declines)
+
+
+def due(now: dt.datetime) -> Any:
+    """The messages to deliver at `now`: pending, and new or past their next attempt."""
+    return (OutboxMessage.status == "pending") & (
+        OutboxMessage.next_attempt_at.is_(None) | (OutboxMessage.next_attempt_at <= now)
+    )
 
 
 def deliver(
@@ -70,19 +81,22 @@ def deliver(
     limit: int = 200,
     *,
     payments: Any = None,
+    retry: RetryPolicy | None = None,
 ) -> int:
-    """Deliver up to `limit` undelivered messages; each is marked in the same transaction as
-    the gateway's record, and gateways ignore a message (or refund) they have seen, so
-    delivery is at least once and its effect exactly once. A message that fails (a gateway
-    error, a declined payout, a topic nobody handles) keeps `delivered_at` empty and records
-    `last_error`; the next delivery tries it again.
+    """Deliver up to `limit` due messages; each is marked in the same transaction as the
+    gateway's record, and gateways ignore a message (or refund) they have seen, so delivery is
+    at least once and its effect exactly once. A message that fails (a gateway error, a
+    declined payout, a topic nobody handles) records `last_error` and waits its backoff
+    (`rules.RetryPolicy`) before the next try; after the last one it is `dead`, and a dead
+    payout leaves its refund `failed`.
 
     The batch runs under one savepoint, its writes flushed together at the end: a gateway that
     refuses raises before writing, so only a database error can spoil the batch, and then it
     is rolled back and delivered again one savepoint per message, to keep the others."""
+    retry = retry or RetryPolicy()
     stmt = (
         select(OutboxMessage)
-        .where(OutboxMessage.delivered_at.is_(None))
+        .where(due(now))
         # Fewest attempts first: a message that keeps failing never holds back new ones.
         .order_by(OutboxMessage.attempts, OutboxMessage.id)
         .limit(limit)
@@ -106,8 +120,26 @@ def deliver(
             except SQLAlchemyError as one_exc:
                 msg.attempts += 1
                 msg.last_error = str(one_exc)[:500] or type(one_exc).__name__
+    _schedule(session, messages, now, retry)
     session.flush()
     return done
+
+
+def _schedule(
+    session: Session, messages: list[OutboxMessage], now: dt.datetime, retry: RetryPolicy
+) -> None:
+    """Delivered: done. Failed: its next try after the backoff, or dead after the last."""
+    from xiaohu.billing.payouts import TOPIC, park
+
+    for msg in messages:
+        if msg.delivered_at is not None:
+            msg.status, msg.next_attempt_at = "delivered", None
+            continue
+        msg.status, msg.next_attempt_at = retry.after_failure(msg.attempts, now)
+        if msg.status == "dead":
+            log.error("outbox %s (%s) dead after %d attempts", msg.id, msg.topic, msg.attempts)
+            if msg.topic == TOPIC:
+                park(session, msg.payload, msg.last_error)
 
 
 # Topics whose gateway may take a whole batch at once: (gateway argument, method, payload keys).
@@ -213,21 +245,8 @@ def _hand_over(
             session, message_id=msg.id, msisdn=str(p["msisdn"]), action=str(p["action"]), at=now
         )
     elif msg.topic == "payment.refund":
-        _pay_refund(payments, p)
+        from xiaohu.billing.payouts import pay_out
+
+        pay_out(session, payments, p, now)
     else:
         raise UndeliverableMessage(f"no gateway handles topic {msg.topic!r}")
-
-
-def _pay_refund(payments: Any, p: dict[str, Any]) -> None:
-    """Pay a refund out through the payment gateway (`billing.gateway.PaymentGateway`). Always
-    paid, even when the cancellation was reversed (返销) meanwhile: a reversal does not take the
-    refund back, so the subscriber keeps it and the payout must go out."""
-    refund_id = str(p["refund_id"])
-    if payments is None:
-        raise UndeliverableMessage("no payment gateway to pay the refund out")
-    amount = p["amount_fen"]
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise UndeliverableMessage(f"refund amount {amount!r} is not int fen")
-    result = payments.refund(amount, str(p["msisdn"]), refund_key(refund_id))
-    if not result.succeeded:
-        raise UndeliverableMessage(f"the payment gateway declined the refund: {result.reason}")

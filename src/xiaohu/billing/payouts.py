@@ -1,0 +1,146 @@
+"""Refund payouts: a refund is owed (`pending`, on `refunds_payable`) until the payment
+gateway confirms it; only then is it `paid` and moved to `gateway_clearing`.
+
+At cancellation (and at the cycle's true-up) the refund is posted Dr subscriber_cash / Cr
+refunds_payable and an outbox message orders the payout. The outbox delivers it (`pay_out`),
+retries a declined or failed payout with backoff, and after its last attempt parks it: the
+refund is then `failed`, still payable in the ledger, listed by `xiaohu refunds list` and sent
+again by `xiaohu refunds retry`.
+
+The gateway's idempotency key is `refund:<id>` and, after the gateway has declined it n times,
+`refund:<id>:<n>`. A decline is a final answer that moved no money, so the next try may be a
+new request; anything else (a timeout, an error) is retried under the same key, so a payout
+the gateway took but we did not hear of is never paid twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from xiaohu.billing.models import Refund
+from xiaohu.cancellation.models import Cancellation
+from xiaohu.kit.errors import DomainError
+from xiaohu.ledger.rules import credit, debit
+from xiaohu.ledger.service import post
+
+GATEWAY_CLEARING = "gateway_clearing"
+PAYABLE = "refunds_payable"
+TOPIC = "payment.refund"
+
+
+class PayoutDeclined(Exception):
+    """The gateway declined the payout (or nothing can pay it): retried later by the outbox."""
+
+
+def refund_key(refund_id: str, declines: int = 0) -> str:
+    """The payment gateway's idempotency key for one payout try (see the module's note)."""
+    return f"refund:{refund_id}" if declines == 0 else f"refund:{refund_id}:{declines}"
+
+
+def payable_leg(province_code: str, amount_fen: int, line_id: int) -> Any:
+    """The credit leg of a refund ordered from the gateway: owed until it is paid out."""
+    return credit(f"{PAYABLE}:{province_code}", amount_fen, line_id)
+
+
+def pay_out(session: Session, payments: Any, payload: dict[str, Any], now: dt.datetime) -> None:
+    """Deliver one payout order. Paid: the refund is `paid` and its money leaves
+    `refunds_payable` for `gateway_clearing`. Declined: `PayoutDeclined` (the outbox retries).
+
+    An order without a refund row, or for a refund already paid, is handed to the gateway
+    again under its last key: the gateway answers what it answered before and nothing moves."""
+    refund_id = str(payload["refund_id"])
+    if payments is None:
+        raise PayoutDeclined("no payment gateway to pay the refund out")
+    refund = session.get(Refund, refund_id)
+    amount = refund.amount_fen if refund is not None else payload["amount_fen"]
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise PayoutDeclined(f"refund amount {amount!r} is not int fen")
+    declines = refund.declines if refund is not None else 0
+    result = payments.refund(amount, str(payload["msisdn"]), refund_key(refund_id, declines))
+    if refund is None or refund.status == "paid":
+        if not result.succeeded:
+            raise PayoutDeclined(f"the payment gateway declined the refund: {result.reason}")
+        return
+    if not result.succeeded:
+        refund.declines += 1
+        refund.last_error = f"declined: {result.reason}"
+        raise PayoutDeclined(f"the payment gateway declined the refund: {result.reason}")
+    refund.status, refund.paid_at = "paid", now
+    refund.gateway_ref, refund.last_error = result.gateway_ref, None
+    p = refund.province_code
+    post(
+        session,
+        "refund.paid_out",
+        [debit(f"{PAYABLE}:{p}", amount, refund.line_id), credit(GATEWAY_CLEARING, amount)],
+        at=now,
+        ref=refund.cancellation_id,
+        memo=f"refund:{refund.id}",
+        province_code=p,
+    )
+
+
+def park(session: Session, payload: dict[str, Any], error: str | None) -> None:
+    """The outbox gave the payout up: the refund is `failed` (still owed) for the operator."""
+    session.execute(
+        update(Refund)
+        .where(Refund.id == str(payload.get("refund_id")), Refund.status == "pending")
+        .values(status="failed", last_error=error)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def list_refunds(
+    session: Session, status: str | None = None, limit: int = 500
+) -> list[tuple[Refund, str]]:
+    """Refunds with their number, oldest first; `status` narrows to pending, paid or failed."""
+    stmt = (
+        select(Refund, Cancellation.msisdn)
+        .join(Cancellation, Cancellation.id == Refund.cancellation_id)
+        .order_by(Refund.created_at, Refund.id)
+        .limit(limit)
+    )
+    if status is not None:
+        stmt = stmt.where(Refund.status == status)
+    return [(r, str(m)) for r, m in session.execute(stmt)]
+
+
+def failed_ids(session: Session) -> list[str]:
+    return list(session.scalars(select(Refund.id).where(Refund.status == "failed")))
+
+
+def retry(session: Session, refund_ids: list[str], now: dt.datetime) -> int:
+    """Send failed refunds again: each is `pending` once more with a fresh payout order (the
+    dead one stays as the record of what failed). Returns how many were queued."""
+    from xiaohu.notifications.service import enqueue
+
+    queued = 0
+    for refund_id in refund_ids:
+        refund = session.get(Refund, refund_id, with_for_update=True)
+        if refund is None:
+            raise DomainError("REFUND_NOT_FOUND", f"no refund {refund_id}")
+        if refund.status != "failed":
+            raise DomainError(
+                "REFUND_NOT_FAILED", f"refund {refund_id} is {refund.status}, not failed"
+            )
+        refund.status, refund.last_error = "pending", None
+        payout = {
+            "refund_id": refund.id,
+            "msisdn": session.scalar(
+                select(Cancellation.msisdn).where(Cancellation.id == refund.cancellation_id)
+            ),
+            "amount_fen": refund.amount_fen,
+            "route": refund.route,
+        }
+        enqueue(session, TOPIC, payout, at=now, province_code=refund.province_code)
+        queued += 1
+    session.flush()
+    return queued
+
+
+def statuses(session: Session, refund_ids: list[str]) -> dict[str, str]:
+    rows = session.execute(select(Refund.id, Refund.status).where(Refund.id.in_(refund_ids)))
+    return {str(i): str(s) for i, s in rows}
