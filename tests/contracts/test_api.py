@@ -40,7 +40,8 @@ def test_list_contracts_with_penalties(ctx: Context, client: TestClient, runtime
 
 def test_terminate_from_balance(ctx: Context, client: TestClient, runtime: Runtime) -> None:
     line = setup(ctx, client, cash=50000)
-    r = client.post(url(line, "C-2"), headers=auth(runtime, line))
+    body = {"pay_with": "balance"}
+    r = client.post(url(line, "C-2"), json=body, headers=auth(runtime, line))
     assert r.status_code == 200, r.text
     assert r.json() == {
         "contract_id": "C-2",
@@ -60,8 +61,9 @@ def test_terminate_with_a_payment_is_idempotent(
 ) -> None:
     line = setup(ctx, client, cash=1400)
     headers = {**auth(runtime, line), "Idempotency-Key": "t-1"}
-    first = client.post(url(line, "C-2"), headers=headers)
-    again = client.post(url(line, "C-2"), headers=headers)
+    body = {"pay_with": "balance_first"}
+    first = client.post(url(line, "C-2"), json=body, headers=headers)
+    again = client.post(url(line, "C-2"), json=body, headers=headers)
     assert first.status_code == again.status_code == 200, first.text
     assert again.json() == first.json()
     assert first.json()["paid_from"] == {"cash_fen": 1400, "gift_fen": 0, "payment_fen": 40000}

@@ -155,3 +155,21 @@ def test_premium_is_exactly_months_times_minimum(minimum: int, ends: dt.date) ->
     t = ContractTerms("premium_number", dt.date(2020, 1, 1), ends, monthly_minimum_fen=minimum)
     p = penalty(t, TODAY, V)
     assert p.amount_fen == remaining_months(ends, TODAY) * minimum
+
+
+def test_split_penalty_auto_uses_only_what_the_balances_can_spare() -> None:
+    from xiaohu.contracts.rules import split_penalty
+
+    common = {"cash_fen": 5000, "gift_fen": 1000, "gift_ok": True}
+    short = split_penalty(3000, pay_with="auto", spare_cash_fen=1500, spare_gift_fen=1000, **common)
+    assert (short.from_gift, short.from_cash, short.from_payment) == (0, 0, 3000)
+    assert short.source == "payment"
+    ok = split_penalty(2000, pay_with="auto", spare_cash_fen=1500, spare_gift_fen=1000, **common)
+    assert (ok.from_gift, ok.from_cash, ok.from_payment) == (1000, 1000, 0)
+    first = split_penalty(
+        7000, pay_with="balance_first", spare_cash_fen=0, spare_gift_fen=0, **common
+    )
+    assert (first.from_gift, first.from_cash, first.from_payment) == (1000, 5000, 1000)
+    assert first.source == "mixed"
+    paid = split_penalty(10, pay_with="payment", spare_cash_fen=9, spare_gift_fen=9, **common)
+    assert (paid.from_cash, paid.from_payment) == (0, 10)

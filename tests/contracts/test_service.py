@@ -63,7 +63,9 @@ def test_penalty_paid_from_the_balance_when_it_covers(ctx: Context) -> None:
 
 def test_shortfall_is_paid_through_the_gateway(ctx: Context) -> None:
     number = make(ctx, cash=1400)
-    result = service.terminate_early(ctx, number, "C-2", idempotency_key="k")
+    result = service.terminate_early(
+        ctx, number, "C-2", pay_with="balance_first", idempotency_key="k"
+    )
     assert result.penalty_fen == 41400
     assert (result.from_cash, result.from_payment) == (1400, 40000)
     payment = ctx.session.get(Payment, result.payment_id)
@@ -101,7 +103,7 @@ def test_declined_shortfall_is_insufficient_funds_and_writes_nothing(ctx: Contex
     # penalty 41400, cash 1401 -> shortfall 39999 ends in 9999: the sandbox declines it
     number = make(ctx, cash=1401)
     with pytest.raises(DomainError) as err:
-        service.terminate_early(ctx, number, "C-2")
+        service.terminate_early(ctx, number, "C-2", pay_with="balance_first")
     assert err.value.code == "INSUFFICIENT_FUNDS"
     assert ctx.session.scalar(select(func.count()).select_from(Payment)) == 0
     assert contract(ctx, number, "C-2").status == "active"
@@ -150,3 +152,27 @@ def test_list_shows_todays_penalties(ctx: Context) -> None:
     assert views["C-2"].penalty.amount_fen == 41400
     assert views["C-3"].penalty.amount_fen is None and views["C-3"].penalty.lifetime
     assert views["C-4"].penalty.amount_fen == 0 and not views["C-4"].in_term
+
+
+def test_by_default_a_penalty_never_takes_cash_the_final_bill_needs(ctx: Context) -> None:
+    # 45,000 of cash covers the 41,400 penalty but not the penalty and this month's plan fee:
+    # the penalty is paid by a payment of its own and the cash stays for the final bill.
+    number = make(ctx, cash=45000)
+    spare_cash, _ = service.spare_balances(ctx, number)
+    assert 0 < spare_cash < 41400
+    result = service.terminate_early(ctx, number, "C-2")
+    assert (result.from_cash, result.from_payment) == (0, 41400)
+    assert fresh(ctx.session, number).cash_fen == 45000
+    assert_books(ctx.session, number)
+
+
+def test_by_default_the_balance_pays_when_it_can_spare_the_penalty(ctx: Context) -> None:
+    number = make(ctx, cash=100000)
+    spare_cash, _ = service.spare_balances(ctx, number)
+    assert spare_cash >= 41400
+    plan = service.preview_termination(ctx, number, "C-2")
+    assert (plan.split.from_cash, plan.split.source) == (41400, "balance")
+    result = service.terminate_early(ctx, number, "C-2")
+    assert (result.from_cash, result.from_payment) == (41400, 0)
+    assert fresh(ctx.session, number).cash_fen == 100000 - 41400
+    assert_books(ctx.session, number)

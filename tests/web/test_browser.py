@@ -109,6 +109,14 @@ def test_arrears_contract_and_broadband_are_resolved_then_closed(
     assert "¥" in page.locator("#blocker-contract_active-C-WEB-1 button").inner_text()
 
     page.click("#blocker-contract_active-C-WEB-1 button")
+    assert screen(page) == "remedy"  # a confirmation first: amount, what for, where from
+    assert page.locator("#review-amount").inner_text().startswith("¥")
+    assert page.locator("#review-from").is_visible()
+    page.click("#remedy-back")
+    assert screen(page) == "check"
+    assert page.locator("#blocker-contract_active-C-WEB-1").count() == 1  # nothing happened
+    page.click("#blocker-contract_active-C-WEB-1 button")
+    page.click("#remedy-confirm")
     page.wait_for_url("**/line/check?done=early_termination")
     assert page.locator("#blocker-contract_active-C-WEB-1").count() == 0
 
@@ -118,6 +126,8 @@ def test_arrears_contract_and_broadband_are_resolved_then_closed(
     assert page.locator("#blocker-broadband_bound").count() == 0
 
     page.click("#blocker-arrears button")
+    assert "在线支付" in page.locator("#review-from").inner_text()
+    page.click("#remedy-confirm")
     page.wait_for_url("**/line/check?done=pay")
     assert page.locator("article.blocker").count() == 0
     assert page.locator("h1").inner_text() == "可以销户"
@@ -230,3 +240,28 @@ def test_sign_in_works_from_the_keyboard(page: Any, live: LiveServer) -> None:
     page.keyboard.press("Enter")
     page.wait_for_url("**/line")
     assert screen(page) == "line"
+
+
+def test_cancelling_the_broadband_needs_a_confirmation(page: Any, live: LiveServer) -> None:
+    record = add_line(
+        live,
+        balance=RICH,
+        bundle={"id": "BB-WEB-9", "broadband_account": "01099990009", "role": "anchor"},
+    )
+    sign_in(page, live, record["msisdn"])
+    page.goto("/line/check")
+    page.click("#blocker-broadband_bound button:has-text('取消')")
+    assert screen(page) == "remedy"
+    assert "BB-WEB-9" in page.locator("#review-for").inner_text()
+    assert "不会恢复" in page.locator("#review-final").inner_text()
+    page.click("#remedy-confirm")
+    page.wait_for_url("**/line/check?done=cancel_broadband")
+    assert page.locator("#blocker-broadband_bound").count() == 0
+
+
+def test_a_missing_page_is_a_page_in_the_browser(page: Any, live: LiveServer) -> None:
+    response = page.goto("/no/such/page")
+    assert response.status == 404
+    assert page.locator("h1").inner_text() == "页面不存在"
+    page.click("#go-home")
+    assert screen(page) == "sign-in"

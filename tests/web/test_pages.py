@@ -143,9 +143,10 @@ def test_paying_arrears_from_the_check_page(web: TestClient) -> None:
     assert 'id="blocker-arrears"' in page and "立即缴费 ¥38.00" in page
     r = web.post(
         "/line/remedy",
-        data={"csrf_token": token, "action": "pay", "amount_fen": "3800", "form_key": "k1"},
+        data={"csrf_token": token, "action": "pay", "amount_fen": "3800", "form_key": "k1",
+              "confirmed": "1"},
         follow_redirects=False,
-    )
+    )  # fmt: skip
     assert r.status_code == 303 and r.headers["location"] == "/line/check?done=pay"
     page = web.get("/line/check").text
     assert 'id="blocker-arrears"' not in page and "可以销户" in page

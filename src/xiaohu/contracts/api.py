@@ -53,7 +53,7 @@ def contracts(
 @router.post(
     "/{msisdn}/contracts/{contract_id}/early-termination",
     response_model=TerminationOut,
-    summary="Pay the penalty and end a contract now (balance first, then a payment)",
+    summary="Pay the penalty and end a contract now (balance if it can spare it, else a payment)",
     responses=error_responses(
         "UNAUTHENTICATED",
         "FORBIDDEN",
@@ -75,9 +75,12 @@ def terminate(
     body: TerminationIn | None = Body(None),
     claims: TokenClaims = Depends(require_line),
 ) -> JSONResponse:
-    """`pay_with`: `balance` (balances only), `payment` (all through the payment gateway), or
-    left out: the balance first and the shortfall through the gateway. A lifetime premium
-    term answers `409 LIFETIME_TERM` with the `complaint` route."""
+    """`pay_with`: `auto` (the default, also when left out): from the balances only when they
+    cover the whole penalty on top of what the final bill and unpaid bills need, otherwise the
+    whole penalty by a payment through the gateway; `balance` (balances only, 409
+    INSUFFICIENT_FUNDS when short); `balance_first` (the balances first, the shortfall by a
+    payment); `payment` (all through the gateway). A lifetime premium term answers `409
+    LIFETIME_TERM` with the `complaint` route."""
     payload = body or TerminationIn()
     key = request.headers.get("Idempotency-Key")
 

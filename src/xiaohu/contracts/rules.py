@@ -131,3 +131,59 @@ def terms_of(contract: Contract) -> ContractTerms:
         gift_prestore_remaining_fen=contract.gift_prestore_remaining_fen or 0,
         monthly_minimum_fen=contract.monthly_minimum_fen or 0,
     )
+
+
+# --- where a penalty is paid from ----------------------------------------------------------
+
+# How a penalty is paid (`pay_with`):
+# - "auto" (the default): from the balances only when what they hold beyond the final bill's
+#   needs covers the whole penalty, otherwise by a payment of its own. Why: cash paid for
+#   arrears stays on the line for the final bill; a penalty that quietly took it would bring
+#   the ARREARS blocker back.
+# - "balance": the balances only (gift where policy allows, then cash), even if the final bill
+#   then needs a payment; INSUFFICIENT_FUNDS when they fall short.
+# - "balance_first": the balances first and the shortfall by a payment (the default before
+#   "auto").
+# - "payment": the whole penalty by a payment.
+PAY_WITH = ("auto", "balance", "balance_first", "payment")
+
+
+@dataclass(frozen=True)
+class PenaltySplit:
+    from_gift: int
+    from_cash: int
+    from_payment: int
+
+    @property
+    def source(self) -> str:
+        """'balance', 'payment' or 'mixed': what a confirmation screen names."""
+        if not self.from_payment:
+            return "balance"
+        return "payment" if not (self.from_gift or self.from_cash) else "mixed"
+
+
+def split_penalty(
+    amount_fen: int,
+    *,
+    pay_with: str,
+    cash_fen: int,
+    gift_fen: int,
+    gift_ok: bool,
+    spare_cash_fen: int,
+    spare_gift_fen: int,
+) -> PenaltySplit:
+    """Where a penalty of `amount_fen` comes from. `spare_*`: what the balances hold beyond
+    what the final bill and the line's unpaid bills need (the caller prices them)."""
+    cash, gift = max(cash_fen, 0), max(gift_fen, 0) if gift_ok else 0
+    if pay_with == "payment":
+        return PenaltySplit(0, 0, amount_fen)
+    if pay_with == "auto":
+        spare_gift = min(max(spare_gift_fen, 0), gift)
+        spare_cash = min(max(spare_cash_fen, 0), cash)
+        if spare_gift + spare_cash < amount_fen:
+            return PenaltySplit(0, 0, amount_fen)
+        from_gift = min(spare_gift, amount_fen)
+        return PenaltySplit(from_gift, amount_fen - from_gift, 0)
+    from_gift = min(gift, amount_fen)
+    from_cash = min(cash, amount_fen - from_gift)
+    return PenaltySplit(from_gift, from_cash, amount_fen - from_gift - from_cash)

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict
 class TerminationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    pay_with: Literal["balance", "payment"] | None = None
+    # None is "auto"; see `contracts.rules.PAY_WITH` for what each means.
+    pay_with: Literal["auto", "balance", "balance_first", "payment"] | None = None
 
 
 class PaidFromOut(BaseModel):

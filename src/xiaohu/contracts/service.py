@@ -1,10 +1,12 @@
 """Ending a contract early online: the CONTRACT_ACTIVE / PREMIUM_MIN_SPEND remedy.
 
-The penalty is charged (Dr receivables / Cr revenue) and settled at once: from gift credit when
-the policy lets gift pay penalties, then from the cash balance, and the shortfall through the
-payment gateway (Dr gateway_clearing / Cr receivables). A lifetime premium-number term has no
-price online; the answer names the complaint route instead. The gateway is called before any
-write, so a declined payment leaves the contract and the balances untouched.
+The penalty is charged (Dr receivables / Cr revenue) and settled at once, from where
+`rules.split_penalty` says: by default from the balances (gift credit where policy lets gift pay
+penalties, then cash) only when they cover it on top of what the final bill needs, otherwise by
+a payment of its own through the gateway (Dr gateway_clearing / Cr receivables). A lifetime
+premium-number term has no price online; the answer names the complaint route instead. The
+gateway is called before any write, so a declined payment leaves the contract and the balances
+untouched. `preview_termination` gives the same split without writing: the pages' confirmation.
 """
 
 from __future__ import annotations
@@ -18,9 +20,17 @@ from sqlalchemy import select
 from xiaohu.audit.service import line_event
 from xiaohu.billing import service as billing
 from xiaohu.contracts.models import Contract
-from xiaohu.contracts.rules import COMPLAINT_ROUTE, Penalty, in_term, penalty, terms_of
+from xiaohu.contracts.rules import (
+    COMPLAINT_ROUTE,
+    Penalty,
+    PenaltySplit,
+    in_term,
+    penalty,
+    split_penalty,
+    terms_of,
+)
 from xiaohu.kit.clock import local_date
-from xiaohu.kit.errors import DomainError, InvariantViolated
+from xiaohu.kit.errors import DomainError
 from xiaohu.kit.ids import new_id
 from xiaohu.kit.money import yuan
 from xiaohu.lines.models import Line
@@ -28,7 +38,7 @@ from xiaohu.lines.service import get_line, lock_line
 from xiaohu.notifications.service import send_sms
 from xiaohu.runtime import Context
 
-PayWith = Literal["balance", "payment"]
+PayWith = Literal["auto", "balance", "balance_first", "payment"]
 
 
 @dataclass(frozen=True)
@@ -89,24 +99,34 @@ def list_contracts(ctx: Context, msisdn: str) -> list[ContractView]:
     return out
 
 
-def terminate_early(
-    ctx: Context,
-    msisdn: str,
-    contract_ref: str,
-    *,
-    pay_with: PayWith | None = None,
-    idempotency_key: str | None = None,
-) -> TerminationResult:
-    """End a contract in term by paying its penalty now.
+@dataclass(frozen=True)
+class TerminationPlan:
+    """What ending a contract would cost now and where the money would come from."""
 
-    `pay_with`: "balance" uses only the line's balances (INSUFFICIENT_FUNDS when short),
-    "payment" takes the whole penalty through the gateway (PAYMENT_DECLINED when declined);
-    by default the balance is used first and the shortfall is paid through the gateway, and a
-    declined shortfall is INSUFFICIENT_FUNDS.
-    """
-    line = lock_line(ctx.session, msisdn)
-    if line.status == "cancelled":
-        raise DomainError("ALREADY_CANCELLED", f"line {msisdn} is cancelled")
+    contract: Contract
+    owed: Penalty
+    split: PenaltySplit
+    pay_with: str
+
+
+def spare_balances(ctx: Context, msisdn: str) -> tuple[int, int]:
+    """(cash, gift) the line holds beyond what its unpaid bills and its final bill need, were
+    it cancelled today: what a penalty may take without bringing the arrears back."""
+    from xiaohu.cancellation import rules as cancellation_rules
+    from xiaohu.cancellation import snapshot
+
+    snap = snapshot.load_by_msisdn(ctx.session, msisdn).snapshot
+    values = ctx.policy_for(snap.province_code)
+    bill = cancellation_rules.price(snap, values, local_date(ctx.now()))
+    spare_cash = max(snap.cash_fen, 0) - bill.charges_from_cash_fen - snap.arrears_fen
+    spare_gift = max(snap.gift_fen, 0) - bill.gift_applied_fen
+    return max(spare_cash, 0), max(spare_gift, 0)
+
+
+def plan_termination(
+    ctx: Context, line: Line, contract_ref: str, pay_with: str | None = None
+) -> TerminationPlan:
+    """Price the penalty and split it (`rules.split_penalty`); writes nothing."""
     contract = find_contract(ctx, line, contract_ref)
     today = local_date(ctx.now())
     terms = terms_of(contract)
@@ -124,13 +144,49 @@ def terminate_early(
             f"contract {contract_ref} is a lifetime minimum spend: it cannot be ended online",
             complaint=COMPLAINT_ROUTE.as_dict(),
         )
-    amount = owed.amount_fen
-    gift_ok = "penalty" in values.gift_may_pay
-    use_balance = pay_with != "payment"
-    from_gift = min(line.gift_fen, amount) if gift_ok and use_balance else 0
-    from_cash = min(line.cash_fen, amount - from_gift) if use_balance else 0
-    shortfall = amount - from_gift - from_cash
-    if shortfall and pay_with == "balance":
+    mode = pay_with or "auto"
+    spare_cash, spare_gift = spare_balances(ctx, line.msisdn) if mode == "auto" else (0, 0)
+    split = split_penalty(
+        owed.amount_fen,
+        pay_with=mode,
+        cash_fen=line.cash_fen,
+        gift_fen=line.gift_fen,
+        gift_ok="penalty" in values.gift_may_pay,
+        spare_cash_fen=spare_cash,
+        spare_gift_fen=spare_gift,
+    )
+    return TerminationPlan(contract, owed, split, mode)
+
+
+def preview_termination(
+    ctx: Context, msisdn: str, contract_ref: str, pay_with: str | None = None
+) -> TerminationPlan:
+    """The plan a confirmation screen shows, without locking or writing."""
+    return plan_termination(ctx, get_line(ctx.session, msisdn), contract_ref, pay_with)
+
+
+def terminate_early(
+    ctx: Context,
+    msisdn: str,
+    contract_ref: str,
+    *,
+    pay_with: PayWith | None = None,
+    idempotency_key: str | None = None,
+) -> TerminationResult:
+    """End a contract in term by paying its penalty now; `pay_with` as in `rules.PAY_WITH`
+    (default "auto": from the balances only when they cover it on top of the final bill).
+
+    "balance" short is INSUFFICIENT_FUNDS; "payment" declined is PAYMENT_DECLINED; with "auto"
+    and "balance_first" a declined payment is INSUFFICIENT_FUNDS.
+    """
+    line = lock_line(ctx.session, msisdn)
+    if line.status == "cancelled":
+        raise DomainError("ALREADY_CANCELLED", f"line {msisdn} is cancelled")
+    plan = plan_termination(ctx, line, contract_ref, pay_with)
+    contract, owed, split = plan.contract, plan.owed, plan.split
+    amount = owed.amount_fen or 0
+    from_gift, from_cash, shortfall = split.from_gift, split.from_cash, split.from_payment
+    if shortfall and plan.pay_with == "balance":
         raise DomainError(
             "INSUFFICIENT_FUNDS",
             f"the balance covers {yuan(from_gift + from_cash)} of the {yuan(amount)} penalty",
@@ -146,30 +202,34 @@ def terminate_early(
                 ctx, line, shortfall, idempotency_key=key, purpose=f"penalty:{contract_ref}"
             )
         except DomainError as err:
-            if err.code != "PAYMENT_DECLINED" or pay_with == "payment":
+            if err.code != "PAYMENT_DECLINED" or plan.pay_with == "payment":
                 raise
             raise DomainError(
                 "INSUFFICIENT_FUNDS",
                 f"the balance covers {yuan(from_gift + from_cash)} of the {yuan(amount)} "
-                f"penalty and the payment of {yuan(shortfall)} was declined",
+                f"penalty the final bill can spare and the payment of {yuan(shortfall)} was "
+                "declined",
                 penalty_fen=amount,
                 shortfall_fen=shortfall,
                 reason=err.extra.get("reason"),
             ) from err
     billing.post_charge(ctx, line, "penalty", amount, ref=ref)
-    settled = billing.settle_from_balances(
-        ctx, line, amount - shortfall, gift_allowed=gift_ok, cash_allowed=use_balance, ref=ref
-    )
-    if (settled.from_gift, settled.from_cash) != (from_gift, from_cash):
-        raise InvariantViolated(f"penalty settled {settled} differs from its quote")
+    # Gift and cash settled separately: the split, not the posting order, decides how much
+    # of each the penalty takes.
+    if from_gift:
+        billing.settle_from_balances(
+            ctx, line, from_gift, gift_allowed=True, cash_allowed=False, ref=ref
+        )
+    if from_cash:
+        billing.settle_from_balances(ctx, line, from_cash, gift_allowed=False, ref=ref)
     if taken is not None:
         billing.settle_from_payment(ctx, line, taken, ref=ref)
-    _close(ctx, line, contract, owed, settled.from_cash, settled.from_gift, shortfall)
+    _close(ctx, line, contract, owed, from_cash, from_gift, shortfall)
     return TerminationResult(
         contract_ref,
         amount,
-        settled.from_cash,
-        settled.from_gift,
+        from_cash,
+        from_gift,
         shortfall,
         taken.payment.id if taken else None,
     )

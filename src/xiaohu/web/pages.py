@@ -21,14 +21,15 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import DomainError, error_responses
 from xiaohu.kit.web import UnitOfWork, problem_response
 from xiaohu.runtime import Context
-from xiaohu.web import csrf, session, views
+from xiaohu.web import csrf, remedies, session, views
 from xiaohu.web.i18n import LANGS, negotiate
-from xiaohu.web.render import render
+from xiaohu.web.render import render, render_for
 
 router = APIRouter(include_in_schema=False)
 receipt_router = APIRouter(tags=["cancellation"])
@@ -39,9 +40,44 @@ log = logging.getLogger(__name__)
 
 
 def mount(app: FastAPI) -> None:
-    """Called by the app factory: the stylesheet, and the receipt route in the API docs."""
+    """Called by the app factory: the stylesheet, the receipt route in the API docs, and pages
+    for browsers that hit a missing page (or a 405, or a crash). The app's own handlers stay in
+    charge of everything else: API clients keep their problem+json."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(receipt_router)
+    for kind in (StarletteHTTPException, Exception):
+        fallback = app.exception_handlers.get(kind)
+        if fallback is not None:
+            app.add_exception_handler(kind, html_or(fallback))
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page: Accept names text/html, and the path is not the API's."""
+    path = request.url.path
+    if path.startswith(("/api/", "/static/", "/docs", "/openapi", "/healthz")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def html_or(fallback: Callable[..., Any]) -> Callable[..., Any]:
+    async def handle(request: Request, exc: Exception) -> Response:
+        if not wants_html(request):
+            return await fallback(request, exc)
+        status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+        if status == 500:
+            log.error("unhandled error on a page", exc_info=exc)
+        return missing_page(request, status)
+
+    return handle
+
+
+def missing_page(request: Request, status: int) -> Response:
+    kind = {404: "not_found", 405: "method_not_allowed"}.get(status, "server_error")
+    runtime = request.app.state.runtime
+    return render_for(
+        request, runtime.settings, None, "missing.html", status=status, screen=kind,
+        kind=kind, code=status,
+    )  # fmt: skip
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -266,6 +302,22 @@ def check_page(request: Request, ctx: UnitOfWork) -> Response:
     )  # fmt: skip
 
 
+@router.get("/line/remedy/review", response_class=HTMLResponse)
+def remedy_review(request: Request, ctx: UnitOfWork) -> Response:
+    """The confirmation screen of a remedy: amount, what for, where the money comes from."""
+    claims = signed_in(request, ctx)
+    if claims is None:
+        return to_sign_in()
+    params = {k: request.query_params.get(k, "") for k in remedies.KEYS}
+    try:
+        shown = remedies.review(ctx, claims.msisdn, params)
+    except DomainError as err:
+        return see_other(f"/line/check?failed={quote(err.code)}")
+    if shown is None:  # fixed meanwhile (another tab, a refresh after the confirm)
+        return see_other("/line/check")
+    return render(request, ctx, "remedy.html", screen="remedy", step=3, review=shown, claims=claims)
+
+
 @router.post("/line/remedy")
 async def remedy(request: Request, ctx: UnitOfWork) -> Response:
     form = await form_of(request)
@@ -275,8 +327,10 @@ async def remedy(request: Request, ctx: UnitOfWork) -> Response:
     if claims is None:
         return to_sign_in()
     action = form.get("action", "")
+    if action in remedies.CONFIRM_FIRST and form.get("confirmed") != "1":
+        return see_other(remedies.review_url(form))  # never on one tap
     try:
-        attempt(ctx, lambda: views.apply_remedy(ctx, claims.msisdn, action, form))
+        attempt(ctx, lambda: remedies.apply_remedy(ctx, claims.msisdn, action, form))
     except DomainError as err:
         return see_other(f"/line/check?failed={quote(err.code)}")
     return see_other(f"/line/check?done={quote(action)}")
@@ -325,7 +379,7 @@ async def cancel(request: Request, ctx: UnitOfWork) -> Response:
     claims = signed_in(request, ctx)
     if claims is None:
         return to_sign_in()
-    errors = views.validate_cancel_form(form)
+    errors = views.validate_cancel_form(form, views.owner_id_type(ctx, claims.msisdn))
     if not errors:
         try:
             cancellation_id = attempt(ctx, lambda: views.cancel(ctx, claims.msisdn, form))
@@ -361,6 +415,7 @@ def done_page(cancellation_id: str, request: Request, ctx: UnitOfWork) -> Respon
         return error_page(request, ctx, err)
     return render(
         request, ctx, "done.html", screen="done", step=5, done=done, claims=claims,
+        not_restored=lambda items: views.not_restored_text(items, negotiate(request)),
         failed=request.query_params.get("failed"),
         reversed=request.query_params.get("reversed"),
     )  # fmt: skip

@@ -68,6 +68,10 @@ class ReceiptData:
     forfeited_fen: int = 0
     status: str = "cancelled"
     verification: str = ""
+    reversed_at: dt.datetime | None = None
+    # What a reversal does not bring back (remedies done before the cancellation), or "".
+    not_restored_zh: str = ""
+    not_restored_en: str = ""
 
 
 def _simplified_face(path: Path) -> int:
@@ -208,7 +212,10 @@ def render(data: ReceiptData) -> bytes:
     pdf.field("受理渠道", "Channel", data.channel)
     pdf.field("销户时间", "Cancelled at (UTC+8)", _local(data.cancelled_at))
     if data.status == "reversed":
-        pdf.field("状态", "Status", "已返销 Reversed: the line is active again")
+        at = f" {_local(data.reversed_at)}" if data.reversed_at else ""
+        pdf.field(
+            "状态", "Status", f"已返销{at}，号码恢复使用 / Reversed{at}: the number is in use"
+        )
     else:
         pdf.field("可返销至", "Undo possible until", _local(data.undo_until))
     if data.quarantine_until is not None:
@@ -227,26 +234,42 @@ def render(data: ReceiptData) -> bytes:
     pdf.heading("说明", "Notes")
     pdf.set_font("cjk", "", 10)
     pdf.set_text_color(*INK)
-    notes = [
-        "兹证明上述号码已办理销户，服务已停止。账期结束后预留款多退少补，无需再次办理。",
-        "请及时解绑该号码关联的银行、微信、支付宝等互联网账号：冷冻期满后号码可能分配给他人。",
-    ]
+    notes, note_en = _notes(data)
     for note in notes:
         pdf.multi_cell(0, 6, note, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(1)
     pdf.set_font("cjk", "", 8.5)
     pdf.set_text_color(*MUTED)
-    pdf.multi_cell(
-        0,
-        5,
-        "This certifies that the number above was cancelled. The reserve is trued up "
-        "automatically when the billing cycle closes. Unbind bank, WeChat, Alipay and other "
-        "internet accounts from this number before it is issued again.",
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
+    pdf.multi_cell(0, 5, note_en, new_x="LMARGIN", new_y="NEXT")
     if data.verification:
         pdf.ln(4)
         pdf.set_font("cjk", "", 9)
         pdf.cell(0, 5, f"校验码 Verification code: {data.verification}", new_x="LMARGIN")
     return bytes(pdf.output())
+
+
+def _notes(data: ReceiptData) -> tuple[list[str], str]:
+    """The notes in Chinese (one paragraph each) and in English. A reversed cancellation says
+    only that it was reversed, and when: its service was never left stopped."""
+    unbind = "请及时解绑该号码关联的银行、微信、支付宝等互联网账号：冷冻期满后号码可能分配给他人。"
+    if data.status == "reversed":
+        at = _local(data.reversed_at) if data.reversed_at else ""
+        zh = [f"上述号码的销户已于 {at} 返销（撤销），号码恢复使用，销户费用已冲回。"]
+        en = (
+            f"The cancellation of the number above was reversed (undone) at {at} (UTC+8): the "
+            "number is in use again and the final charges were reversed."
+        )
+    else:
+        zh = [
+            "兹证明上述号码已办理销户，服务已停止。账期结束后预留款多退少补，无需再次办理。",
+            unbind,
+        ]
+        en = (
+            "This certifies that the number above was cancelled. The reserve is trued up "
+            "automatically when the billing cycle closes. Unbind bank, WeChat, Alipay and other "
+            "internet accounts from this number before it is issued again."
+        )
+    if data.not_restored_zh:
+        zh.append(data.not_restored_zh)
+        en += " " + data.not_restored_en
+    return zh, en

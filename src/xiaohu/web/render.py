@@ -17,6 +17,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from xiaohu.config import Settings
+from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.clock import SHANGHAI
 from xiaohu.kit.money import yuan
 from xiaohu.runtime import Context
@@ -72,12 +74,30 @@ def render(
     step: int | None = None,
     **values: Any,
 ) -> HTMLResponse:
+    who = session.claims_of(request, ctx)
+    return render_for(
+        request, ctx.settings, who, template, status=status, screen=screen, step=step, **values
+    )
+
+
+def render_for(
+    request: Request,
+    settings: Settings,
+    who: TokenClaims | None,
+    template: str,
+    *,
+    status: int = 200,
+    screen: str,
+    step: int | None = None,
+    **values: Any,
+) -> HTMLResponse:
+    """`render` without a unit of work: for pages shown when a request found no route or
+    failed (no database at hand), with the signed-in line already known or None."""
     lang = negotiate(request)
     sid = request.cookies.get(csrf.SID_COOKIE)
     fresh_sid = None
     if not sid:
         sid = fresh_sid = csrf.new_sid()
-    claims = session.claims_of(request, ctx)
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     context: dict[str, Any] = {
         "t": translator(lang),
@@ -85,13 +105,13 @@ def render(
         "html_lang": HTML_LANG[lang],
         "other_lang": "en" if lang == "zh" else "zh",
         "csrf_field": csrf.FIELD,
-        "csrf_token": csrf.token_for(ctx.settings.key, sid),
+        "csrf_token": csrf.token_for(settings.key, sid),
         "screen": screen,
         "step": step,
         "steps": STEPS,
         "here": path,
-        "sandbox": ctx.settings.sandbox,
-        "signed_in_as": claims.msisdn if claims else None,
+        "sandbox": settings.sandbox,
+        "signed_in_as": who.msisdn if who else None,
         "form": {},
         "errors": {},
         "notice": None,

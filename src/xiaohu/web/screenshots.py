@@ -183,6 +183,8 @@ def walk(browser: Any, server: LiveServer, out: Path) -> list[Path]:
     _sign_in(t.page, server, blocked["msisdn"])
     t.page.goto("/line/check")
     t.shot("06-check-blockers")
+    t.page.click("article.blocker[id^=blocker-contract_active] button")
+    t.shot("12-confirm-remedy")
     context.close()
 
     context, u = fresh()

@@ -64,9 +64,21 @@ def run_check(ctx: Context, msisdn: str) -> dict[str, Any]:
         if b["code"] == "ALREADY_CANCELLED":
             result["cancelled_id"] = b.get("cancellation_id") or latest_cancellation_id(ctx, msisdn)
             return result
+    from xiaohu.lines.models import Line
+    from xiaohu.web.remedies import target_of
+
+    # A line that may not be closed online at all (its ID type) is closed at a store, which
+    # sorts out the rest there too: only paying what is owed is still offered online, as a
+    # payment in its own right, not as a step towards closing online.
+    result["store_only"] = any(b["code"] == "CHANNEL_NOT_ALLOWED" for b in blockers)
+    online = {"pay"} if result["store_only"] else ONLINE_REMEDIES
     for b in blockers:
         remedy = b.get("remedy") or {}
-        b["online"] = remedy.get("action") in ONLINE_REMEDIES
+        b["online"] = remedy.get("action") in online
+        b["target"] = target_of(b, msisdn)
+    result["province_code"] = ctx.session.scalar(
+        select(Line.province_code).where(Line.msisdn == msisdn)
+    )
     result["fixable"] = [b for b in blockers if b["online"]]
     result["offline"] = [b for b in blockers if not b["online"]]
     warnings = result.get("warnings") or []
@@ -96,35 +108,6 @@ def other_lines(ctx: Context, msisdn: str) -> list[str]:
     )
 
 
-def apply_remedy(ctx: Context, msisdn: str, action: str, form: dict[str, Any]) -> None:
-    """Carry out one remedy chosen on the check page."""
-    if action == "pay":
-        from xiaohu.billing.service import pay
-
-        amount = int(form.get("amount_fen") or 0)
-        pay(ctx, msisdn, amount, idempotency_key=form.get("form_key") or None, method="online")
-    elif action == "early_termination":
-        from xiaohu.contracts.service import terminate_early
-
-        terminate_early(
-            ctx, msisdn, form.get("contract_id", ""), idempotency_key=form.get("form_key") or None
-        )
-    elif action in ("move_anchor", "cancel_broadband"):
-        from xiaohu.lines.bundles import release_bundle
-
-        release_bundle(ctx, msisdn, action, form.get("to_msisdn") or None)  # type: ignore[arg-type]
-    elif action in ("remove_members", "rehome"):
-        from xiaohu.lines.bundles import release_family
-
-        release_family(ctx, msisdn, action, form.get("to_msisdn") or None)  # type: ignore[arg-type]
-    elif action == "cancel_order":
-        from xiaohu.lines.bundles import cancel_order
-
-        cancel_order(ctx, msisdn, form.get("order_id", ""))
-    else:
-        raise DomainError("VALIDATION_FAILED", f"unknown remedy {action!r}")
-
-
 # --- confirm and cancel --------------------------------------------------------------------
 
 
@@ -141,13 +124,38 @@ def refund_routes(ctx: Context, msisdn: str) -> dict[str, Any]:
     }
 
 
-def validate_cancel_form(form: dict[str, Any]) -> dict[str, str]:
+def id_number_problem(id_type: str, number: str) -> str | None:
+    """A resident ID that cannot be anyone's (wrong check character, GB 11643-1999; wrong
+    shape) is named as such on its field, before any comparison with the owner."""
+    from xiaohu.identity.rules import IdProblem, check_resident_id
+
+    if id_type != "resident_id":
+        return None
+    try:
+        check_resident_id(number)
+    except IdProblem as exc:
+        return "id_check_char_invalid" if "check character" in str(exc) else "id_number_invalid"
+    return None
+
+
+def owner_id_type(ctx: Context, msisdn: str) -> str:
+    from xiaohu.lines.models import Line, Owner
+
+    found = ctx.session.scalar(
+        select(Owner.id_type).join(Line, Line.owner_id == Owner.id).where(Line.msisdn == msisdn)
+    )
+    return found or "resident_id"
+
+
+def validate_cancel_form(form: dict[str, Any], id_type: str = "resident_id") -> dict[str, str]:
     """Field errors the subscriber can fix before anything is sent to the service."""
     errors: dict[str, str] = {}
     if not form.get("name"):
         errors["name"] = "name_required"
     if not form.get("id_number"):
         errors["id_number"] = "id_required"
+    elif problem := id_number_problem(id_type, str(form["id_number"])):
+        errors["id_number"] = problem
     route = form.get("route", "original")
     if route not in ("original", "bank_card", "transfer"):
         errors["route"] = "route_required"
@@ -213,7 +221,48 @@ def own_cancellation(ctx: Context, cancellation_id: str, msisdn: str) -> dict[st
     out["quarantine_until"] = local_date(row.cancelled_at) + dt.timedelta(days=days)
     out["undo_open"] = out["status"] == "cancelled" and now < row.undo_until
     out["province_code"] = row.province_code
+    out["not_restored"] = ended_by_remedies(ctx, msisdn, row.cancelled_at)
     return out
+
+
+# Remedies are transactions of their own: a reversal of the cancellation does not undo them.
+NOT_RESTORED = {
+    "contract.terminated_early": ("contract", "contract_id"),
+    "bundle.broadband_cancelled": ("broadband", "bundle_id"),
+}
+
+
+def ended_by_remedies(ctx: Context, msisdn: str, before: dt.datetime) -> list[dict[str, str]]:
+    """What the line's remedies ended before the cancellation (from its audit trail), which a
+    reversal does not bring back: early-terminated contracts, cancelled broadband."""
+    from xiaohu.audit.models import AuditEvent
+
+    events = ctx.session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.subject == f"line:{msisdn}",
+            AuditEvent.action.in_(tuple(NOT_RESTORED)),
+            AuditEvent.occurred_at <= before,
+        )
+        .order_by(AuditEvent.occurred_at, AuditEvent.id)
+    ).all()
+    out = []
+    for e in events:
+        kind, field = NOT_RESTORED[e.action]
+        out.append({"kind": kind, "ref": str(e.data.get(field, ""))})
+    return out
+
+
+def not_restored_text(items: list[dict[str, str]], lang: str) -> str:
+    """'撤销不会恢复…：已提前解约的合约 C-1（违约金不退）、已取消的宽带 BB-1。' or ''."""
+    from xiaohu.web.i18n import translator
+
+    if not items:
+        return ""
+    t = translator(lang)
+    sep = "、" if lang == "zh" else "; "
+    listed = sep.join(t(f"not_restored_{i['kind']}", ref=i["ref"]) for i in items)
+    return t("undo_not_restored", items=listed)
 
 
 def reverse(ctx: Context, cancellation_id: str) -> None:
@@ -270,4 +319,7 @@ def receipt_data(ctx: Context, cancellation_id: str, msisdn: str, lang: str) -> 
         forfeited_fen=int(done.get("forfeited_fen") or 0),
         status=done["status"],
         verification=verification_code(ctx, done["reference"]),
+        reversed_at=row.reversed_at,
+        not_restored_zh=not_restored_text(done["not_restored"], "zh"),
+        not_restored_en=not_restored_text(done["not_restored"], "en"),
     )
