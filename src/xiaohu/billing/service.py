@@ -138,9 +138,9 @@ def pay(
     suspended for arrears is reactivated once nothing is owed."""
     amount = require_amount(amount_fen)
     line = lock_line(ctx.session, msisdn)
-    if line.status == "cancelled":
-        raise DomainError("ALREADY_CANCELLED", f"line {msisdn} is cancelled; it takes no payment")
     key = f"pay:{msisdn}:{idempotency_key or new_id()}"
+    if line.status == "cancelled":
+        return pay_closed_account(ctx, line, amount, key=key, method=method)
     taken = take_payment(ctx, line, amount, idempotency_key=key, purpose=f"payment:{method}")
     if taken.replayed:
         return PaymentResult(taken.payment.id, list(taken.payment.applied), line.cash_fen)
@@ -174,6 +174,64 @@ def pay(
     )
     ctx.session.flush()
     return PaymentResult(taken.payment.id, applied, line.cash_fen, reactivated)
+
+
+def pay_closed_account(
+    ctx: Context, line: Line, amount_fen: int, *, key: str, method: str
+) -> PaymentResult:
+    """Pay what a cancelled line still owes (a true-up's shortfall): accepted up to the unpaid
+    bills, never more, and straight to them (Dr gateway_clearing / Cr receivables), so no
+    cash ever appears on a line that is gone. More than it owes: `PAYMENT_EXCEEDS_OWED`,
+    refused before the gateway is charged. No SMS: a cancelled number receives none."""
+    owed = arrears_fen(ctx.session, [line.id])
+    if amount_fen > owed:
+        raise DomainError(
+            "PAYMENT_EXCEEDS_OWED",
+            f"line {line.msisdn} is cancelled and owes {yuan(owed)}; pay at most that",
+            owed_fen=owed,
+            errors=[{"field": "amount_fen", "reason": f"must be at most {owed} (owed)"}],
+        )
+    taken = take_payment(ctx, line, amount_fen, idempotency_key=key, purpose=f"payment:{method}")
+    if taken.replayed:
+        return PaymentResult(taken.payment.id, list(taken.payment.applied), line.cash_fen)
+    bills = ctx.session.scalars(
+        select(Bill)
+        .where(Bill.line_id == line.id, Bill.status == "unpaid")
+        .order_by(Bill.period, Bill.id)
+    ).all()
+    applied: list[dict[str, Any]] = []
+    left = amount_fen
+    for bill in bills:
+        take = min(left, bill.amount_fen - bill.paid_fen)
+        if take <= 0:
+            continue
+        bill.paid_fen += take
+        bill.status = "paid" if bill.paid_fen >= bill.amount_fen else "unpaid"
+        applied.append({"period": bill.period, "amount_fen": take})
+        left -= take
+    p = line.province_code
+    post(
+        ctx.session,
+        "payment.received",
+        [debit(GATEWAY_CLEARING, amount_fen), credit(f"receivables:{p}", amount_fen, line.id)],
+        at=ctx.now(),
+        ref=taken.payment.id,
+        memo="closed_account",
+        province_code=p,
+    )
+    taken.payment.applied = applied
+    line.updated_at = ctx.now()
+    ctx.session.flush()
+    return PaymentResult(taken.payment.id, applied, line.cash_fen)
+
+
+def same_owner(ctx: Context, line_id: int, msisdn: str) -> bool:
+    """Whether the line `line_id` (a token's) and the line `msisdn` have the same owner."""
+    owners = ctx.session.execute(
+        select(Line.id, Line.owner_id).where((Line.id == line_id) | (Line.msisdn == msisdn))
+    ).all()
+    found = {owner for _, owner in owners}
+    return len(owners) == 2 and len(found) == 1
 
 
 def apply_cash_to_bills(ctx: Context, line: Line) -> list[dict[str, Any]]:

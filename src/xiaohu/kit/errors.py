@@ -115,6 +115,9 @@ CATALOG: dict[str, ErrorKind] = {
     "ORDER_NOT_OPEN": ErrorKind(
         409, "Order not open", "订单已完成或已取消", "The order is already done or cancelled"
     ),
+    "PAYMENT_EXCEEDS_OWED": ErrorKind(
+        422, "Payment exceeds what is owed", "缴费金额超过欠费", "More than the closed line owes"
+    ),
     # cancellation
     "CANCELLATION_BLOCKED": ErrorKind(
         409, "Cancellation blocked", "当前不能销户", "The line cannot be cancelled now"
