@@ -16,6 +16,7 @@ from sqlalchemy import select
 from xiaohu.audit.service import line_event
 from xiaohu.billing.gateway import GatewayResult, PaymentGateway
 from xiaohu.billing.models import Bill, Payment
+from xiaohu.kit.bounds import MAX_FEN
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.ids import new_id
 from xiaohu.kit.money import yuan
@@ -70,11 +71,15 @@ def account(template: str, line: Line) -> str:
 
 
 def require_amount(amount_fen: object) -> int:
-    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
+    if (
+        isinstance(amount_fen, bool)
+        or not isinstance(amount_fen, int)
+        or not 0 < amount_fen <= MAX_FEN
+    ):
         raise DomainError(
             "VALIDATION_FAILED",
-            "amount_fen must be a positive integer number of fen",
-            errors=[{"field": "amount_fen", "reason": "must be a positive integer"}],
+            f"amount_fen must be an integer number of fen from 1 to {MAX_FEN}",
+            errors=[{"field": "amount_fen", "reason": f"must be an integer, 1 to {MAX_FEN}"}],
         )
     return amount_fen
 
