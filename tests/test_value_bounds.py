@@ -34,7 +34,8 @@ def test_the_test_clock_refuses_years_outside_the_range(client: TestClient, now:
 @pytest.mark.parametrize("period", ["0000-01", "9999-12", "1999-12", "2026-13", "2026-1"])
 def test_close_cycle_refuses_periods_outside_the_range(client: TestClient, period: str) -> None:
     r = client.post("/api/v1/sandbox/runs/close-cycle", json={"period": period})
-    assert field_of(r) == ["period"]
+    assert r.status_code == 422 and r.json()["code"] == "PERIOD_INVALID", r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["period"]
 
 
 @pytest.mark.parametrize("amount", [HUGE, -HUGE, MAX_FEN + 1, 0])

@@ -76,7 +76,11 @@ def check_period(period: str, now: dt.datetime) -> dt.datetime:
             raise ValueError(f"the year must be between {MIN_YEAR} and {MAX_YEAR}")
         closes_at = start_of_day(period_bounds(period)[1])
     except ValueError as exc:
-        raise DomainError("PERIOD_INVALID", f"period {period!r}: {exc}") from exc
+        raise DomainError(
+            "PERIOD_INVALID",
+            f"period {period!r}: {exc}",
+            errors=[{"field": "period", "reason": str(exc)}],
+        ) from exc
     if now < closes_at:
         raise DomainError(
             "PERIOD_NOT_ENDED",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from xiaohu.billing.cycle import add_usage, run_close_cycle
-from xiaohu.kit.bounds import Instant, Period, PositiveFen
+from xiaohu.kit.bounds import MAX_YEAR, MIN_YEAR, PERIOD_PATTERN, Instant, PositiveFen
 from xiaohu.kit.errors import error_responses
 from xiaohu.kit.web import UnitOfWork, runtime_of
 
@@ -19,7 +19,14 @@ router = APIRouter(prefix="/api/v1/sandbox", tags=["sandbox"])
 class PeriodIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period: Period
+    # Checked by the run itself (PERIOD_INVALID, as the command answers); the pattern is
+    # shown so clients see the range.
+    period: str = Field(
+        max_length=7,
+        description=f"YYYY-MM, years {MIN_YEAR} to {MAX_YEAR}",
+        examples=["2026-11"],
+        json_schema_extra={"pattern": PERIOD_PATTERN},
+    )
 
 
 class UsageIn(BaseModel):

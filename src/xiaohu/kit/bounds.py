@@ -34,11 +34,3 @@ Instant = Annotated[
     AfterValidator(_in_years),
     Field(description=f"ISO 8601 with offset, years {MIN_YEAR} to {MAX_YEAR}"),
 ]
-Period = Annotated[
-    str,
-    Field(
-        pattern=PERIOD_PATTERN,
-        description=f"YYYY-MM, years {MIN_YEAR} to {MAX_YEAR}",
-        examples=["2026-11"],
-    ),
-]
