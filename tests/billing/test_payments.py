@@ -91,12 +91,13 @@ def test_a_declined_payment_writes_nothing(ctx: Context) -> None:
     assert fresh(ctx.session, number).cash_fen == 0
 
 
-def test_a_cancelled_line_takes_no_payment(ctx: Context) -> None:
+def test_a_cancelled_line_that_owes_nothing_takes_no_payment(ctx: Context) -> None:
     number = make(ctx)
     fresh(ctx.session, number).status = "cancelled"
     with pytest.raises(DomainError) as err:
         service.pay(ctx, number, 100)
-    assert err.value.code == "ALREADY_CANCELLED"
+    assert err.value.code == "PAYMENT_EXCEEDS_OWED" and err.value.status == 422
+    assert ctx.session.scalar(select(func.count()).select_from(Payment)) == 0
 
 
 @pytest.mark.parametrize("amount", [0, -5, True])

@@ -175,7 +175,8 @@ def test_retry_with_same_key_replays_and_refunds_once(api: Api, runtime: Runtime
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
     assert again.headers.get("Idempotent-Replayed") == "true"
-    other = api.cancel(rec, check, key="k-1", refund_route={"kind": "bank_card", "account": "1234"})
+    card = {"kind": "bank_card", "account": "6222 0212 3456 7894"}
+    other = api.cancel(rec, check, key="k-1", refund_route=card)
     assert other.status_code == 422 and other.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(Refund)) == 1

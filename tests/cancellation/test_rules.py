@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from xiaohu.cancellation.rules import (
     LineSnapshot,
+    OwingLine,
     SnapshotContract,
     SnapshotOrder,
     check_cancellation,
@@ -145,6 +146,13 @@ def test_arrears_scope_owner_counts_the_owners_other_lines() -> None:
     owner_scope = Values(arrears_scope="owner")
     [b] = check_cancellation(s, owner_scope, TODAY, "online")
     assert b.code == "ARREARS" and b.amount_fen == 1500
+    # With the breakdown the snapshot reads, the remedy pays the line that owes.
+    owing = (OwingLine("13900000001", "cancelled", 1500),)
+    s = snap(other_lines_arrears_fen=1500, other_lines_owing=owing)
+    [b] = check_cancellation(s, owner_scope, TODAY, "online")
+    assert b.amount_fen == 1500 and b.details["msisdn"] == "13900000001"
+    assert b.remedy is not None and b.remedy["href"] == "/api/v1/lines/13900000001/payments"
+    assert check_cancellation(s, V, TODAY, "online") == []
 
 
 def test_handset_contract_in_term_blocks_with_penalty_end_date_and_link() -> None:

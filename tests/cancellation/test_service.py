@@ -222,9 +222,9 @@ def test_bank_card_route_keeps_only_the_last_digits(ctx: Context) -> None:
     rec = clean()
     load(ctx, rec)
     result = service.check(ctx, rec["msisdn"])
-    route = {"kind": "bank_card", "account": "6222 0212 3456 7890"}
+    route = {"kind": "bank_card", "account": "6222 0212 3456 7894"}  # Luhn-valid
     out = service.cancel(ctx, rec["msisdn"], request_for(rec, result, refund_route=route))
-    assert out.refund.route == {"kind": "bank_card", "account": "****7890"}
+    assert out.refund.route == {"kind": "bank_card", "account": "****7894"}
 
 
 def test_cancelled_line_answers_already_cancelled(ctx: Context) -> None:

@@ -41,6 +41,7 @@ EXPECTED = {
     "CONTRACT_NOT_ACTIVE",
     "CONTRACT_NOT_FOUND",
     "INSUFFICIENT_FUNDS",
+    "PAYMENT_EXCEEDS_OWED",  # a cancelled line takes payments only up to what it owes
     "PAYMENT_DECLINED",
     "LINE_NOT_FOUND",
 }

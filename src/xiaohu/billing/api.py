@@ -9,12 +9,25 @@ from fastapi.responses import JSONResponse
 
 from xiaohu.billing import service
 from xiaohu.billing.schemas import BillOut, BillsOut, PaymentIn, PaymentOut
-from xiaohu.identity.deps import require_line
+from xiaohu.identity.deps import bearer_claims, require_line
 from xiaohu.identity.tokens import TokenClaims
-from xiaohu.kit.errors import error_responses
+from xiaohu.kit.errors import DomainError, error_responses
 from xiaohu.kit.web import UnitOfWork, run_idempotent
 
 router = APIRouter(prefix="/api/v1/lines", tags=["billing"])
+
+
+def require_payer(
+    msisdn: str, ctx: UnitOfWork, claims: TokenClaims = Depends(bearer_claims)
+) -> TokenClaims:
+    """The line's own token, or the token of another line of the same owner. Paying is the
+    one thing a token may do for the owner's other lines: where arrears on any of the owner's
+    lines block (owner scope), the check's ARREARS remedy points at the line that owes, and
+    the same token must be able to follow it (API.md); a cancelled line's shortfall is paid
+    the same way."""
+    if claims.msisdn == msisdn or service.same_owner(ctx, claims.line_id, msisdn):
+        return claims
+    raise DomainError("FORBIDDEN", "this token acts on another owner's line")
 
 
 @router.post(
@@ -26,7 +39,7 @@ router = APIRouter(prefix="/api/v1/lines", tags=["billing"])
         "UNAUTHENTICATED",
         "FORBIDDEN",
         "LINE_NOT_FOUND",
-        "ALREADY_CANCELLED",
+        "PAYMENT_EXCEEDS_OWED",
         "PAYMENT_DECLINED",
         "VALIDATION_FAILED",
         "IDEMPOTENCY_KEY_REUSED",
@@ -37,9 +50,14 @@ def pay(
     body: PaymentIn,
     request: Request,
     ctx: UnitOfWork,
-    claims: TokenClaims = Depends(require_line),
+    claims: TokenClaims = Depends(require_payer),
 ) -> JSONResponse:
-    """Send an `Idempotency-Key`: a retry returns the first answer and never pays twice."""
+    """Send an `Idempotency-Key`: a retry returns the first answer and never pays twice.
+
+    A token of any line of the same owner may pay (under owner-scoped arrears the check's
+    ARREARS remedy points at the line that owes). A cancelled line takes payments up to what
+    it still owes (a true-up's shortfall), straight to its bills; more is
+    `PAYMENT_EXCEEDS_OWED`."""
     key = request.headers.get("Idempotency-Key")
 
     def work() -> tuple[int, Any]:

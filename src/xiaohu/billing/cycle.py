@@ -28,6 +28,7 @@ from xiaohu.billing.payouts import payable_leg
 from xiaohu.billing.rules import true_up
 from xiaohu.billing.service import post_charge
 from xiaohu.cancellation.models import Cancellation
+from xiaohu.kit.bounds import MAX_FEN, MAX_YEAR, MIN_YEAR
 from xiaohu.kit.clock import FrozenClock, local_date, parse_period, period_bounds, start_of_day
 from xiaohu.kit.db import transaction
 from xiaohu.kit.errors import DomainError
@@ -71,10 +72,16 @@ def check_period(period: str, now: dt.datetime) -> dt.datetime:
     """The instant the period closes (Shanghai midnight after its last day); refuses a
     malformed period or one the clock has not yet passed."""
     try:
-        parse_period(period)
+        year, _ = parse_period(period)
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise ValueError(f"the year must be between {MIN_YEAR} and {MAX_YEAR}")
+        closes_at = start_of_day(period_bounds(period)[1])
     except ValueError as exc:
-        raise DomainError("PERIOD_INVALID", f"period {period!r}: {exc}") from exc
-    closes_at = start_of_day(period_bounds(period)[1])
+        raise DomainError(
+            "PERIOD_INVALID",
+            f"period {period!r}: {exc}",
+            errors=[{"field": "period", "reason": str(exc)}],
+        ) from exc
     if now < closes_at:
         raise DomainError(
             "PERIOD_NOT_ENDED",
@@ -288,8 +295,12 @@ def add_usage(
     occurred_at: dt.datetime | None = None,
 ) -> UsageRecord:
     """Rated usage arriving for a line (the sandbox's late-usage feed)."""
-    if amount_fen <= 0:
-        raise DomainError("VALIDATION_FAILED", "amount_fen must be positive")
+    if not 0 < amount_fen <= MAX_FEN:
+        raise DomainError(
+            "VALIDATION_FAILED",
+            f"amount_fen must be from 1 to {MAX_FEN}",
+            errors=[{"field": "amount_fen", "reason": f"must be 1 to {MAX_FEN}"}],
+        )
     line = get_line(ctx.session, msisdn)
     at = occurred_at or ctx.now()
     record = UsageRecord(

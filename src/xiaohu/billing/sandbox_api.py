@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from xiaohu.billing.cycle import add_usage, run_close_cycle
+from xiaohu.kit.bounds import MAX_YEAR, MIN_YEAR, PERIOD_PATTERN, Instant, PositiveFen
 from xiaohu.kit.errors import error_responses
 from xiaohu.kit.web import UnitOfWork, runtime_of
 
@@ -18,16 +19,23 @@ router = APIRouter(prefix="/api/v1/sandbox", tags=["sandbox"])
 class PeriodIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period: str = Field(description="YYYY-MM", examples=["2026-11"])
+    # Checked by the run itself (PERIOD_INVALID, as the command answers); the pattern is
+    # shown so clients see the range.
+    period: str = Field(
+        max_length=7,
+        description=f"YYYY-MM, years {MIN_YEAR} to {MAX_YEAR}",
+        examples=["2026-11"],
+        json_schema_extra={"pattern": PERIOD_PATTERN},
+    )
 
 
 class UsageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     msisdn: str = Field(pattern=r"^1\d{10}$")
-    amount_fen: int = Field(gt=0)
+    amount_fen: PositiveFen
     source: Literal["late", "network"] = "late"
-    occurred_at: AwareDatetime | None = None
+    occurred_at: Instant | None = None
 
 
 class UsageOut(BaseModel):

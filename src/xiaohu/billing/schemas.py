@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict
+
+from xiaohu.kit.bounds import PositiveFen
 
 
 class PaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    amount_fen: StrictInt = Field(gt=0, description="Amount to pay, integer fen (分)")
+    amount_fen: PositiveFen  # at most kit.bounds.MAX_FEN
 
 
 class AppliedOut(BaseModel):

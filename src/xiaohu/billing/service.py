@@ -16,6 +16,7 @@ from sqlalchemy import select
 from xiaohu.audit.service import line_event
 from xiaohu.billing.gateway import GatewayResult, IdempotencyConflict, PaymentGateway
 from xiaohu.billing.models import Bill, Payment
+from xiaohu.kit.bounds import MAX_FEN
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.ids import new_id
 from xiaohu.kit.money import yuan
@@ -70,11 +71,15 @@ def account(template: str, line: Line) -> str:
 
 
 def require_amount(amount_fen: object) -> int:
-    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
+    if (
+        isinstance(amount_fen, bool)
+        or not isinstance(amount_fen, int)
+        or not 0 < amount_fen <= MAX_FEN
+    ):
         raise DomainError(
             "VALIDATION_FAILED",
-            "amount_fen must be a positive integer number of fen",
-            errors=[{"field": "amount_fen", "reason": "must be a positive integer"}],
+            f"amount_fen must be an integer number of fen from 1 to {MAX_FEN}",
+            errors=[{"field": "amount_fen", "reason": f"must be an integer, 1 to {MAX_FEN}"}],
         )
     return amount_fen
 
@@ -141,11 +146,11 @@ def pay(
     suspended for arrears is reactivated once nothing is owed."""
     amount = require_amount(amount_fen)
     line = lock_line(ctx.session, msisdn)
-    if line.status == "cancelled":
-        raise DomainError("ALREADY_CANCELLED", f"line {msisdn} is cancelled; it takes no payment")
     # The amount is part of the gateway's key: a declined payment gives the client's key back
     # (nothing was stored), so a retry under it with another amount is another charge.
     key = f"pay:{msisdn}:{idempotency_key or new_id()}:{amount}"
+    if line.status == "cancelled":
+        return pay_closed_account(ctx, line, amount, key=key, method=method)
     taken = take_payment(ctx, line, amount, idempotency_key=key, purpose=f"payment:{method}")
     if taken.replayed:
         return PaymentResult(taken.payment.id, list(taken.payment.applied), line.cash_fen)
@@ -179,6 +184,64 @@ def pay(
     )
     ctx.session.flush()
     return PaymentResult(taken.payment.id, applied, line.cash_fen, reactivated)
+
+
+def pay_closed_account(
+    ctx: Context, line: Line, amount_fen: int, *, key: str, method: str
+) -> PaymentResult:
+    """Pay what a cancelled line still owes (a true-up's shortfall): accepted up to the unpaid
+    bills, never more, and straight to them (Dr gateway_clearing / Cr receivables), so no
+    cash ever appears on a line that is gone. More than it owes: `PAYMENT_EXCEEDS_OWED`,
+    refused before the gateway is charged. No SMS: a cancelled number receives none."""
+    owed = arrears_fen(ctx.session, [line.id])
+    if amount_fen > owed:
+        raise DomainError(
+            "PAYMENT_EXCEEDS_OWED",
+            f"line {line.msisdn} is cancelled and owes {yuan(owed)}; pay at most that",
+            owed_fen=owed,
+            errors=[{"field": "amount_fen", "reason": f"must be at most {owed} (owed)"}],
+        )
+    taken = take_payment(ctx, line, amount_fen, idempotency_key=key, purpose=f"payment:{method}")
+    if taken.replayed:
+        return PaymentResult(taken.payment.id, list(taken.payment.applied), line.cash_fen)
+    bills = ctx.session.scalars(
+        select(Bill)
+        .where(Bill.line_id == line.id, Bill.status == "unpaid")
+        .order_by(Bill.period, Bill.id)
+    ).all()
+    applied: list[dict[str, Any]] = []
+    left = amount_fen
+    for bill in bills:
+        take = min(left, bill.amount_fen - bill.paid_fen)
+        if take <= 0:
+            continue
+        bill.paid_fen += take
+        bill.status = "paid" if bill.paid_fen >= bill.amount_fen else "unpaid"
+        applied.append({"period": bill.period, "amount_fen": take})
+        left -= take
+    p = line.province_code
+    post(
+        ctx.session,
+        "payment.received",
+        [debit(GATEWAY_CLEARING, amount_fen), credit(f"receivables:{p}", amount_fen, line.id)],
+        at=ctx.now(),
+        ref=taken.payment.id,
+        memo="closed_account",
+        province_code=p,
+    )
+    taken.payment.applied = applied
+    line.updated_at = ctx.now()
+    ctx.session.flush()
+    return PaymentResult(taken.payment.id, applied, line.cash_fen)
+
+
+def same_owner(ctx: Context, line_id: int, msisdn: str) -> bool:
+    """Whether the line `line_id` (a token's) and the line `msisdn` have the same owner."""
+    owners = ctx.session.execute(
+        select(Line.id, Line.owner_id).where((Line.id == line_id) | (Line.msisdn == msisdn))
+    ).all()
+    found = {owner for _, owner in owners}
+    return len(owners) == 2 and len(found) == 1
 
 
 def apply_cash_to_bills(ctx: Context, line: Line) -> list[dict[str, Any]]:

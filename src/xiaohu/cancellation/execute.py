@@ -80,7 +80,10 @@ def execute(
         "quote_id": quote_id,
         "cancelled_at": now,
         "undo_until": now + dt.timedelta(hours=values.undo_window_hours),
-        "period": period_of(today),
+        # The period the quote priced, not the one the request arrived in: a quote made at
+        # 23:59 on a month's last day and used after midnight charges that month, so that
+        # month's close trues it up (and its final bill is filed under it).
+        "period": period_of(local_date(token.created_at)),
         "final_charges": [ch.as_dict() for ch in bill.charges],
         "charges_fen": charges_fen,
         "refund_now_fen": refund_now,

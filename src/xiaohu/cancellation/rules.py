@@ -41,6 +41,16 @@ class SnapshotOrder:
 
 
 @dataclass(frozen=True)
+class OwingLine:
+    """Another line of the same owner with billed and unpaid bills (a cancelled line's
+    shortfall after its true-up included): it gets a blocker of its own under owner scope."""
+
+    msisdn: str
+    status: str
+    arrears_fen: int
+
+
+@dataclass(frozen=True)
 class LineSnapshot:
     """What the check needs to know about one line, read in one go."""
 
@@ -67,6 +77,7 @@ class LineSnapshot:
     pending_orders: tuple[SnapshotOrder, ...] = ()
     bank_collection_pending: bool = False
     version: int = 1
+    other_lines_owing: tuple[OwingLine, ...] = ()  # the breakdown of other_lines_arrears_fen
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,77 @@ def scoped_arrears(snap: LineSnapshot, values: Values) -> int:
     return snap.arrears_fen + extra
 
 
+def _arrears_blockers(snap: LineSnapshot, values: Values, bill: FinalBill) -> list[Blocker]:
+    """One ARREARS blocker for what this line owes (its bills and the final bill's
+    shortfall), paid on this line; under owner scope one more for each other line of the
+    owner that owes, paid on that line (a token of any of the owner's lines may pay it, see
+    `billing.api`). Why per line: a payment settles the bills of the line it is made to, so
+    each remedy must name the line whose bills it clears."""
+    out: list[Blocker] = []
+    owner_scope = values.arrears_scope == "owner"
+    others = snap.other_lines_owing if owner_scope else ()
+    # What the breakdown does not explain (a snapshot built without it) still blocks here.
+    rest = snap.other_lines_arrears_fen - sum(o.arrears_fen for o in others) if owner_scope else 0
+    own = snap.arrears_fen + max(rest, 0)
+    if own > 0 or bill.shortfall_fen > 0:
+        owed = own + bill.shortfall_fen
+        scope = "机主名下号码" if rest > 0 else "本号码"
+        zh = [f"{scope}欠费{yuan(own)}"] if own else []
+        en = [f"{yuan(own)} billed and unpaid"] if own else []
+        if bill.shortfall_fen:
+            zh.append(f"余额不足以支付本期销户费用，还差{yuan(bill.shortfall_fen)}")
+            en.append(f"{yuan(bill.shortfall_fen)} of the final bill the balance does not cover")
+        out.append(
+            _arrears_notice(
+                snap.msisdn,
+                "，".join(zh) + f"，请先在线缴费{yuan(owed)}。",
+                f"{yuan(owed)} is owed ({'; '.join(en)}); pay it online first.",
+                owed,
+                {
+                    "billed_fen": own,
+                    "final_bill_shortfall_fen": bill.shortfall_fen,
+                    "scope": values.arrears_scope,
+                },
+            )
+        )
+    for o in others:
+        state = "已销户号码" if o.status == "cancelled" else "机主名下其他号码"
+        out.append(
+            _arrears_notice(
+                o.msisdn,
+                f"{state}{o.msisdn}欠费{yuan(o.arrears_fen)}，请先为该号码在线缴费。",
+                f"{yuan(o.arrears_fen)} is owed on the owner's "
+                f"{'cancelled ' if o.status == 'cancelled' else ''}line {o.msisdn}; pay it "
+                "online first.",
+                o.arrears_fen,
+                {
+                    "billed_fen": o.arrears_fen,
+                    "final_bill_shortfall_fen": 0,
+                    "scope": values.arrears_scope,
+                    "msisdn": o.msisdn,
+                    "line_status": o.status,
+                },
+            )
+        )
+    return out
+
+
+def _arrears_notice(payee: str, zh: str, en: str, owed: int, details: dict[str, Any]) -> Blocker:
+    return Notice(
+        "ARREARS",
+        zh,
+        en,
+        amount_fen=owed,
+        details=details,
+        remedy={
+            "action": "pay",
+            "method": "POST",
+            "href": _line_href(payee, "payments"),
+            "amount_fen": owed,
+        },
+    )
+
+
 def price(snap: LineSnapshot, values: Values, today: dt.date) -> FinalBill:
     """The final bill if the line were cancelled today."""
     charges: list[Charge] = final_charges(
@@ -149,36 +231,7 @@ def check_cancellation(
         ]
     bill = bill or price(snap, values, today)
 
-    arrears = scoped_arrears(snap, values)
-    if arrears > 0 or bill.shortfall_fen > 0:
-        owed = arrears + bill.shortfall_fen
-        scope = "机主名下号码" if values.arrears_scope == "owner" else "本号码"
-        zh = [f"{scope}欠费{yuan(arrears)}"] if arrears else []
-        en = [f"{yuan(arrears)} billed and unpaid"] if arrears else []
-        if values.arrears_scope == "owner" and en:
-            en[0] += " on the owner's lines"
-        if bill.shortfall_fen:
-            zh.append(f"余额不足以支付本期销户费用，还差{yuan(bill.shortfall_fen)}")
-            en.append(f"{yuan(bill.shortfall_fen)} of the final bill the balance does not cover")
-        out.append(
-            Notice(
-                "ARREARS",
-                "，".join(zh) + f"，请先在线缴费{yuan(owed)}。",
-                f"{yuan(owed)} is owed ({'; '.join(en)}); pay it online first.",
-                amount_fen=owed,
-                details={
-                    "billed_fen": arrears,
-                    "final_bill_shortfall_fen": bill.shortfall_fen,
-                    "scope": values.arrears_scope,
-                },
-                remedy={
-                    "action": "pay",
-                    "method": "POST",
-                    "href": _line_href(m, "payments"),
-                    "amount_fen": owed,
-                },
-            )
-        )
+    out.extend(_arrears_blockers(snap, values, bill))
     if snap.status in ABNORMAL_STATES:
         out.append(
             Notice(
@@ -231,6 +284,10 @@ def check_cancellation(
                     "action": "release_family",
                     "method": "POST",
                     "href": _line_href(m, "family/release"),
+                    "options": [
+                        {"action": "remove_members"},
+                        {"action": "rehome", "to_msisdn": "<a member line of the owner>"},
+                    ],
                 },
             )
         )

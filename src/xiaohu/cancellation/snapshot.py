@@ -194,8 +194,24 @@ def _history(raw: str | None) -> tuple[int, ...]:
     return tuple(a for _, a in pairs)
 
 
+def _owing(session: Session, owner_id: int, line_id: int) -> tuple[rules.OwingLine, ...]:
+    """The owner's other lines that owe, each with its unpaid total (read only when the
+    snapshot's sum says some do: a handful of lines, by ix_lines_owner_id)."""
+    unpaid = func.sum(Bill.amount_fen - Bill.paid_fen)
+    rows = session.execute(
+        select(Line.msisdn, Line.status, unpaid)
+        .join(Bill, Bill.line_id == Line.id)
+        .where(Line.owner_id == owner_id, Line.id != line_id, Bill.status == "unpaid")
+        .group_by(Line.id, Line.msisdn, Line.status)
+        .having(unpaid > 0)
+        .order_by(Line.msisdn)
+    ).all()
+    return tuple(rules.OwingLine(m, status, int(fen)) for m, status, fen in rows)
+
+
 def _snapshot(session: Session, row: Any, usage_fen: int) -> rules.LineSnapshot:
     line_id = int(row.id)
+    other_arrears = int(row.other_arrears)
     contracts: list[Contract] = (
         list(session.scalars(_CONTRACTS, {"line_id": line_id})) if row.has_contracts else []
     )
@@ -209,7 +225,7 @@ def _snapshot(session: Session, row: Any, usage_fen: int) -> rules.LineSnapshot:
         real_name_verified=bool(row.real_name_verified),
         id_type=row.id_type,
         arrears_fen=int(row.arrears),
-        other_lines_arrears_fen=int(row.other_arrears),
+        other_lines_arrears_fen=other_arrears,
         cash_fen=int(row.cash_fen),
         gift_fen=int(row.gift_fen),
         plan_fee_fen=int(row.plan_monthly_fee_fen),
@@ -227,6 +243,7 @@ def _snapshot(session: Session, row: Any, usage_fen: int) -> rules.LineSnapshot:
         pending_orders=tuple(rules.SnapshotOrder(ref, kind) for ref, kind in orders),
         bank_collection_pending=bool(row.bank_collection_pending),
         version=int(row.version),
+        other_lines_owing=_owing(session, int(row.owner_id), line_id) if other_arrears else (),
     )
 
 

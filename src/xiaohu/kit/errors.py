@@ -119,6 +119,9 @@ CATALOG: dict[str, ErrorKind] = {
     "REFUND_NOT_FAILED": ErrorKind(
         409, "Refund not failed", "退款未失败", "The refund has not failed"
     ),
+    "PAYMENT_EXCEEDS_OWED": ErrorKind(
+        422, "Payment exceeds what is owed", "缴费金额超过欠费", "More than the closed line owes"
+    ),
     # cancellation
     "CANCELLATION_BLOCKED": ErrorKind(
         409, "Cancellation blocked", "当前不能销户", "The line cannot be cancelled now"

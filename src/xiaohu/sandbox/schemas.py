@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
+
+from xiaohu.kit.bounds import Instant
 
 
 class ClockIn(BaseModel):
-    now: AwareDatetime
+    now: Instant
 
 
 class ClockOut(BaseModel):

@@ -1,0 +1,36 @@
+"""The value bounds every request schema shares: money, instants and periods.
+
+Why bounds at all: an amount of 2^63 fen or a clock at year 9999 is not a request anyone
+means, and left unbounded it overflows a BIGINT column or a date computation deep inside a
+use case (a 500). Refused at the edge instead, with a 422 naming the field, and the OpenAPI
+document shows the limits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, Field, StrictInt
+
+MAX_FEN = 10**11  # ¥1,000,000,000: above any real payment, usage record or balance
+MIN_YEAR, MAX_YEAR = 2000, 2099  # the years the service runs in: clocks, usage, periods
+
+PERIOD_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"  # YYYY-MM within MIN_YEAR..MAX_YEAR
+
+
+def _in_years(value: dt.datetime) -> dt.datetime:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"must be between the years {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
+PositiveFen = Annotated[
+    StrictInt,
+    Field(gt=0, le=MAX_FEN, description=f"integer fen (分), 1 to {MAX_FEN}"),
+]
+Instant = Annotated[
+    AwareDatetime,
+    AfterValidator(_in_years),
+    Field(description=f"ISO 8601 with offset, years {MIN_YEAR} to {MAX_YEAR}"),
+]
