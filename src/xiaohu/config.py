@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # `background` by one delivery thread per process, in batches (the production default:
     # the request only wakes it).
     outbox_delivery: Literal["inline", "background"] | None = None
+    # The largest request body a route reads (bytes), and the sandbox line import's own.
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_import_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
 
     @model_validator(mode="after")
     def _production_needs_a_key(self) -> Settings:

@@ -24,7 +24,7 @@ class PeriodIn(BaseModel):
 class UsageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    msisdn: str = Field(pattern=r"^1\d{10}$")
+    msisdn: str = Field(pattern=r"^1[0-9]{10}$")
     amount_fen: int = Field(gt=0)
     source: Literal["late", "network"] = "late"
     occurred_at: AwareDatetime | None = None

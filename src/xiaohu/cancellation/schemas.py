@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from xiaohu.cancellation.quotes import MAX_LENGTH as QUOTE_ID_MAX_LENGTH
 
-MSISDN = r"^1\d{10}$"
+MSISDN = r"^1[0-9]{10}$"
 
 
 class Remedy(BaseModel):
