@@ -10,17 +10,34 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xiaohu import __version__
 from xiaohu.config import get_settings
 from xiaohu.kit.errors import DomainError
-from xiaohu.kit.web import on_crash, on_domain_error, on_http_error, on_validation_error
+from xiaohu.kit.guard import RequestGuard
+from xiaohu.kit.openapi import problem_openapi
+from xiaohu.kit.web import (
+    on_crash,
+    on_database_error,
+    on_domain_error,
+    on_http_error,
+    on_validation_error,
+)
 from xiaohu.runtime import Runtime, build_runtime
 
 log = logging.getLogger(__name__)
+
+
+class HealthOut(BaseModel):
+    status: str = Field(examples=["ok"], description="`ok` or `degraded`")
+    database: str = Field(examples=["ok"], description="`ok` or `unreachable`")
+    mode: str = Field(examples=["sandbox"])
+
 
 # Routers in the order they appear in the docs, except the cancellation first: the hottest
 # routes are matched first (Starlette tries routes in order). Areas not built yet are skipped.
@@ -36,6 +53,7 @@ API_ROUTERS = [
 ]
 SANDBOX_ROUTERS = ["xiaohu.sandbox.api", "xiaohu.lines.sandbox_api", "xiaohu.billing.sandbox_api"]
 PAGE_ROUTERS = ["xiaohu.web.pages"]
+IMPORT_PATH = "/api/v1/sandbox/lines"  # the one route with its own body limit
 
 
 def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = None) -> FastAPI:
@@ -69,7 +87,15 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(DBAPIError, on_database_error)
+    app.add_exception_handler(PoolTimeoutError, on_database_error)
     app.add_exception_handler(Exception, on_crash)
+    settings = runtime.settings
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        limits={IMPORT_PATH: settings.max_import_body_bytes},
+    )
 
     modules = API_ROUTERS + (SANDBOX_ROUTERS if runtime.settings.sandbox else []) + PAGE_ROUTERS
     for name in modules:
@@ -84,7 +110,13 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
         if mount is not None:
             mount(app)
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness and database reachability")
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness and database reachability",
+        responses={503: {"description": "the database is unreachable", "model": HealthOut}},
+        response_model=HealthOut,
+    )
     def healthz() -> JSONResponse:
         try:
             with runtime.engine.connect().execution_options(xiaohu_readonly=True) as conn:
@@ -94,4 +126,5 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
             return JSONResponse(body, status_code=503)
         return JSONResponse({"status": "ok", "database": "ok", "mode": runtime.settings.mode})
 
+    problem_openapi(app)
     return app

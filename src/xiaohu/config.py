@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = Field(default=12, ge=1)
     outbox_retry_base_seconds: float = Field(default=2.0, gt=0)
     outbox_retry_cap_seconds: float = Field(default=3600.0, gt=0)
+    # The largest request body a route reads (bytes), and the sandbox line import's own.
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    max_import_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
 
     @model_validator(mode="after")
     def _production_needs_a_key(self) -> Settings:

@@ -32,7 +32,7 @@ class PeriodIn(BaseModel):
 class UsageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    msisdn: str = Field(pattern=r"^1\d{10}$")
+    msisdn: str = Field(pattern=r"^1[0-9]{10}$")
     amount_fen: PositiveFen
     source: Literal["late", "network"] = "late"
     occurred_at: Instant | None = None

@@ -10,7 +10,7 @@ from stdnum import luhn
 
 from xiaohu.cancellation.quotes import MAX_LENGTH as QUOTE_ID_MAX_LENGTH
 
-MSISDN = r"^1\d{10}$"
+MSISDN = r"^1[0-9]{10}$"
 
 
 class Remedy(BaseModel):

@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Msisdn = Annotated[
     str,
-    Field(pattern=r"^1\d{10}$", description="11-digit mobile number", examples=["13800138000"]),
+    Field(pattern=r"^1[0-9]{10}$", description="11-digit mobile number", examples=["13800138000"]),
 ]
-SixDigits = Annotated[str, Field(pattern=r"^\d{6}$", examples=["123456"])]
+SixDigits = Annotated[str, Field(pattern=r"^[0-9]{6}$", examples=["123456"])]
 
 
 class OtpIn(BaseModel):

@@ -82,6 +82,9 @@ def masked_url(url: str | URL) -> str:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Build an engine; for SQLite set WAL, foreign keys, a busy timeout and explicit BEGINs."""
     parsed = make_url(url)
+    # A failed statement's message leaves out its parameters: they carry phone numbers, names
+    # and ID numbers, and the message ends up in logs and tracebacks.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             from pathlib import Path

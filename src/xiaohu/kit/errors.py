@@ -42,6 +42,9 @@ CATALOG: dict[str, ErrorKind] = {
     "CONFLICT": ErrorKind(
         409, "Conflict", "数据已被并发修改，请重试", "Changed concurrently, please retry"
     ),
+    "PAYLOAD_TOO_LARGE": ErrorKind(
+        413, "Payload too large", "请求内容过大", "The request body is too large"
+    ),
     # idempotency
     "IDEMPOTENCY_KEY_REUSED": ErrorKind(
         422,

@@ -12,7 +12,10 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from xiaohu.kit import idempotency
 from xiaohu.kit.errors import DomainError
@@ -21,6 +24,7 @@ from xiaohu.runtime import Context, Runtime
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
+RETRY_AFTER_SECONDS = 5
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -146,14 +150,23 @@ async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse
     return problem_response(DomainError("VALIDATION_FAILED", detail, errors=errors))
 
 
-async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+# Statuses the framework raises itself (routing, body parsing, the body limit), as catalog codes.
+_HTTP_CODES = {
+    400: "MALFORMED_JSON",  # FastAPI: the body could not be read as JSON (bad UTF-8, too deep)
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+}
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     exc = cast(StarletteHTTPException, exc)  # registered for this type only
-    code = {
-        404: "NOT_FOUND",
-        405: "METHOD_NOT_ALLOWED",
-        401: "UNAUTHENTICATED",
-        403: "FORBIDDEN",
-    }.get(exc.status_code)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request)
+    code = _HTTP_CODES.get(exc.status_code)
     if code is None:
         body = {
             "type": "about:blank",
@@ -162,8 +175,49 @@ async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
             "detail": str(exc.detail),
             "code": "HTTP_ERROR",
         }
-        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM)
-    return problem_response(DomainError(code, str(exc.detail)))
+        return JSONResponse(body, status_code=exc.status_code, media_type=PROBLEM, headers=headers)
+    if code == "MALFORMED_JSON":
+        return problem_response(DomainError(code, "the body is not valid JSON text (UTF-8)"))
+    if code == "PAYLOAD_TOO_LARGE":
+        from xiaohu.kit.guard import too_large
+
+        return problem_response(too_large(runtime_of(request).settings.max_body_bytes))
+    return problem_response(DomainError(code, str(exc.detail), headers=headers))
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette names only the first route's,
+    while GET, PUT and DELETE of one path are three routes here)."""
+    routes = request.app.router.routes
+    allowed = [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+    return ", ".join(allowed)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _database_unavailable(exc: Exception) -> bool:
+    """A failure to reach or keep the database, not a fault in a statement: the server is
+    down, refuses connections or dropped ours, the pool has none left, a lock wait gave up."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    """503 with Retry-After when the database cannot be reached; answered here, not by the
+    crash handler, so the client's connection stays open for its retry. SQL parameters are
+    not in the message (the engine hides them), so no number reaches the log."""
+    if not _database_unavailable(exc):
+        return await on_crash(request, exc)
+    log.warning("database unavailable: %s", str(exc).splitlines()[0])
+    return problem_response(
+        DomainError("DATABASE_UNAVAILABLE", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    )
 
 
 async def on_crash(_request: Request, exc: Exception) -> JSONResponse:

@@ -16,7 +16,7 @@ from xiaohu.lines import bundles
 
 router = APIRouter(prefix="/api/v1/lines", tags=["remedies"])
 
-MSISDN = r"^1\d{10}$"
+MSISDN = r"^1[0-9]{10}$"
 _COMMON = ("UNAUTHENTICATED", "FORBIDDEN", "LINE_NOT_FOUND", "ALREADY_CANCELLED")
 
 
