@@ -100,8 +100,9 @@ def test_payment_racing_a_cancellation_refunds_the_cash_actually_held(
         fresh = in_tx(rt, lambda ctx: service.check(ctx, m))
         cancelled = in_tx(rt, lambda ctx: service.cancel(ctx, m, request_for(rec, fresh)))
     else:
-        # The cancellation won: the payment was refused and took no money.
-        assert isinstance(paid, DomainError) and paid.code == "ALREADY_CANCELLED"
+        # The cancellation won: the payment was refused and took no money (a cancelled line
+        # takes only what it still owes, here nothing).
+        assert isinstance(paid, DomainError) and paid.code == "PAYMENT_EXCEEDS_OWED"
     paid_in = 20000 + (0 if isinstance(paid, Exception) else 5000)
     returned = cancelled.refund.refund_now_fen + cancelled.refund.reserve_fen
     assert returned + cancelled.charges_fen == paid_in
