@@ -27,7 +27,14 @@ def test_production_refuses_weak_keys(key: str) -> None:
 
 def test_sandbox_endpoints_answer_404_in_production(engine: Engine) -> None:
     url = engine.url.render_as_string(hide_password=False)
-    runtime = build_runtime(test_settings(url, mode="production", secret_key=TEST_KEY), engine)
+    settings = test_settings(
+        url,
+        mode="production",
+        secret_key=TEST_KEY,
+        admin_token="a" * 32,
+        allow_sandbox_gateways=True,
+    )
+    runtime = build_runtime(settings, engine)
     with TestClient(create_app(runtime)) as client:
         for method, path in [
             ("GET", "/api/v1/sandbox/sms"),

@@ -123,8 +123,13 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
                 conn.execute(text("SELECT 1"))
         except SQLAlchemyError:
             body = {"status": "degraded", "database": "unreachable", "mode": runtime.settings.mode}
-            return JSONResponse(body, status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok", "mode": runtime.settings.mode})
+            return JSONResponse({**body, "gateways": gateways}, status_code=503)
+        body = {"status": "ok", "database": "ok", "mode": runtime.settings.mode}
+        return JSONResponse({**body, "gateways": gateways})
+
+    # "sandbox" when any outside system is a sandbox implementation: in production that is a
+    # staging system (XIAOHU_ALLOW_SANDBOX_GATEWAYS), and a monitor should see it.
+    gateways = "sandbox" if runtime.sandbox_gateways else "operator"
 
     problem_openapi(app)
     return app

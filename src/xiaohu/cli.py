@@ -28,7 +28,7 @@ def _runtime(migrate: bool = True):  # type: ignore[no-untyped-def]
 
     from xiaohu.kit.migrate import upgrade
     from xiaohu.policy.loader import PolicyError
-    from xiaohu.runtime import build_runtime
+    from xiaohu.runtime import ConfigurationError, build_runtime
 
     try:
         settings = get_settings()
@@ -39,6 +39,9 @@ def _runtime(migrate: bool = True):  # type: ignore[no-untyped-def]
         runtime = build_runtime(settings)
     except PolicyError as exc:
         err.print(f"[red]policy error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except ConfigurationError as exc:
+        err.print(f"[red]configuration error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
     try:
         with runtime.engine.connect() as conn:
@@ -73,6 +76,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
         f"xiaohu serving in [bold]{mode}[/bold] mode on http://{host}:{port}  "
         f"(database {masked_url(runtime.settings.database_url)}, outbox delivery {delivery})"
     )
+    if runtime.sandbox_gateways and not runtime.settings.sandbox:
+        err.print(
+            "[bold yellow]warning:[/bold yellow] production on SANDBOX gateways: nothing is "
+            "really sent, paid or provisioned (XIAOHU_ALLOW_SANDBOX_GATEWAYS=true)"
+        )
     # The app's lifespan runs the outbox delivery thread: woken after each commit in
     # background mode, and in either mode the sweeper that retries failed deliveries.
     app_ = create_app(runtime, outbox_worker=True)

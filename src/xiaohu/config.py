@@ -10,11 +10,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A well-known key: it makes the sandbox work out of the box and is refused in production.
 SANDBOX_SECRET_KEY = "xiaohu-sandbox-key-not-for-production-use-000000"  # noqa: S105 (public on purpose)
+# Production limits per client IP: (code requests, token attempts). A household or an office
+# behind one address still signs in; a script asking codes for a block of numbers does not.
+DEFAULT_LIMITS = ("10/minute;60/hour", "30/minute")
 
 
 class Settings(BaseSettings):
@@ -28,6 +32,18 @@ class Settings(BaseSettings):
     # plugs its own adapter in by dotted path (see notifications/gateway.py, billing/gateway.py).
     sms_gateway: str = "sandbox"
     payment_gateway: str = "sandbox"
+    provisioning_gateway: str = "sandbox"
+    # Production refuses sandbox gateways (they only pretend to send, pay and provision) unless
+    # this loud switch says the system is a staging one (`runtime.check_gateways`).
+    allow_sandbox_gateways: bool = False
+    # The operator credential for /api/v1/admin/... until staff sign-in exists: required in
+    # production (`Authorization: Bearer <token>`); the sandbox admin routes stay open.
+    admin_token: SecretStr | None = None
+    # Per-client (IP) limits on sign-in, in the `limits` notation ("10/minute;60/hour"); the
+    # defaults depend on the mode (`client_limits`): a sandbox is driven by test suites from
+    # one address, so its limits are wide.
+    otp_client_limit: str | None = None
+    token_client_limit: str | None = None
     # When the outbox (SMS, provisioning, refund payouts) is handed to the gateways: `inline`
     # right after the request's commit (the sandbox default: a test reads the SMS at once), or
     # `background` by one delivery thread per process, in batches (the production default:
@@ -54,6 +70,21 @@ class Settings(BaseSettings):
                 )
         return self
 
+    @field_validator("admin_token", "otp_client_limit", "token_client_limit", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("otp_client_limit", "token_client_limit")
+    @classmethod
+    def _limits_parse(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_many(value)
+            except ValueError as exc:
+                raise ValueError(f"not a rate limit like '10/minute;60/hour': {exc}") from exc
+        return value
+
     @property
     def sandbox(self) -> bool:
         return self.mode == "sandbox"
@@ -64,6 +95,23 @@ class Settings(BaseSettings):
         if self.outbox_delivery is None:
             return self.sandbox
         return self.outbox_delivery == "inline"
+
+    def admin_problem(self) -> str | None:
+        """Why production cannot start with this admin credential (None: it can). Checked at
+        start-up (`runtime.build_runtime`) rather than here, so a Settings object for a test
+        or a command that serves nothing needs no admin token."""
+        admin = self.admin_token.get_secret_value() if self.admin_token else ""
+        if self.sandbox or len(admin) >= 32:
+            return None
+        return (
+            "XIAOHU_ADMIN_TOKEN must be set (at least 32 characters) when "
+            "XIAOHU_MODE=production: it guards /api/v1/admin/..."
+        )
+
+    def client_limits(self) -> tuple[str, str]:
+        """(code requests, token attempts) allowed per client IP."""
+        otp, token = ("120/minute;2000/hour", "240/minute") if self.sandbox else DEFAULT_LIMITS
+        return self.otp_client_limit or otp, self.token_client_limit or token
 
     @property
     def key(self) -> bytes:

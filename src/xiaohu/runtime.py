@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,6 +22,9 @@ from xiaohu.kit.clock import Clock, LazyClock, SystemClock
 from xiaohu.kit.db import make_engine, session_factory
 from xiaohu.policy.loader import cached as load_policy
 from xiaohu.policy.schema import Policy, Values
+
+if TYPE_CHECKING:
+    from xiaohu.identity.limits import ClientLimits
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 2.0  # the delivery thread looks for messages due again at least this often
@@ -38,6 +43,8 @@ class Runtime:
     provisioning_gateway: object = None
     payment_gateway: object = None
     outbox_worker: OutboxWorker | None = None
+    sandbox_gateways: bool = True  # any outside system is a sandbox implementation
+    client_limits: ClientLimits | None = None  # per-client sign-in limits (identity.limits)
 
     def outbox_written(self) -> None:
         """A unit of work committed outbox messages: deliver them now (`inline`), or wake the
@@ -189,14 +196,41 @@ class Context:
         return self.runtime.policy.for_province(province_code, local_date(self.now()))
 
 
+class ConfigurationError(ValueError):
+    """A setting the process cannot start with; its message is the one line `serve` prints."""
+
+
 def build_runtime(settings: Settings, engine: Engine | None = None) -> Runtime:
-    from xiaohu.billing.gateway import load_payment_gateway
+    from xiaohu.billing.gateway import SandboxPaymentGateway, load_payment_gateway
+    from xiaohu.identity.limits import ClientLimits
     from xiaohu.notifications.gateway import (
         SandboxProvisioningGateway,
         SandboxSmsGateway,
         load_gateway,
     )
 
+    def load(setting: str, make: Callable[[], object]) -> Any:
+        try:
+            return make()
+        except (ImportError, AttributeError, TypeError, ValueError, AssertionError) as exc:
+            raise ConfigurationError(f"{setting} cannot be loaded: {exc}") from exc
+
+    sms = load("XIAOHU_SMS_GATEWAY", lambda: load_gateway(settings.sms_gateway, SandboxSmsGateway))
+    provisioning = load(
+        "XIAOHU_PROVISIONING_GATEWAY",
+        lambda: load_gateway(settings.provisioning_gateway, SandboxProvisioningGateway),
+    )
+    payment = load("XIAOHU_PAYMENT_GATEWAY", lambda: load_payment_gateway(settings.payment_gateway))
+    sandboxed = [
+        name
+        for name, gateway, sandbox in (
+            ("XIAOHU_SMS_GATEWAY", sms, SandboxSmsGateway),
+            ("XIAOHU_PAYMENT_GATEWAY", payment, SandboxPaymentGateway),
+            ("XIAOHU_PROVISIONING_GATEWAY", provisioning, SandboxProvisioningGateway),
+        )
+        if isinstance(gateway, sandbox)
+    ]
+    check_production(settings, sandboxed)
     engine = engine or make_engine(settings.database_url)
     return Runtime(
         settings=settings,
@@ -204,7 +238,34 @@ def build_runtime(settings: Settings, engine: Engine | None = None) -> Runtime:
         sessions=session_factory(engine),
         policy=load_policy(settings.policy_file),
         cipher=PiiCipher(settings.key),
-        sms_gateway=load_gateway(settings.sms_gateway, SandboxSmsGateway),
-        provisioning_gateway=load_gateway("sandbox", SandboxProvisioningGateway),
-        payment_gateway=load_payment_gateway(settings.payment_gateway),
+        sms_gateway=sms,
+        provisioning_gateway=provisioning,
+        payment_gateway=payment,
+        sandbox_gateways=bool(sandboxed),
+        client_limits=ClientLimits(*settings.client_limits()),
+    )
+
+
+def check_production(settings: Settings, sandboxed: list[str]) -> None:
+    """Production talks to real outside systems and guards its admin routes, or does not start.
+    A sandbox gateway only pretends (an SMS code lands in a table, a payment is credited with
+    no money moving): allowed in production only by XIAOHU_ALLOW_SANDBOX_GATEWAYS=true, for a
+    staging system, and then said loudly at start-up and by /healthz."""
+    if settings.sandbox:
+        return
+    problem = settings.admin_problem()
+    if problem is not None:
+        raise ConfigurationError(problem)
+    if not sandboxed:
+        return
+    if not settings.allow_sandbox_gateways:
+        raise ConfigurationError(
+            f"{sandboxed[0]} selects a sandbox gateway, which XIAOHU_MODE=production refuses: "
+            "set it to the operator's adapter (module:Class), or "
+            "XIAOHU_ALLOW_SANDBOX_GATEWAYS=true for a staging system"
+        )
+    log.warning(
+        "PRODUCTION ON SANDBOX GATEWAYS (%s): nothing is really sent, paid or provisioned; "
+        "allowed by XIAOHU_ALLOW_SANDBOX_GATEWAYS=true, for staging only",
+        ", ".join(sandboxed),
     )

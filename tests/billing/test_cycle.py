@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from tests.cancellation.support import assert_books_consistent, request_for
 from tests.factories import line_record, load, owner
+from xiaohu.audit.models import AuditEvent
 from xiaohu.billing.cycle import add_usage, run_close_cycle
 from xiaohu.billing.models import Bill, Refund
 from xiaohu.cancellation import service
@@ -18,6 +19,7 @@ from xiaohu.kit.errors import DomainError
 from xiaohu.ledger.models import JournalTransaction
 from xiaohu.lines.models import Line
 from xiaohu.lines.service import arrears_fen
+from xiaohu.notifications.addressing import NO_OTHER_LINE
 from xiaohu.notifications.models import OutboxMessage
 from xiaohu.numbers.models import NumberRecord
 from xiaohu.runtime import Context, Runtime
@@ -77,7 +79,12 @@ def test_reserve_less_late_usage_is_refunded_and_the_account_closed(
     texts = ctx.session.scalars(
         select(OutboxMessage.payload).where(OutboxMessage.topic == "sms")
     ).all()
-    assert any(t["kind"] == "cancellation.settled" for t in texts)
+    # The owner has no other line: the settlement notice goes nowhere, recorded as not sent.
+    assert not any(t["kind"] == "cancellation.settled" for t in texts)
+    withheld = ctx.session.scalars(
+        select(AuditEvent.data).where(AuditEvent.action == "sms.not_sent")
+    ).all()
+    assert {"kind": "cancellation.settled", "reason": NO_OTHER_LINE} in withheld
 
 
 def test_running_twice_changes_nothing(ctx: Context, runtime: Runtime) -> None:

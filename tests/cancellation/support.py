@@ -92,6 +92,20 @@ class Api:
         self.tokens[msisdn] = r.json()["access_token"]
         return self.auth(msisdn)
 
+    def sign_in_by_reference(self, record: dict[str, Any], reference: str) -> dict[str, str]:
+        """A cancelled number (no SMS): the reference, the password and the ID number."""
+        msisdn = record["msisdn"]
+        body = {
+            "msisdn": msisdn,
+            "reference": reference,
+            "service_password": SERVICE_PASSWORD,
+            "id_number": record["owner"]["id_number"],
+        }
+        r = self.client.post("/api/v1/auth/token", json=body)
+        assert r.status_code == 200, r.text
+        self.tokens[msisdn] = r.json()["access_token"]
+        return self.auth(msisdn)
+
     def auth(self, msisdn: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[msisdn]}"}
 

@@ -84,7 +84,7 @@ def test_code_expires_after_five_minutes(client: TestClient, lines: list[Line]) 
     assert sign_in(client, code, "000000")["code"] == "VERIFICATION_FAILED"
     set_clock(client, T0 + dt.timedelta(minutes=5))
     body = sign_in(client, code)
-    assert (body["_status"], body["code"]) == (401, "VERIFICATION_FAILED")
+    assert (body["_status"], body["code"]) == (401, "OTP_NOT_REQUESTED")
 
 
 def test_resend_throttled_then_allowed(client: TestClient, lines: list[Line]) -> None:
@@ -104,7 +104,7 @@ def test_code_single_use(client: TestClient, lines: list[Line]) -> None:
     code = ask_code(client)
     assert sign_in(client, code)["_status"] == 200
     body = sign_in(client, code)
-    assert (body["_status"], body["code"]) == (401, "VERIFICATION_FAILED")
+    assert (body["_status"], body["code"]) == (401, "OTP_NOT_REQUESTED")
 
 
 def test_five_failures_lock_then_unlock(client: TestClient, lines: list[Line]) -> None:

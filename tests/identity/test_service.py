@@ -88,13 +88,14 @@ def test_unknown_or_cancelled_line_gets_no_code(ctx: Context, line: Line) -> Non
     ctx.session.flush()
     with pytest.raises(DomainError) as err:
         service.request_otp(ctx, MSISDN)
-    assert err.value.code == "LINE_NOT_FOUND"
+    assert err.value.code == "LINE_CANCELLED"  # a cancelled number receives no SMS
+    assert ctx.session.scalars(select(OutboxMessage)).all() == []
 
 
-def test_sign_in_for_unknown_line_looks_like_a_wrong_code(ctx: Context, line: Line) -> None:
+def test_sign_in_for_unknown_line_looks_like_one_with_no_code(ctx: Context, line: Line) -> None:
     with pytest.raises(DomainError) as err:
         service.sign_in(ctx, "13900000000", "123456", SERVICE_PASSWORD)
-    assert err.value.code == "VERIFICATION_FAILED"
+    assert err.value.code == "OTP_NOT_REQUESTED"
 
 
 def test_resend_is_throttled_for_a_minute(ctx: Context, clock: FrozenClock, line: Line) -> None:
@@ -127,9 +128,8 @@ def test_code_expires_after_five_minutes(ctx: Context, clock: FrozenClock, line:
     clock.advance(dt.timedelta(seconds=300))
     with pytest.raises(DomainError) as err:
         service.sign_in(ctx, MSISDN, code, SERVICE_PASSWORD)
-    assert err.value.code == "VERIFICATION_FAILED"
-    ev = ctx.session.scalars(select(AuditEvent).where(AuditEvent.action == "auth.failed")).one()
-    assert ev.data == {"reason": "code_expired", "failures": 1}
+    assert err.value.code == "OTP_NOT_REQUESTED"  # an expired code is no live code: not counted
+    assert state(ctx, line).failures == 0
 
 
 def test_code_is_single_use(ctx: Context, line: Line) -> None:
@@ -138,14 +138,18 @@ def test_code_is_single_use(ctx: Context, line: Line) -> None:
     service.sign_in(ctx, MSISDN, code, SERVICE_PASSWORD)
     with pytest.raises(DomainError) as err:
         service.sign_in(ctx, MSISDN, code, SERVICE_PASSWORD)
-    assert err.value.code == "VERIFICATION_FAILED"
+    assert err.value.code == "OTP_NOT_REQUESTED"
 
 
-def test_no_code_requested_fails(ctx: Context, line: Line) -> None:
-    with pytest.raises(DomainError) as err:
-        service.sign_in(ctx, MSISDN, "123456", SERVICE_PASSWORD)
-    assert err.value.code == "VERIFICATION_FAILED"
-    assert state(ctx, line).failures == 1
+def test_no_code_requested_fails_and_is_not_counted(ctx: Context, line: Line) -> None:
+    for _ in range(10):  # more than the lock-out's five
+        with pytest.raises(DomainError) as err:
+            service.sign_in(ctx, MSISDN, "123456", SERVICE_PASSWORD)
+        assert err.value.code == "OTP_NOT_REQUESTED"
+    assert state(ctx, line).failures == 0
+    assert state(ctx, line).locked_until is None
+    service.request_otp(ctx, MSISDN)
+    assert service.sign_in(ctx, MSISDN, last_code(ctx), SERVICE_PASSWORD).access_token
 
 
 def test_wrong_password_with_right_code_fails_and_counts(ctx: Context, line: Line) -> None:

@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from xiaohu.kit.db import make_engine
 
 SERVED_KEY = "served-process-test-key-0123456789-abcdefghij"
+ADMIN_TOKEN = "served-admin-token-0123456789-abcdefghijklmn"
 _databases = itertools.count()
 
 
@@ -167,6 +168,8 @@ def server_env(database_url: str, mode: str, extra: dict[str, str] | None = None
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if mode == "production":  # a staging system: what production needs to start at all
+        env.update({"XIAOHU_ALLOW_SANDBOX_GATEWAYS": "true", "XIAOHU_ADMIN_TOKEN": ADMIN_TOKEN})
     env.update(extra or {})
     return env
 

@@ -161,7 +161,12 @@ def test_every_endpoint_over_http(server: Served) -> None:
     assert balance["balanced"] is True and balance["debits_fen"] == balance["credits_fen"]
     verified = server.get("/api/v1/admin/audit/verify").json()
     assert verified["intact"] is True and verified["events"] > audit_before
-    assert server.get("/healthz").json() == {"status": "ok", "database": "ok", "mode": "sandbox"}
+    assert server.get("/healthz").json() == {
+        "status": "ok",
+        "database": "ok",
+        "mode": "sandbox",
+        "gateways": "sandbox",
+    }
     assert "swagger" in server.get("/docs").text.lower()
     paths = server.get("/openapi.json").json()["paths"]
     assert {"/api/v1/cancellations", "/api/v1/auth/otp", "/healthz"} <= set(paths)

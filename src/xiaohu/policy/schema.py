@@ -57,6 +57,8 @@ class Values(BaseModel):
     token_ttl_seconds: int = Field(1800, ge=60, le=86400)
     # real-name
     max_lines_per_id: int = Field(5, ge=1, le=20)
+    real_name_max_mismatches: int = Field(5, ge=1, le=20)  # per line, then a pause
+    real_name_window_minutes: int = Field(60, ge=1, le=24 * 60)
 
 
 class Override(BaseModel):
