@@ -1,7 +1,7 @@
 """Import benchmark: `xiaohu import` against the machine's raw bulk-load rate, on SQLite and
 PostgreSQL, side by side.
 
-1. Generate N demo lines (`xiaohu.lines.demo_data`, seed fixed; the file is reused).
+1. Generate N demo lines (`xiaohu.demo.data`, seed fixed; the file is reused).
 2. Import them with `xiaohu.lines.importer.import_path` into a fresh database: validation,
    encryption of ID numbers, password hashing, ledger postings, all of it.
 3. The limit: load exactly the rows the import wrote (every table) into a second fresh database
@@ -31,9 +31,9 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from xiaohu.config import Settings
+from xiaohu.demo.data import write
 from xiaohu.kit.db import make_engine
 from xiaohu.kit.migrate import upgrade
-from xiaohu.lines.demo_data import write
 from xiaohu.lines.importer import SQLITE_CACHE_KIB, default_workers, import_path
 from xiaohu.runtime import build_runtime
 

@@ -15,8 +15,8 @@ from typing import Any
 from faker import Faker
 from sqlalchemy import select
 
+from xiaohu.demo.data import prefix_table
 from xiaohu.identity.rules import resident_id_check_char
-from xiaohu.lines.demo_data import prefix_table
 from xiaohu.lines.importer import import_records
 from xiaohu.lines.models import Line
 from xiaohu.runtime import Context

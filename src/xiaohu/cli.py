@@ -122,7 +122,7 @@ def demo_data(
     out_file: Path | None = typer.Option(None, "--out", help="default: standard output"),
 ) -> None:
     """Write a realistic synthetic JSON Lines data set, the same for the same seed."""
-    from xiaohu.lines.demo_data import write
+    from xiaohu.demo.data import write
 
     if out_file is None:
         write(sys.stdout, lines=lines, seed=seed, show_progress=False)
@@ -140,9 +140,10 @@ def demo_numbers(
     """Numbers of the imported demo data worth trying, with what each one shows."""
     from rich.table import Table
 
+    from xiaohu.demo.data import DEMO_PASSWORD
+    from xiaohu.demo.numbers import find_demo_numbers
     from xiaohu.kit.clock import local_date
     from xiaohu.kit.db import transaction
-    from xiaohu.lines.demo_data import DEMO_PASSWORD, find_demo_numbers
     from xiaohu.regions.provinces import province_name
 
     runtime = _runtime()

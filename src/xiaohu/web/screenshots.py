@@ -32,7 +32,7 @@ def _resident_id(first17: str) -> str:
 def demo_records() -> list[dict[str, Any]]:
     """Five Beijing lines: a clean one, one with every kind of blocker (and a spare line of
     the same owner), one registered with a passport, and one for the English screens."""
-    from xiaohu.lines.demo_data import prefix_table
+    from xiaohu.demo.data import prefix_table
 
     prefix = prefix_table()["11"][0]
     number = [f"{prefix}{n:04d}" for n in (1001, 1002, 1003, 1004, 1005)]
