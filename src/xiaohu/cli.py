@@ -142,18 +142,23 @@ def demo_numbers(
 
     from xiaohu.demo.data import DEMO_PASSWORD
     from xiaohu.demo.numbers import find_demo_numbers
-    from xiaohu.kit.clock import local_date
+    from xiaohu.kit.clock import SHANGHAI
     from xiaohu.kit.db import transaction
     from xiaohu.regions.provinces import province_name
 
     runtime = _runtime()
     with transaction(runtime.sessions, readonly=True) as session:
-        today = local_date(runtime.clock_for(session).now())
-        numbers = find_demo_numbers(session, today, runtime.settings.key)
+        ctx = runtime.context(session, actor="demo")
+        now = ctx.now()
+        numbers = find_demo_numbers(ctx)
     if not numbers:
         err.print("no lines yet: run `xiaohu demo-data --out var/demo.jsonl` and `xiaohu import`")
         raise typer.Exit(1)
-    table = Table(title="Demo numbers (sandbox: the SMS code is shown at /api/v1/sandbox/sms)")
+    # Each row is what the check answers at this instant, the served sandbox's clock.
+    table = Table(
+        title=f"Demo numbers, as checked at {now.astimezone(SHANGHAI):%Y-%m-%d %H:%M %Z} "
+        "(sandbox: the SMS code is shown at /api/v1/sandbox/sms)"
+    )
     # What each number shows comes second and wraps, so a narrow terminal still shows it.
     table.add_column("number", no_wrap=True)
     table.add_column("what it shows", min_width=20, ratio=1)

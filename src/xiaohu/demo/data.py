@@ -13,14 +13,23 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, TextIO
-
-from faker import Faker
+from typing import TYPE_CHECKING, Any, TextIO
 
 from xiaohu.identity.rules import resident_id_check_char
 from xiaohu.kit.progress import progress
 from xiaohu.lines.rules import check_number
 from xiaohu.regions.rules import home_of_prefix
+
+if TYPE_CHECKING:
+    from faker import Faker
+
+# Faker is an optional extra (`xiaohu[demo]`): only making demo data needs it.
+INSTALL_HINT = "demo data needs Faker: pip install 'xiaohu[demo]'"
+
+
+class FakerMissing(RuntimeError):
+    """Faker is not installed; the message says how to install it."""
+
 
 MOBILE_BLOCKS = (
     *range(130, 140),
@@ -285,15 +294,88 @@ def _due_of(months: int) -> str:
     return f"{year:04d}-{month:02d}-15"
 
 
-def records(lines: int, seed: int) -> Iterator[dict[str, Any]]:
-    """The records, in order. The first 31 lines visit every province once."""
-    rng = random.Random(seed)
+def _every_blocker(st: _State) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A line that shows every blocker at once, and a member of its family group (a primary
+    blocks only while it has members): so the demo can show a whole list of remedies."""
+    n = st.next_ref()
+    province = st.provinces[0]
+    owner = {
+        "name": st.fake.name(),
+        "id_type": "passport",  # not allowed online
+        "id_number": f"E{st.rng.randrange(10**8):08d}",
+    }
+    rec = _own_family(st, _record(st, owner, province, "first"), f"F-{n}", "primary")
+    starts = REFERENCE_DAY - dt.timedelta(days=100)
+    rec.update(
+        status="lost",
+        real_name_verified=False,
+        bank_collection_pending=True,
+        balance={"cash_fen": 0, "gift_fen": 0},
+        unpaid_bills=[
+            {
+                "period": _period_back(1),
+                "amount_fen": rec["plan"]["monthly_fee_fen"],
+                "due_on": _due_of(1),
+            }
+        ],
+        bundle={"id": f"BB-{n}", "broadband_account": f"0{n:010d}", "role": "anchor"},
+        pending_orders=[{"id": f"O-{n}", "kind": "number_port"}],
+        contracts=[
+            {
+                "id": f"C-{n}",
+                "kind": "handset",
+                "starts_on": starts.isoformat(),
+                "ends_on": (starts + dt.timedelta(days=730)).isoformat(),
+                "handset_list_price_fen": 599900,
+                "handset_promo_price_fen": 299900,
+                "gift_prestore_remaining_fen": 60000,
+            },
+            {
+                "id": f"P-{n}",
+                "kind": "premium_number",
+                "starts_on": starts.isoformat(),
+                "ends_on": None,
+                "monthly_minimum_fen": 18800,
+            },
+        ],
+    )
+    member = _record(st, _owner(st, province), province, "other")
+    for key in ("bundle", "contracts", "unpaid_bills", "pending_orders"):
+        member.pop(key, None)
+    return rec, _own_family(st, member, f"F-{n}", "member")
+
+
+def _own_family(st: _State, rec: dict[str, Any], group: str, role: str) -> dict[str, Any]:
+    """Put `rec` in `group`; a group it opened on its own is closed, so none is left empty."""
+    if rec.get("family", {}).get("role") == "primary":
+        st.families = [f for f in st.families if f.ref != rec["family"]["group_id"]]
+    rec["family"] = {"group_id": group, "role": role}
+    return rec
+
+
+def _faker(seed: int) -> Faker:
+    try:
+        from faker import Faker
+    except ImportError:
+        raise FakerMissing(INSTALL_HINT) from None
     fake = Faker("zh_CN")
     fake.seed_instance(seed)
+    return fake
+
+
+def records(lines: int, seed: int) -> Iterator[dict[str, Any]]:
+    """The records, in order. The first 31 lines visit every province once; then, when there
+    is room, come a line with every blocker at once and a member of its family group."""
+    rng = random.Random(seed)
+    fake = _faker(seed)
     table = prefix_table()
     st = _State(rng, fake, list(table), [len(v) for v in table.values()])
     made = 0
     while made < lines:
+        if made == len(st.provinces) and lines - made >= 2:
+            yield from _every_blocker(st)
+            made += 2
+            continue
         province = (
             st.provinces[made]
             if made < len(st.provinces)
