@@ -8,7 +8,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/xiaohu_test
 DEMO_DB ?= sqlite:///var/xiaohu.db
 DEMO_LINES ?= 10000
 
-.PHONY: demo test install lint types test-sqlite test-postgres test-browser browser pg-db \
+.PHONY: demo demo-reset test install lint types test-sqlite test-postgres test-browser browser pg-db \
         bench bench-import screenshots clean
 
 $(VENV)/.installed: pyproject.toml
@@ -19,13 +19,19 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# Safe to run again: demo-load adds only numbers not loaded yet, so earlier tries are kept
+# (`make demo-reset` starts afresh); demo-numbers runs the real check at the sandbox's time.
 demo: install
+	@$(PY) -c 'import faker' 2>/dev/null || $(BIN)/pip install -q -e '.[demo]'
 	mkdir -p var
-	XIAOHU_DATABASE_URL=$(DEMO_DB) $(BIN)/xiaohu migrate
+	XIAOHU_DATABASE_URL=$(DEMO_DB) XIAOHU_MODE=sandbox $(BIN)/xiaohu migrate
 	test -s var/demo.jsonl || $(BIN)/xiaohu demo-data --lines $(DEMO_LINES) --seed 2026 --out var/demo.jsonl
-	XIAOHU_DATABASE_URL=$(DEMO_DB) $(BIN)/xiaohu import var/demo.jsonl
-	XIAOHU_DATABASE_URL=$(DEMO_DB) $(BIN)/xiaohu demo-numbers
+	XIAOHU_DATABASE_URL=$(DEMO_DB) XIAOHU_MODE=sandbox $(BIN)/xiaohu demo-load var/demo.jsonl
+	XIAOHU_DATABASE_URL=$(DEMO_DB) XIAOHU_MODE=sandbox $(BIN)/xiaohu demo-numbers
 	XIAOHU_DATABASE_URL=$(DEMO_DB) XIAOHU_MODE=sandbox $(BIN)/xiaohu serve --host 127.0.0.1 --port 8000
+
+demo-reset: install
+	XIAOHU_DATABASE_URL=$(DEMO_DB) XIAOHU_MODE=sandbox $(BIN)/xiaohu demo-reset
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

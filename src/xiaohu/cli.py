@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -102,10 +103,7 @@ def import_(
     result = import_path(
         runtime, file, skip_invalid=skip_invalid, show_progress=None, workers=workers
     )
-    for e in result.errors[:200]:
-        err.print(f"line {e.line}: {e.field}: {e.reason}", markup=False, highlight=False)
-    if len(result.errors) > 200:
-        err.print(f"... and {len(result.errors) - 200} more errors")
+    _print_import_errors(result.errors)
     if result.errors and not skip_invalid:
         err.print(f"[red]{len(result.errors)} invalid record(s): nothing was written[/red]")
         raise typer.Exit(1)
@@ -113,6 +111,13 @@ def import_(
         f"imported {result.imported} line(s)"
         + (f", skipped {result.skipped} invalid" if result.skipped else "")
     )
+
+
+def _print_import_errors(errors: list[Any]) -> None:
+    for e in errors[:200]:
+        err.print(f"line {e.line}: {e.field}: {e.reason}", markup=False, highlight=False)
+    if len(errors) > 200:
+        err.print(f"... and {len(errors) - 200} more errors")
 
 
 @app.command("demo-data")
@@ -173,6 +178,50 @@ def demo_numbers(
     out.print(f"pages:      {base_url}/   (sign in with a number above and its service password)")
     out.print(f"API docs:   {base_url}/docs")
     out.print(f"SMS codes:  {base_url}/api/v1/sandbox/sms?msisdn={first}")
+
+
+@app.command("demo-load")
+def demo_load(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="the demo JSON Lines file"),
+) -> None:
+    """Load the demo file's numbers this database does not hold yet; the others keep what
+    earlier tries did to them (cancelled, paid...). `xiaohu demo-reset` starts afresh."""
+    from xiaohu.demo.load import load
+
+    loaded = load(_runtime(), file, show_progress=None)
+    result = loaded.result
+    if result.errors:
+        _print_import_errors(result.errors)
+        err.print(f"[red]{len(result.errors)} invalid record(s): nothing was written[/red]")
+        raise typer.Exit(1)
+    kept = f"; {loaded.kept} already here, kept as earlier tries left them" if loaded.kept else ""
+    out.print(f"imported {result.imported} line(s){kept}")
+
+
+@app.command("demo-reset")
+def demo_reset() -> None:
+    """Remove the sandbox's SQLite demo database, to start the demo afresh."""
+    from pydantic import ValidationError
+
+    from xiaohu.demo.load import NotResettable, reset
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        err.print(f"[red]configuration error:[/red] {exc.errors()[0]['msg']}")
+        raise typer.Exit(2) from None
+    if not settings.sandbox:
+        err.print("demo-reset works in sandbox mode only (XIAOHU_MODE=sandbox)")
+        raise typer.Exit(2)
+    try:
+        removed = reset(settings.database_url)
+    except NotResettable as exc:
+        err.print(f"{exc}: {masked_url(settings.database_url)}", highlight=False)
+        raise typer.Exit(2) from None
+    if removed:
+        out.print("removed " + ", ".join(str(p) for p in removed))
+    else:
+        out.print("no demo database to remove")
 
 
 @run_app.command("close-cycle")
