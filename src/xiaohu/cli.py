@@ -127,8 +127,13 @@ def demo_data(
     out_file: Path | None = typer.Option(None, "--out", help="default: standard output"),
 ) -> None:
     """Write a realistic synthetic JSON Lines data set, the same for the same seed."""
-    from xiaohu.demo.data import write
+    from xiaohu.demo.data import FakerMissing, faker_class, write
 
+    try:
+        faker_class()  # before an output file is opened
+    except FakerMissing as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(1) from None
     if out_file is None:
         write(sys.stdout, lines=lines, seed=seed, show_progress=False)
         return

@@ -353,12 +353,17 @@ def _own_family(st: _State, rec: dict[str, Any], group: str, role: str) -> dict[
     return rec
 
 
-def _faker(seed: int) -> Faker:
+def faker_class() -> type[Faker]:
+    """Faker, imported only here; FakerMissing (with how to install it) when it is absent."""
     try:
         from faker import Faker
     except ImportError:
         raise FakerMissing(INSTALL_HINT) from None
-    fake = Faker("zh_CN")
+    return Faker
+
+
+def _faker(seed: int) -> Faker:
+    fake = faker_class()("zh_CN")
     fake.seed_instance(seed)
     return fake
 
