@@ -264,7 +264,7 @@ ZH: dict[str, str] = {
     "id_number_hint": "登记时的完整证件号码",
     "wrong_reference_title": "信息不符",
     "wrong_reference_body": "业务流水号、服务密码或证件号码有误，请核对后重试。",
-    "not_cancelled": "{number} 未销户，请用短信验证码登录。",
+    "not_cancelled": "{number} 不是已销户的号码，请用短信验证码登录。",
     "sign_in_with_code": "用短信验证码登录",
     # per-client limits
     "rate_limited_title": "操作过于频繁",
@@ -543,7 +543,7 @@ EN: dict[str, str] = {
     "id_number_hint": "The full number the line was registered with",
     "wrong_reference_title": "The details do not match",
     "wrong_reference_body": "The reference, the service password or the ID number is wrong.",
-    "not_cancelled": "{number} is not cancelled: sign in with an SMS code.",
+    "not_cancelled": "{number} is not a cancelled number: sign in with an SMS code.",
     "sign_in_with_code": "Sign in with an SMS code",
     "rate_limited_title": "Too many requests",
     "rate_limited_body": "Too many requests came from this network; to protect every number, "
