@@ -5,8 +5,8 @@ long to wait, and nothing is sent or tried."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -28,7 +28,7 @@ def sms_count(web: TestClient, msisdn: str) -> int:
     return len(web.get("/api/v1/sandbox/sms", params={"msisdn": msisdn}).json()["messages"])
 
 
-def assert_wait_page(r: httpx.Response) -> None:
+def assert_wait_page(r: Any) -> None:
     assert r.status_code == 429
     html = r.text
     assert 'data-screen="rate-limited"' in html
