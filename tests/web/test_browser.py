@@ -265,3 +265,47 @@ def test_a_missing_page_is_a_page_in_the_browser(page: Any, live: LiveServer) ->
     assert page.locator("h1").inner_text() == "页面不存在"
     page.click("#go-home")
     assert screen(page) == "sign-in"
+
+
+def test_a_cancelled_number_signs_in_with_its_reference_and_undoes(
+    page: Any, live: LiveServer
+) -> None:
+    record = add_line(live, balance=RICH)
+    sign_in(page, live, record["msisdn"])
+    page.goto("/line/confirm")
+    confirm(page, record)
+    done_url = page.url
+    reference = page.locator("#reference").inner_text()
+    assert page.locator("#refund-status").inner_text() == "已退款"  # paid out inline
+    page.context.clear_cookies()
+    set_clock(live, "2026-11-25T08:00:00+08:00")  # within the 24-hour undo window
+    page.goto("/")
+    page.fill("#msisdn", record["msisdn"])
+    page.click("#send-code")  # no SMS to a cancelled number: the page offers the reference
+    assert screen(page) == "sign-in-reference"
+    assert "已销户" in page.locator("#reference-notice").inner_text()
+    assert page.locator("#msisdn").input_value() == record["msisdn"]
+    page.fill("#reference", reference)
+    page.fill("#service_password", record["service_password"])
+    page.fill("#id_number", record["owner"]["id_number"])
+    page.press("#id_number", "Enter")
+    page.wait_for_url(done_url)
+    assert screen(page) == "done"
+    page.click("#undo")
+    page.wait_for_url("**?reversed=1")
+    assert page.locator("h1").inner_text() == "已撤销销户"
+
+
+def test_the_cancelled_number_link_leads_to_the_reference_form_in_english(
+    page: Any, live: LiveServer
+) -> None:
+    page.goto("/")
+    page.click("a.lang-switch")
+    page.wait_for_url(re.compile(r".*/$"))
+    page.click("#cancelled-link")
+    page.wait_for_url("**/sign-in/reference")
+    assert page.locator("h1").inner_text() == "Sign in to a cancelled number"
+    page.fill("#msisdn", "123")
+    page.click("#sign-in-reference")
+    assert page.locator("#msisdn-error").is_visible()
+    assert page.locator("#reference-error").inner_text().endswith("Enter the reference.")

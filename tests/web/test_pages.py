@@ -204,13 +204,8 @@ def test_cancel_then_receipt_for_the_owner_only(web: TestClient) -> None:
     assert r.status_code == 403 and r.json()["code"] == "FORBIDDEN"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a cancelled number receives no SMS code (API.md); the sign-in page has no form "
-    "for the reference, password and ID number yet",
-)
-def test_a_cancelled_line_signs_in_to_its_done_page_with_undo(web: TestClient) -> None:
-    record = add(web, balance=RICH)
+def cancel_on_pages(web: TestClient, record: dict[str, Any]) -> str:
+    """Sign in and cancel through the pages; the done page's path."""
     token = sign_in(web, record["msisdn"])
     page = web.get("/line/confirm").text
     quote = re.search(r'name="quote_id" value="([^"]+)"', page)
@@ -223,17 +218,103 @@ def test_a_cancelled_line_signs_in_to_its_done_page_with_undo(web: TestClient) -
         follow_redirects=False,
     )  # fmt: skip
     assert r.status_code == 303, r.text
-    done_url = r.headers["location"]
+    return str(r.headers["location"])
+
+
+def sign_in_by_reference(
+    web: TestClient, record: dict[str, Any], reference: str, **overrides: str
+) -> Any:
+    """Send-code finds the number cancelled and offers the reference form; submit it."""
+    token = token_of(web.get("/").text)
+    r = web.post("/sign-in/code", data={"csrf_token": token, "msisdn": record["msisdn"]})
+    assert r.status_code == 409 and 'action="/sign-in/reference"' in r.text
+    assert "已销户，不再接收短信验证码" in r.text
+    form = {
+        "csrf_token": token,
+        "msisdn": record["msisdn"],
+        "reference": reference,
+        "service_password": SERVICE_PASSWORD,
+        "id_number": record["owner"]["id_number"],
+    }
+    form.update(overrides)
+    return web.post("/sign-in/reference", data=form, follow_redirects=False)
+
+
+def test_a_cancelled_line_signs_in_to_its_done_page_with_undo(web: TestClient) -> None:
+    record = add(web, balance=RICH)
+    done_url = cancel_on_pages(web, record)
+    reference = re.search(r'id="reference">([^<]+)<', web.get(done_url).text)
+    assert reference
     web.cookies.clear()
     r = web.put("/api/v1/sandbox/clock", json={"now": "2026-11-25T08:00:00+08:00"})
     assert r.status_code == 200
-    token = sign_in(web, record["msisdn"])  # the session expired; the undo window has not
+    # The session expired; the undo window has not. No SMS: the reference signs in.
+    r = sign_in_by_reference(web, record, reference.group(1).lower())
+    assert r.status_code == 303 and r.headers["location"] == "/line"
     r = web.get("/line", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == done_url
-    assert 'id="undo"' in web.get(done_url).text
-    r = web.post(f"{done_url}/undo", data={"csrf_token": token}, follow_redirects=False)
+    done = web.get(done_url).text
+    assert 'id="undo"' in done
+    r = web.post(f"{done_url}/undo", data={"csrf_token": token_of(done)}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"{done_url}?reversed=1"
     assert 'class="badge status-active"' in web.get("/line").text
+
+
+def test_a_cancelled_line_reads_its_settlement_once_the_cycle_closed(web: TestClient) -> None:
+    record = add(web, balance=RICH)
+    done_url = cancel_on_pages(web, record)
+    reference = re.search(r'id="reference">([^<]+)<', web.get(done_url).text)
+    assert reference and 'id="settlement"' not in web.get(done_url).text
+    web.cookies.clear()
+    r = web.post("/api/v1/sandbox/usage", json={"msisdn": record["msisdn"], "amount_fen": 733})
+    assert r.status_code == 201, r.text
+    web.put("/api/v1/sandbox/clock", json={"now": "2026-12-01T02:00:00+08:00"})
+    r = web.post("/api/v1/sandbox/runs/close-cycle", json={"period": "2026-11"})
+    assert r.status_code == 200 and r.json()["settled"] == 1, r.text
+    r = sign_in_by_reference(web, record, reference.group(1))
+    assert r.status_code == 303
+    done = web.get(web.get("/line", follow_redirects=False).headers["location"]).text
+    assert 'id="settlement"' in done and 'id="undo"' not in done
+    assert '<dd class="amount" id="settlement-late-usage">¥7.33</dd>' in done
+
+
+def test_the_reference_form_counts_failures_and_locks_like_the_api(web: TestClient) -> None:
+    record = add(web, balance=RICH)
+    done_url = cancel_on_pages(web, record)
+    reference = re.search(r'id="reference">([^<]+)<', web.get(done_url).text)
+    assert reference
+    web.cookies.clear()
+    r = sign_in_by_reference(web, record, "XH-WRONG")
+    assert r.status_code == 401 and 'id="wrong-reference"' in r.text
+    assert "还可尝试 4 次" in r.text
+    for wrong in ("000000", "111111", "222222"):
+        r = sign_in_by_reference(web, record, reference.group(1), service_password=wrong)
+        assert r.status_code == 401
+    r = sign_in_by_reference(web, record, reference.group(1), id_number="110101199001011237")
+    assert r.status_code == 429 and 'id="locked-until"' in r.text
+    r = sign_in_by_reference(web, record, reference.group(1))  # right, but locked
+    assert r.status_code == 429 and web.cookies.get("xh_session") is None
+
+
+def test_the_reference_form_names_its_fields_and_a_live_number(web: TestClient) -> None:
+    live = add(web)
+    web.get("/lang", params={"to": "en"})
+    page = web.get("/sign-in/reference")
+    assert page.status_code == 200 and "Sign in to a cancelled number" in page.text
+    token = token_of(page.text)
+    r = web.post("/sign-in/reference", data={"csrf_token": token, "msisdn": "123"})
+    assert r.status_code == 422
+    for message in ("Enter the reference.", "6 digits", "ID number"):
+        assert message in r.text
+    r = web.post("/sign-in/reference", data={"msisdn": live["msisdn"]})
+    assert r.status_code == 403  # no CSRF token
+    r = web.post(
+        "/sign-in/reference",
+        data={"csrf_token": token, "msisdn": live["msisdn"], "reference": "XH-1",
+              "service_password": SERVICE_PASSWORD, "id_number": live["owner"]["id_number"]},
+    )  # fmt: skip
+    assert r.status_code == 401 and "is not a cancelled number" in r.text
+    assert 'href="/sign-in/reference"' in web.get("/").text
 
 
 def test_a_blocked_cancellation_from_the_page_keeps_its_refusal(

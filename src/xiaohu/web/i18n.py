@@ -251,6 +251,38 @@ ZH: dict[str, str] = {
     "server_error_title": "服务暂时出错",
     "server_error_body": "请稍后再试；您的号码没有被更改。",
     "go_home": "返回首页",
+    # a cancelled number signs in with its reference (it receives no SMS)
+    "cancelled_link": "已销户的号码",
+    "cancelled_title": "已销户号码登录",
+    "cancelled_lead": "已销户的号码不再接收短信。请输入销户时的业务流水号（见完成页面或销户证明）、"
+    "服务密码和机主证件号码，以撤销销户或查看结算。",
+    "cancelled_found": "{number} 已销户，不再接收短信验证码。请用业务流水号登录。",
+    "reference_label": "业务流水号",
+    "reference_hint": "以 XH 开头，见完成页面、短信或销户证明",
+    "reference_required": "请输入业务流水号。",
+    "id_number_label": "机主证件号码",
+    "id_number_hint": "登记时的完整证件号码",
+    "wrong_reference_title": "信息不符",
+    "wrong_reference_body": "业务流水号、服务密码或证件号码有误，请核对后重试。",
+    "not_cancelled": "{number} 不是已销户的号码，请用短信验证码登录。",
+    "sign_in_with_code": "用短信验证码登录",
+    # per-client limits
+    "rate_limited_title": "操作过于频繁",
+    "rate_limited_body": "此网络的请求次数过多，为保护所有号码，请 {wait} 秒后再试。",
+    # the refund's status and the settlement
+    "refund_amount": "退还金额",
+    "refund_status": "退款状态",
+    "refund_status_pending": "退款处理中",
+    "refund_status_paid": "已退款",
+    "refund_status_failed": "退款失败，客服将联系您",
+    "refund_pending_note": "退款已提交支付机构，到账后此处会更新。",
+    "refund_failed_note": "支付机构未能完成退款。款项仍为您保留，客服将联系您重新退款。",
+    "settlement_title": "账期结算",
+    "settlement_closed_at": "结算时间",
+    "settlement_late_usage": "未出账通话/流量费",
+    "settlement_trued_up": "预留款退还",
+    "settlement_shortfall": "仍需缴纳",
+    "settlement_pending": "账期结束后结算预留款，多退少补。",
 }
 
 EN: dict[str, str] = {
@@ -498,6 +530,39 @@ EN: dict[str, str] = {
     "server_error_title": "Something went wrong on our side",
     "server_error_body": "Please try again in a moment; nothing was changed on your number.",
     "go_home": "Back to the home page",
+    "cancelled_link": "Number already cancelled",
+    "cancelled_title": "Sign in to a cancelled number",
+    "cancelled_lead": "A cancelled number receives no SMS. Enter the reference of the "
+    "cancellation (on the done page and the receipt), the service password and the owner's ID "
+    "number to undo the cancellation or read its settlement.",
+    "cancelled_found": "{number} is cancelled and receives no codes. Sign in with the reference.",
+    "reference_label": "Reference",
+    "reference_hint": "Starts with XH; on the done page, the SMS and the receipt",
+    "reference_required": "Enter the reference.",
+    "id_number_label": "Owner's ID number",
+    "id_number_hint": "The full number the line was registered with",
+    "wrong_reference_title": "The details do not match",
+    "wrong_reference_body": "The reference, the service password or the ID number is wrong.",
+    "not_cancelled": "{number} is not a cancelled number: sign in with an SMS code.",
+    "sign_in_with_code": "Sign in with an SMS code",
+    "rate_limited_title": "Too many requests",
+    "rate_limited_body": "Too many requests came from this network; to protect every number, "
+    "try again in {wait} seconds.",
+    "refund_amount": "Refund",
+    "refund_status": "Refund status",
+    "refund_status_pending": "Refund on its way",
+    "refund_status_paid": "Refunded",
+    "refund_status_failed": "The refund failed; we will contact you",
+    "refund_pending_note": "The payment provider has the refund; this page updates once it "
+    "is paid.",
+    "refund_failed_note": "The payment provider could not pay the refund. The money is still "
+    "yours; customer service will contact you to pay it again.",
+    "settlement_title": "Settlement",
+    "settlement_closed_at": "Settled at",
+    "settlement_late_usage": "Usage billed late",
+    "settlement_trued_up": "Reserve refunded",
+    "settlement_shortfall": "Still to pay",
+    "settlement_pending": "The reserve is settled when the billing cycle closes.",
 }
 
 MESSAGES: dict[str, dict[str, str]] = {"zh": ZH, "en": EN}

@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import DomainError, error_responses
-from xiaohu.kit.web import UnitOfWork, problem_response
+from xiaohu.kit.web import UnitOfWork, problem_response, runtime_of
 from xiaohu.runtime import Context
 from xiaohu.web import csrf, remedies, session, views
 from xiaohu.web.i18n import LANGS, negotiate
@@ -180,11 +180,15 @@ async def send_code(request: Request, ctx: UnitOfWork) -> Response:
             request, ctx, "sign_in.html", status=422, screen="sign-in", step=1,
             form=values, errors={"msisdn": "msisdn_invalid"},
         )  # fmt: skip
+    if refused := over_client_limit(request, ctx, "otp"):
+        return refused
     try:
         ttl = attempt(ctx, lambda: identity.request_otp(ctx, msisdn))
     except DomainError as err:
         if err.code == "VERIFICATION_LOCKED":
             return locked_page(request, ctx, err, msisdn)
+        if err.code == "LINE_CANCELLED":  # no SMS any more: the reference takes the code's place
+            return reference_form(request, ctx, values, status=409, notice="cancelled_found")
         if err.code == "OTP_THROTTLED":
             return render(
                 request, ctx, "sign_in.html", status=429, screen="sign-in", step=1, form=values,
@@ -199,6 +203,29 @@ async def send_code(request: Request, ctx: UnitOfWork) -> Response:
         request, ctx, "sign_in.html", screen="sign-in", step=1, form=values,
         code_sent=True, notice="code_sent", minutes=max(1, ttl // 60),
     )  # fmt: skip
+
+
+def over_client_limit(request: Request, ctx: Context, kind: str) -> Response | None:
+    """The API's per-client limits (`identity.limits`) count the pages' sign-in too, in the
+    same counters: a client cannot get round them by using the form instead of the API. None
+    when within them, else the page that says how long to wait (429, `Retry-After`)."""
+    limits = runtime_of(request).client_limits
+    if limits is None:
+        return None
+    client = request.client.host if request.client else "unknown"
+    try:
+        if kind == "otp":
+            limits.hit_otp(client)
+        else:
+            limits.hit_token(client)
+    except DomainError as err:
+        wait = int(err.extra.get("retry_after", 60))
+        response = render(
+            request, ctx, "rate_limited.html", status=429, screen="rate-limited", wait=wait
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    return None
 
 
 def locked_page(request: Request, ctx: Context, err: DomainError, msisdn: str) -> Response:
@@ -230,6 +257,8 @@ async def sign_in(request: Request, ctx: UnitOfWork) -> Response:
             request, ctx, "sign_in.html", status=422, screen="sign-in", step=1,
             form=values, errors=errors, code_sent=bool(msisdn),
         )  # fmt: skip
+    if refused := over_client_limit(request, ctx, "token"):
+        return refused
     try:
         issued = attempt(ctx, lambda: identity.sign_in(ctx, msisdn, otp, password))
     except DomainError as err:
@@ -241,6 +270,74 @@ async def sign_in(request: Request, ctx: UnitOfWork) -> Response:
             attempts_left=err.extra.get("attempts_left"),
         )  # fmt: skip
     response = see_other("/line")
+    session.sign_in(request, response, issued.access_token, issued.expires_in)
+    csrf.set_sid(request, response, csrf.new_sid())
+    return response
+
+
+# A cancelled number receives no SMS: it signs in with its cancellation's reference, the
+# service password and the owner's ID number (API.md), to undo or to read the settlement.
+
+
+def reference_form(
+    request: Request,
+    ctx: Context,
+    values: dict[str, str],
+    *,
+    status: int = 200,
+    **shown: Any,
+) -> Response:
+    return render(
+        request, ctx, "sign_in_reference.html", status=status, screen="sign-in-reference",
+        step=1, form=values, **shown,
+    )  # fmt: skip
+
+
+@router.get("/sign-in/reference", response_class=HTMLResponse)
+def reference_page(request: Request, ctx: UnitOfWork, msisdn: str = "") -> Response:
+    if signed_in(request, ctx) is not None:
+        return see_other("/line")
+    return reference_form(request, ctx, {"msisdn": msisdn if MSISDN.match(msisdn) else ""})
+
+
+@router.post("/sign-in/reference", response_class=HTMLResponse)
+async def sign_in_with_reference(request: Request, ctx: UnitOfWork) -> Response:
+    from xiaohu.identity.reference import sign_in_by_reference
+
+    form = await form_of(request)
+    if not csrf_ok(request, ctx, form):
+        return forbidden_form(request, ctx)
+    msisdn = form.get("msisdn", "").replace(" ", "")
+    reference, password = form.get("reference", ""), form.get("service_password", "")
+    id_number = form.get("id_number", "")
+    values = {"msisdn": msisdn, "reference": reference}
+    errors: dict[str, str] = {}
+    if not MSISDN.match(msisdn):
+        errors["msisdn"] = "msisdn_invalid"
+    if not reference or len(reference) > 40:
+        errors["reference"] = "reference_required"
+    if not re.fullmatch(r"\d{6}", password):
+        errors["service_password"] = "password_invalid"  # noqa: S105 (a message key)
+    if not id_number or len(id_number) > 40:
+        errors["id_number"] = "id_required"
+    if errors:
+        return reference_form(request, ctx, values, status=422, errors=errors)
+    if refused := over_client_limit(request, ctx, "token"):
+        return refused
+    try:
+        issued = attempt(
+            ctx, lambda: sign_in_by_reference(ctx, msisdn, reference, password, id_number)
+        )
+    except DomainError as err:
+        if err.code == "VERIFICATION_LOCKED":
+            return locked_page(request, ctx, err, msisdn)
+        if "attempts_left" not in err.extra:  # not a cancelled number: it gets a code
+            return reference_form(request, ctx, values, status=err.status, notice="not_cancelled")
+        return reference_form(
+            request, ctx, values, status=err.status, failure=True,
+            attempts_left=err.extra.get("attempts_left"),
+        )  # fmt: skip
+    response = see_other("/line")  # a cancelled line's page is its done page
     session.sign_in(request, response, issued.access_token, issued.expires_in)
     csrf.set_sid(request, response, csrf.new_sid())
     return response

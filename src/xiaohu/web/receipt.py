@@ -72,6 +72,17 @@ class ReceiptData:
     # What a reversal does not bring back (remedies done before the cancellation), or "".
     not_restored_zh: str = ""
     not_restored_en: str = ""
+    # The refund made at cancellation: pending until the gateway pays it out, paid, failed;
+    # None when nothing was refunded then.
+    refund_status: str | None = None
+
+
+# The refund's status as the receipt says it (never "refunded" before the gateway paid it).
+REFUND_STATUS = {
+    "pending": "退款处理中 / Refund on its way",
+    "paid": "已退款 / Refunded",
+    "failed": "退款失败，客服将联系您 / The refund failed; we will contact you",
+}
 
 
 def _simplified_face(path: Path) -> int:
@@ -226,7 +237,9 @@ def render(data: ReceiptData) -> bytes:
         pdf.field("现金余额", "Cash balance", yuan(data.cash_balance_fen), right=True)
     for item in data.charges:
         pdf.field(item.label, item.label_en, yuan(-item.amount_fen), right=True)
-    pdf.field("立即退还", "Refunded now", yuan(data.refund_now_fen), right=True)
+    pdf.field("退还金额", "Refund", yuan(data.refund_now_fen), right=True)
+    if data.refund_status in REFUND_STATUS:
+        pdf.field("退款状态", "Refund status", REFUND_STATUS[data.refund_status])
     pdf.field("预留款", "Reserve (trued up at cycle close)", yuan(data.reserve_fen), right=True)
     pdf.field("作废赠款", "Gift credit forfeited", yuan(data.forfeited_fen), right=True)
     pdf.field("退费方式", "Refund route", data.route)

@@ -322,4 +322,5 @@ def receipt_data(ctx: Context, cancellation_id: str, msisdn: str, lang: str) -> 
         reversed_at=row.reversed_at,
         not_restored_zh=not_restored_text(done["not_restored"], "zh"),
         not_restored_en=not_restored_text(done["not_restored"], "en"),
+        refund_status=refund.get("status"),
     )
