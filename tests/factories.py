@@ -16,8 +16,8 @@ from faker import Faker
 from sqlalchemy import select
 
 from xiaohu.identity.rules import resident_id_check_char
+from xiaohu.intake.importer import import_records
 from xiaohu.lines.demo_data import prefix_table
-from xiaohu.lines.importer import import_records
 from xiaohu.lines.models import Line
 from xiaohu.runtime import Context
 

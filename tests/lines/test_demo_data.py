@@ -10,11 +10,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from xiaohu.intake.importer import import_records
+from xiaohu.intake.rules import validate_record
 from xiaohu.ledger.service import trial_balance
 from xiaohu.lines.demo_data import find_demo_numbers, prefix_table, write
-from xiaohu.lines.importer import import_records
 from xiaohu.lines.models import Line
-from xiaohu.lines.rules import validate_record
 from xiaohu.runtime import Context
 
 

@@ -20,8 +20,8 @@ from sqlalchemy import func, text
 from sqlalchemy.orm import Session
 
 from xiaohu.identity.rules import resident_id_check_char
+from xiaohu.intake.rules import check_number
 from xiaohu.kit.progress import progress
-from xiaohu.lines.rules import check_number
 from xiaohu.regions.rules import home_of_prefix
 
 MOBILE_BLOCKS = (

@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from playwright.sync_api import sync_playwright
 
-    from xiaohu.lines.importer import import_records
+    from xiaohu.intake.importer import import_records
 
     with serving() as server:
         with transaction(server.runtime.sessions) as session:
