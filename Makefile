@@ -28,8 +28,8 @@ demo: install
 	XIAOHU_DATABASE_URL=$(DEMO_DB) XIAOHU_MODE=sandbox $(BIN)/xiaohu serve --host 127.0.0.1 --port 8000
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 
 types: install
 	$(BIN)/mypy
@@ -67,7 +67,7 @@ bench: install pg-db
 	$(PY) benchmarks/bench_service.py
 
 screenshots: install browser
-	$(PY) -m xiaohu.web.screenshots docs/screenshots
+	$(PY) -m tools.screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-* .mypy_cache .ruff_cache
