@@ -44,7 +44,7 @@ class HealthOut(BaseModel):
 API_ROUTERS = [
     "xiaohu.cancellation.api",
     "xiaohu.identity.api",
-    "xiaohu.lines.api",
+    "xiaohu.overview.api",
     "xiaohu.billing.api",
     "xiaohu.contracts.api",
     "xiaohu.lines.bundles_api",
