@@ -8,7 +8,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/xiaohu_test
 DEMO_DB ?= sqlite:///var/xiaohu.db
 DEMO_LINES ?= 10000
 
-.PHONY: demo test install lint types test-sqlite test-postgres test-browser browser pg-db \
+.PHONY: demo test install lint imports types test-sqlite test-postgres test-browser browser pg-db \
         bench bench-import screenshots clean
 
 $(VENV)/.installed: pyproject.toml
@@ -30,6 +30,11 @@ demo: install
 lint: install
 	$(BIN)/ruff check src tests benchmarks tools
 	$(BIN)/ruff format --check src tests benchmarks tools
+	$(MAKE) imports
+
+# The layers of the README's Architecture section (contracts in pyproject.toml).
+imports: install
+	$(BIN)/lint-imports --no-cache
 
 types: install
 	$(BIN)/mypy
