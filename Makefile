@@ -8,7 +8,7 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/xiaohu_test
 DEMO_DB ?= sqlite:///var/xiaohu.db
 DEMO_LINES ?= 10000
 
-.PHONY: demo demo-reset test install lint types test-sqlite test-postgres test-browser browser pg-db \
+.PHONY: demo demo-reset test install lint imports types test-sqlite test-postgres test-browser browser pg-db \
         bench bench-import screenshots clean
 
 $(VENV)/.installed: pyproject.toml
@@ -34,8 +34,13 @@ demo-reset: install
 	XIAOHU_DATABASE_URL=$(DEMO_DB) XIAOHU_MODE=sandbox $(BIN)/xiaohu demo-reset
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
+	$(MAKE) imports
+
+# The layers of the README's Architecture section (contracts in pyproject.toml).
+imports: install
+	$(BIN)/lint-imports --no-cache
 
 types: install
 	$(BIN)/mypy
@@ -73,7 +78,7 @@ bench: install pg-db
 	$(PY) benchmarks/bench_service.py
 
 screenshots: install browser
-	$(PY) -m xiaohu.web.screenshots docs/screenshots
+	$(PY) -m tools.screenshots docs/screenshots
 
 clean:
 	rm -rf $(VENV) var/*.db var/*.db-* .mypy_cache .ruff_cache

@@ -2,7 +2,7 @@
 PostgreSQL, side by side.
 
 1. Generate N demo lines (`xiaohu.demo.data`, seed fixed; the file is reused).
-2. Import them with `xiaohu.lines.importer.import_path` into a fresh database: validation,
+2. Import them with `xiaohu.intake.importer.import_path` into a fresh database: validation,
    encryption of ID numbers, password hashing, ledger postings, all of it.
 3. The limit: load exactly the rows the import wrote (every table) into a second fresh database
    with the engine's fastest plain path — psycopg `cursor.copy` for PostgreSQL, `executemany`
@@ -32,9 +32,9 @@ from sqlalchemy.engine import make_url
 
 from xiaohu.config import Settings
 from xiaohu.demo.data import write
+from xiaohu.intake.importer import SQLITE_CACHE_KIB, default_workers, import_path
 from xiaohu.kit.db import make_engine
 from xiaohu.kit.migrate import upgrade
-from xiaohu.lines.importer import SQLITE_CACHE_KIB, default_workers, import_path
 from xiaohu.runtime import build_runtime
 
 ROOT = Path(__file__).resolve().parent.parent

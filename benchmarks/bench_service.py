@@ -116,7 +116,7 @@ class EngineRun:
 
 def _prefixes(count: int) -> list[str]:
     """Allocated 7-digit mobile blocks spread over provinces, so lines hit several policies."""
-    from xiaohu.lines.rules import check_number
+    from xiaohu.intake.rules import check_number
     from xiaohu.regions.rules import home_of_prefix
 
     found: list[str] = []
@@ -207,8 +207,8 @@ def load_lines(url: str, key: str, records: list[dict[str, Any]], tmp: Path) -> 
     """Migrate, import through the real importer, and return (line id, msisdn) pairs."""
     from sqlalchemy import select
 
+    from xiaohu.intake.importer import import_path
     from xiaohu.kit.migrate import upgrade
-    from xiaohu.lines.importer import import_path
     from xiaohu.lines.models import Line
     from xiaohu.runtime import build_runtime
 

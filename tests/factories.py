@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from xiaohu.demo.data import prefix_table
 from xiaohu.identity.rules import resident_id_check_char
-from xiaohu.lines.importer import import_records
+from xiaohu.intake.importer import import_records
 from xiaohu.lines.models import Line
 from xiaohu.runtime import Context
 

@@ -44,14 +44,14 @@ class HealthOut(BaseModel):
 API_ROUTERS = [
     "xiaohu.cancellation.api",
     "xiaohu.identity.api",
-    "xiaohu.lines.api",
+    "xiaohu.overview.api",
     "xiaohu.billing.api",
     "xiaohu.contracts.api",
     "xiaohu.lines.bundles_api",
     "xiaohu.ledger.api",
     "xiaohu.audit.api",
 ]
-SANDBOX_ROUTERS = ["xiaohu.sandbox.api", "xiaohu.lines.sandbox_api", "xiaohu.billing.sandbox_api"]
+SANDBOX_ROUTERS = ["xiaohu.sandbox.api", "xiaohu.intake.sandbox_api", "xiaohu.billing.sandbox_api"]
 PAGE_ROUTERS = ["xiaohu.web.pages"]
 IMPORT_PATH = "/api/v1/sandbox/lines"  # the one route with its own body limit
 

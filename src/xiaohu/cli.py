@@ -97,7 +97,7 @@ def import_(
     ),
 ) -> None:
     """Load lines from JSON Lines; invalid records are reported as `line N: field: reason`."""
-    from xiaohu.lines.importer import import_path
+    from xiaohu.intake.importer import import_path
 
     runtime = _runtime()
     result = import_path(

@@ -13,12 +13,12 @@ from tests.factories import line_record, load, owner
 from xiaohu.audit.models import AuditEvent
 from xiaohu.billing.cycle import add_usage, run_close_cycle
 from xiaohu.billing.models import Bill, Refund
+from xiaohu.billing.service import arrears_fen
 from xiaohu.cancellation import service
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.kit.errors import DomainError
 from xiaohu.ledger.models import JournalTransaction
 from xiaohu.lines.models import Line
-from xiaohu.lines.service import arrears_fen
 from xiaohu.notifications.addressing import NO_OTHER_LINE
 from xiaohu.notifications.models import OutboxMessage
 from xiaohu.numbers.models import NumberRecord

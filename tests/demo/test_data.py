@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from xiaohu.demo.data import prefix_table, write
 from xiaohu.demo.numbers import find_demo_numbers
+from xiaohu.intake.importer import import_records
+from xiaohu.intake.rules import validate_record
 from xiaohu.ledger.service import trial_balance
-from xiaohu.lines.importer import import_records
 from xiaohu.lines.models import Line
-from xiaohu.lines.rules import validate_record
 from xiaohu.runtime import Context
 
 

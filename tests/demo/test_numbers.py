@@ -13,8 +13,8 @@ from xiaohu.cancellation.schemas import CheckOut
 from xiaohu.cancellation.service import check
 from xiaohu.demo.data import write
 from xiaohu.demo.numbers import find_demo_numbers
+from xiaohu.intake.importer import import_records
 from xiaohu.kit.clock import FrozenClock
-from xiaohu.lines.importer import import_records
 from xiaohu.runtime import Context
 
 EVERY_BLOCKER = {

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from tests.factories import line_record, load, resident_id
 from xiaohu.identity import tokens
 from xiaohu.lines.models import Line
-from xiaohu.lines.service import line_view
+from xiaohu.overview.service import line_view
 from xiaohu.runtime import Context, Runtime
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))

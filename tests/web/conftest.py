@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tools.liveserver import LiveServer, serving
 
 from tests.factories import SERVICE_PASSWORD, line_record, load
 from xiaohu.kit.db import transaction
-from xiaohu.web.liveserver import LiveServer, serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -7,10 +7,10 @@ import urllib.request
 from typing import Any
 
 import pytest
+from tools.liveserver import LiveServer
 
 from tests.factories import line_record, owner
 from tests.web.conftest import add_line, add_lines, screen, set_clock, sign_in, sms_code
-from xiaohu.web.liveserver import LiveServer
 
 pytestmark = pytest.mark.browser
 

@@ -8,10 +8,12 @@ leaves nothing behind; the gateway is idempotent by key, so a retried request ne
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from xiaohu.audit.service import line_event
 from xiaohu.billing.gateway import GatewayResult, IdempotencyConflict, PaymentGateway
@@ -23,7 +25,7 @@ from xiaohu.kit.money import yuan
 from xiaohu.ledger.rules import credit, debit
 from xiaohu.ledger.service import post
 from xiaohu.lines.models import Line
-from xiaohu.lines.service import arrears_fen, lock_line
+from xiaohu.lines.service import lock_line
 from xiaohu.notifications.service import order_provisioning, send_sms
 from xiaohu.runtime import Context
 
@@ -57,6 +59,19 @@ class TakenPayment:
     payment: Payment
     result: GatewayResult
     replayed: bool = False
+
+
+def arrears_fen(session: Session, line_ids: Iterable[int]) -> int:
+    """Billed and unpaid, over the given lines."""
+    ids = list(line_ids)
+    if not ids:
+        return 0
+    total = session.scalar(
+        select(func.coalesce(func.sum(Bill.amount_fen - Bill.paid_fen), 0)).where(
+            Bill.line_id.in_(ids), Bill.status == "unpaid"
+        )
+    )
+    return int(total or 0)
 
 
 def gateway_of(ctx: Context) -> PaymentGateway:

@@ -16,8 +16,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TextIO
 
 from xiaohu.identity.rules import resident_id_check_char
+from xiaohu.intake.rules import check_number
 from xiaohu.kit.progress import progress
-from xiaohu.lines.rules import check_number
 from xiaohu.regions.rules import home_of_prefix
 
 if TYPE_CHECKING:

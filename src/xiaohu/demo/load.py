@@ -15,11 +15,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from xiaohu.intake.importer import import_items, import_path
+from xiaohu.intake.record import FieldError
+from xiaohu.intake.run import ImportResult
 from xiaohu.kit.db import transaction
 from xiaohu.kit.errors import DomainError
-from xiaohu.lines.import_record import FieldError
-from xiaohu.lines.import_run import ImportResult
-from xiaohu.lines.importer import import_items, import_path
 from xiaohu.lines.models import Line
 from xiaohu.runtime import Runtime
 

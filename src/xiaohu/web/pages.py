@@ -359,7 +359,7 @@ async def sign_out(request: Request, ctx: UnitOfWork) -> Response:
 
 @router.get("/line", response_class=HTMLResponse)
 def line_page(request: Request, ctx: UnitOfWork) -> Response:
-    from xiaohu.lines.service import line_view
+    from xiaohu.overview.service import line_view
 
     claims = signed_in(request, ctx)
     if claims is None:

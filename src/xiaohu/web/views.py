@@ -280,7 +280,7 @@ def verification_code(ctx: Context, reference: str) -> str:
 
 def receipt_data(ctx: Context, cancellation_id: str, msisdn: str, lang: str) -> ReceiptData:
     from xiaohu.cancellation.models import Cancellation
-    from xiaohu.lines.service import line_view
+    from xiaohu.overview.service import line_view
 
     row = ctx.session.get(Cancellation, cancellation_id)
     if row is None:

@@ -12,12 +12,12 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from xiaohu.audit.service import append as audit_append
+from xiaohu.intake.batch import BatchWriter
+from xiaohu.intake.bulk_write import BulkWriter, among, by_type
+from xiaohu.intake.check import Checked, Sealed
+from xiaohu.intake.rules import FieldError, FileChecks, LineRecord
 from xiaohu.kit.clock import local_date, period_of
-from xiaohu.lines.bulk_write import BulkWriter, among, by_type
-from xiaohu.lines.import_batch import BatchWriter
-from xiaohu.lines.import_check import Checked, Sealed
 from xiaohu.lines.models import Bundle, FamilyGroup, Line, Owner
-from xiaohu.lines.rules import FieldError, FileChecks, LineRecord
 from xiaohu.runtime import Context
 
 ERROR_LIMIT = 10_000  # errors kept for the report; counting goes on

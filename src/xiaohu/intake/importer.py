@@ -1,6 +1,6 @@
 """Loading lines from the previous system: JSON Lines in, owners, lines, bills, contracts out.
 
-Built for millions of records: records are validated (pure, `lines.rules`) and then written a
+Built for millions of records: records are validated (pure, `intake.rules`) and then written a
 batch at a time with bulk statements (PostgreSQL `COPY`, SQLite `executemany`), ids handed out
 in advance, existing rows looked up a batch at a time. Opening balances and unpaid bills go to
 the ledger in one journal transaction per batch, so the trial balance holds from the first
@@ -8,9 +8,9 @@ import; re-importing a number posts only the difference. One audit event per imp
 
 Without `skip_invalid` nothing is written when any record is invalid.
 
-The entry points live here. Checking (and its worker processes) is in `import_check`, one
-run's state in `import_run`, a batch's writes in `import_batch` (with `import_children`,
-`import_groups`, `import_ledger`), the engine-level bulk path in `bulk_write`.
+The entry points live here. Checking (and its worker processes) is in `check`, one
+run's state in `run`, a batch's writes in `batch` (with `children`,
+`groups`, `postings`), the engine-level bulk path in `bulk_write`.
 """
 
 from __future__ import annotations
@@ -23,18 +23,18 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from xiaohu.kit.errors import DomainError
-from xiaohu.kit.progress import progress
-from xiaohu.lines.bulk_write import SQLITE_CACHE_KIB
-from xiaohu.lines.import_check import (
+from xiaohu.intake.bulk_write import SQLITE_CACHE_KIB
+from xiaohu.intake.check import (
     Sealed,
     check_chunk,
     checked_batches,
     count_lines,
     init_worker,
 )
-from xiaohu.lines.import_run import ERROR_LIMIT, Importer, ImportResult
-from xiaohu.lines.rules import LineRecord
+from xiaohu.intake.rules import LineRecord
+from xiaohu.intake.run import ERROR_LIMIT, Importer, ImportResult
+from xiaohu.kit.errors import DomainError
+from xiaohu.kit.progress import progress
 from xiaohu.runtime import Context, Runtime
 
 __all__ = [

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from xiaohu.lines.import_record import FieldError, LineRecord, owner_hash
+from xiaohu.intake.record import FieldError, LineRecord, owner_hash
 
 
 @dataclass

@@ -22,7 +22,7 @@ from xiaohu.lines.models import (
 )
 
 if TYPE_CHECKING:
-    from xiaohu.lines.import_batch import BatchWriter
+    from xiaohu.intake.batch import BatchWriter
 
 _bills: Table = Bill.__table__  # type: ignore[assignment]
 _usage: Table = UsageRecord.__table__  # type: ignore[assignment]

@@ -8,8 +8,8 @@ from xiaohu.identity.deps import require_line
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import error_responses
 from xiaohu.kit.web import UnitOfWork
-from xiaohu.lines import service
-from xiaohu.lines.schemas import LineAuditOut, LineView
+from xiaohu.overview import service
+from xiaohu.overview.schemas import LineAuditOut, LineView
 
 router = APIRouter(prefix="/api/v1/lines", tags=["lines"])
 

@@ -17,7 +17,7 @@ from xiaohu.ledger.rules import UnbalancedTransaction
 from xiaohu.ledger.service import ensure_accounts
 
 if TYPE_CHECKING:
-    from xiaohu.lines.import_batch import BatchWriter
+    from xiaohu.intake.batch import BatchWriter
 
 _entries: Table = JournalEntry.__table__  # type: ignore[assignment]
 _transactions: Table = JournalTransaction.__table__  # type: ignore[assignment]

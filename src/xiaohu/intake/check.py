@@ -1,6 +1,6 @@
 """The checking stage of an import: raw lines in, validated and sealed records out.
 
-Validation itself is pure (`lines.rules`); here a record is decoded from its JSON line, checked
+Validation itself is pure (`intake.rules`); here a record is decoded from its JSON line, checked
 and sealed (what the database stores instead of clear text), a chunk at a time. For a big file
 the chunks are checked in worker processes, a few ahead of the writer, in file order.
 """
@@ -17,7 +17,7 @@ from typing import NamedTuple
 from xiaohu.identity.crypto import PiiCipher
 from xiaohu.identity.passwords import hash_for_import
 from xiaohu.identity.rules import mask_id
-from xiaohu.lines.rules import FieldError, LineRecord, validate_record
+from xiaohu.intake.rules import FieldError, LineRecord, validate_record
 from xiaohu.runtime import Runtime
 
 

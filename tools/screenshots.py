@@ -1,4 +1,5 @@
-"""`python -m xiaohu.web.screenshots docs/screenshots`: a PNG of every screen at a phone size.
+"""`make screenshots` (`python -m tools.screenshots docs/screenshots`): a PNG of every screen
+at a phone size.
 
 Starts its own server on a temporary database with a few demo lines, pins the sandbox clock,
 and walks the pages in Debian's headless Chromium (Playwright drives it; it cannot download a
@@ -15,9 +16,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from tools.liveserver import LiveServer, serving
 from xiaohu.identity.rules import resident_id_check_char
 from xiaohu.kit.db import transaction
-from xiaohu.web.liveserver import LiveServer, serving
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 PHONE = {"width": 390, "height": 844}
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from playwright.sync_api import sync_playwright
 
-    from xiaohu.lines.importer import import_records
+    from xiaohu.intake.importer import import_records
 
     with serving() as server:
         with transaction(server.runtime.sessions) as session:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from xiaohu.lines.import_record import FieldError
+from xiaohu.intake.record import FieldError
 from xiaohu.regions.rules import NumberProblem, check_msisdn
 
 

@@ -6,7 +6,7 @@ duplicates within the record) and returns its typed value. Pure: no database, no
 from __future__ import annotations
 
 from xiaohu.contracts.models import CONTRACT_KINDS
-from xiaohu.lines.field_rules import (
+from xiaohu.intake.field_rules import (
     RecordErrors,
     read_array,
     read_choice,
@@ -17,7 +17,7 @@ from xiaohu.lines.field_rules import (
     read_period,
     read_str,
 )
-from xiaohu.lines.import_record import BillRec, ContractRec
+from xiaohu.intake.record import BillRec, ContractRec
 
 BUNDLE_ROLES = ("anchor", "member")
 FAMILY_ROLES = ("primary", "member")

@@ -5,7 +5,7 @@ Pure: no database, no clock. Every problem is reported (never just the first) as
 file of a million lines in one pass. Checks that need the whole file (a number twice, more than
 five lines on one ID) live in `FileChecks`, fed record by record.
 
-Layout: the typed record in `import_record`, field readers in `field_rules`, the nested
+Layout: the typed record in `record`, field readers in `field_rules`, the nested
 sections in `record_sections`, cross-record checks in `file_checks`; the names are
 re-exported here, where callers import them.
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from xiaohu.identity.rules import IdProblem, normalise_document
-from xiaohu.lines.field_rules import (
+from xiaohu.intake.field_rules import (
     RecordErrors,
     check_number,
     read_array,
@@ -28,8 +28,8 @@ from xiaohu.lines.field_rules import (
     read_str,
     type_name,
 )
-from xiaohu.lines.file_checks import FileChecks
-from xiaohu.lines.import_record import (
+from xiaohu.intake.file_checks import FileChecks
+from xiaohu.intake.record import (
     RECORD,
     BillRec,
     ContractRec,
@@ -37,8 +37,7 @@ from xiaohu.lines.import_record import (
     LineRecord,
     owner_hash,
 )
-from xiaohu.lines.models import ID_TYPES, IMPORTABLE_STATUSES
-from xiaohu.lines.record_sections import (
+from xiaohu.intake.record_sections import (
     BUNDLE_ROLES,
     FAMILY_ROLES,
     PAYMENT_ROUTE_KINDS,
@@ -49,6 +48,7 @@ from xiaohu.lines.record_sections import (
     read_orders,
     read_route,
 )
+from xiaohu.lines.models import ID_TYPES, IMPORTABLE_STATUSES
 from xiaohu.regions.provinces import PROVINCES
 from xiaohu.regions.rules import home_of_prefix
 

@@ -1,6 +1,6 @@
 """Writes one batch of valid import records with a handful of bulk statements: owners and
-lines here; what hangs off a line in `import_children`, bundles and family groups in
-`import_groups`, the opening balances in `import_ledger`.
+lines here; what hangs off a line in `children`, bundles and family groups in
+`groups`, the opening balances in `postings`.
 """
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table, bindparam, select, update
 
-from xiaohu.lines.bulk_write import among, bulk_insert, by_type
-from xiaohu.lines.import_check import Sealed
-from xiaohu.lines.import_children import clear_children, kept_rows, write_children
-from xiaohu.lines.import_groups import write_groups
-from xiaohu.lines.import_ledger import post_opening_balances
+from xiaohu.intake.bulk_write import among, bulk_insert, by_type
+from xiaohu.intake.check import Sealed
+from xiaohu.intake.children import clear_children, kept_rows, write_children
+from xiaohu.intake.groups import write_groups
+from xiaohu.intake.postings import post_opening_balances
+from xiaohu.intake.rules import LineRecord
 from xiaohu.lines.models import Line, Owner
-from xiaohu.lines.rules import LineRecord
 
 if TYPE_CHECKING:
-    from xiaohu.lines.import_run import Importer
+    from xiaohu.intake.run import Importer
 
 _owners: Table = Owner.__table__  # type: ignore[assignment]
 _lines: Table = Line.__table__  # type: ignore[assignment]

@@ -14,11 +14,11 @@ from xiaohu.audit.service import count_events
 from xiaohu.billing.models import Bill, UsageHistory, UsageRecord
 from xiaohu.contracts.models import Contract
 from xiaohu.identity.passwords import verify
+from xiaohu.intake import importer
+from xiaohu.intake.importer import import_path, import_records
 from xiaohu.kit.errors import DomainError
 from xiaohu.ledger.models import JournalEntry
 from xiaohu.ledger.service import line_balance, trial_balance
-from xiaohu.lines import importer
-from xiaohu.lines.importer import import_path, import_records
 from xiaohu.lines.models import (
     Bundle,
     BundleMember,

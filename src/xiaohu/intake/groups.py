@@ -11,7 +11,7 @@ from sqlalchemy import Table, bindparam, select, update
 from xiaohu.lines.models import Bundle, BundleMember, FamilyGroup, FamilyMember
 
 if TYPE_CHECKING:
-    from xiaohu.lines.import_batch import BatchWriter
+    from xiaohu.intake.batch import BatchWriter
 
 _bundles: Table = Bundle.__table__  # type: ignore[assignment]
 _bundle_members: Table = BundleMember.__table__  # type: ignore[assignment]

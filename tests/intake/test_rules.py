@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.factories import line_record, resident_id
-from xiaohu.lines.rules import FieldError, FileChecks, LineRecord, check_number, validate_record
+from xiaohu.intake.rules import FieldError, FileChecks, LineRecord, check_number, validate_record
 
 
 def _errors(record: object, line: int = 7) -> list[tuple[str, str]]:

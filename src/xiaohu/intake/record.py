@@ -1,6 +1,6 @@
 """The import record: one valid line of an import file, typed, and the error of an invalid one.
 
-Shared by the record checks (`lines.rules`), the checks across the file (`lines.file_checks`)
+Shared by the record checks (`intake.rules`), the checks across the file (`intake.file_checks`)
 and the importer. Records travel between processes by the million, hence the compact pickling.
 """
 
