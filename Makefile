@@ -8,14 +8,30 @@ PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/xiaohu_test
 DEMO_DB ?= sqlite:///var/xiaohu.db
 DEMO_LINES ?= 10000
 
-.PHONY: demo demo-reset test install lint imports types test-sqlite test-postgres test-browser browser pg-db \
+.PHONY: demo demo-reset test install lock lint imports types test-sqlite test-postgres test-browser browser pg-db \
         bench bench-import screenshots clean
 
-$(VENV)/.installed: pyproject.toml
+# Installs exactly the locked versions (hash-checked), then the project itself without
+# resolving anything again; `pip check` fails when the lock no longer fits pyproject.toml.
+LOCK := requirements/dev.txt
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip check
 	touch $@
+
+# Regenerate the lock files from pyproject.toml: runtime (what a deployment installs) and dev
+# (with the dev and demo extras), keeping current pins; `make lock LOCK_ARGS=--upgrade` moves
+# every pin to the newest release within the bounds.
+LOCK_ARGS ?=
+PIP_COMPILE = $(BIN)/pip-compile -q --generate-hashes --allow-unsafe --strip-extras \
+              --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+lock:
+	test -x $(BIN)/pip-compile || { $(PYTHON) -m venv $(VENV) && $(BIN)/pip install -q pip-tools; }
+	$(PIP_COMPILE) -o requirements/runtime.txt pyproject.toml
+	$(PIP_COMPILE) --all-extras -c requirements/runtime.txt -o $(LOCK) pyproject.toml
 
 install: $(VENV)/.installed
 

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xiaohu import __version__
 from xiaohu.config import get_settings
+from xiaohu.kit.apidocs import mount_docs
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.guard import RequestGuard
 from xiaohu.kit.openapi import problem_openapi
@@ -75,6 +76,8 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,  # served by mount_docs from local files, not a CDN
+        redoc_url=None,
         title="xiaohu 销户",
         version=__version__,
         description=(
@@ -109,6 +112,7 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
         mount = getattr(module, "mount", None)
         if mount is not None:
             mount(app)
+    mount_docs(app)
 
     @app.get(
         "/healthz",

@@ -11,6 +11,7 @@ from rich.console import Console
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from xiaohu import __version__
 from xiaohu.billing.refunds_cli import refunds_app
 from xiaohu.config import get_settings
 from xiaohu.kit.db import masked_url
@@ -21,6 +22,21 @@ app.add_typer(run_app, name="run")
 app.add_typer(refunds_app, name="refunds")
 err = Console(stderr=True, soft_wrap=True)
 out = Console()
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"xiaohu {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """xiaohu (销户): number cancellation service"""
 
 
 def _runtime(migrate: bool = True):  # type: ignore[no-untyped-def]

@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Any, cast
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.security import HTTPBearer
 
-from xiaohu.kit.errors import CATALOG
+from xiaohu.kit.errors import CATALOG, DomainError
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -39,6 +41,29 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "additionalProperties": True,
 }
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+ADMIN_PREFIX = "/api/v1/admin/"
+SECURITY_SCHEMES = {
+    "LineToken": HTTPBearer(
+        bearerFormat="xiaohu line token",
+        description="From `POST /api/v1/auth/token`: acts on that one line (and pays the "
+        "owner's other lines' bills).",
+        auto_error=False,
+    ).model,
+    "AdminToken": HTTPBearer(
+        description="The operator's `XIAOHU_ADMIN_TOKEN`; the sandbox admin routes are open.",
+        auto_error=False,
+    ).model,
+}
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "1-200 characters. A retry with the same key and body replays the first "
+    "answer (`Idempotent-Replayed: true`) and never acts twice; the same key with another "
+    "body is `IDEMPOTENCY_KEY_REUSED`.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+}
+IDEMPOTENCY_CODES = ["IDEMPOTENCY_KEY_INVALID", "IDEMPOTENCY_KEY_REUSED"]
 _FRAMEWORK_SHAPES = ("HTTPValidationError", "ValidationError")
 
 
@@ -48,26 +73,65 @@ def problem_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            add_problems(build())  # FastAPI's build() stores the document on the app
+            # FastAPI's build() stores the document on the app
+            add_problems(build(), idempotent=idempotent_operations(app))
         return cast(dict[str, Any], app.openapi_schema)
 
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def add_problems(document: dict[str, Any]) -> None:
+def idempotent_operations(app: FastAPI) -> set[tuple[str, str]]:
+    """(path, method) of the routes whose endpoint calls `run_idempotent`: the ones that read
+    `Idempotency-Key`. Read from the endpoint's code so a new route cannot be forgotten."""
+    found = set()
+    for context in iter_route_contexts(app.routes):  # the routes of included routers too
+        route = context.original_route
+        if isinstance(route, APIRoute) and "run_idempotent" in route.endpoint.__code__.co_names:
+            found |= {(context.path or route.path, m.lower()) for m in route.methods or ()}
+    return found
+
+
+def add_problems(document: dict[str, Any], idempotent: set[tuple[str, str]] | None = None) -> None:
+    idempotent = idempotent or set()
     for path, item in document.get("paths", {}).items():
         for method, operation in item.items():
             if method in _METHODS:
-                _add_to_operation(path, operation)
-    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+                if (path, method) in idempotent:
+                    operation.setdefault("parameters", []).append(IDEMPOTENCY_HEADER)
+                _add_to_operation(path, operation, (path, method) in idempotent)
+                _add_security(path, operation)
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
     for name in _FRAMEWORK_SHAPES:
         schemas.pop(name, None)
     schemas["Problem"] = PROBLEM_SCHEMA
+    components["securitySchemes"] = {
+        name: model.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for name, model in SECURITY_SCHEMES.items()
+    }
 
 
-def _add_to_operation(path: str, operation: dict[str, Any]) -> None:
+def _add_security(path: str, operation: dict[str, Any]) -> None:
+    if path.startswith(ADMIN_PREFIX):
+        operation["security"] = [{"AdminToken": []}]
+    elif "UNAUTHENTICATED" in operation["responses"].get("401", {}).get("description", ""):
+        operation["security"] = [{"LineToken": []}]
+
+
+def _example(code: str) -> dict[str, Any]:
+    kind = CATALOG[code]
+    value = DomainError(code).problem()
+    if code == "VALIDATION_FAILED":
+        value["detail"] = "amount_fen: Input should be greater than 0"
+        value["errors"] = [{"field": "amount_fen", "reason": "Input should be greater than 0"}]
+    return {"summary": f"{code}: {kind.message_en}", "value": value}
+
+
+def _add_to_operation(path: str, operation: dict[str, Any], idempotent: bool = False) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     codes = ["VALIDATION_FAILED"]  # a NUL in any query value, or a field out of shape
+    if idempotent:
+        codes += IDEMPOTENCY_CODES
     if "{" in path:
         codes.append("NOT_FOUND")  # a path parameter that names nothing
     if "requestBody" in operation:
@@ -84,7 +148,11 @@ def _add_to_operation(path: str, operation: dict[str, Any]) -> None:
     for status, entry in responses.items():
         content = entry.get("content")
         if status[0] in "45" and (content is None or "application/problem+json" in content):
-            entry["content"] = {"application/problem+json": {"schema": PROBLEM_REF}}
+            named = [c for c in entry.get("description", "").split(" | ") if c in CATALOG]
+            media: dict[str, Any] = {"schema": PROBLEM_REF}
+            if named:
+                media["examples"] = {c: _example(c) for c in named}
+            entry["content"] = {"application/problem+json": media}
     if "DATABASE_UNAVAILABLE" in codes:
         responses["503"]["headers"] = {
             "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
