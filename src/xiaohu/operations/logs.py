@@ -27,6 +27,12 @@ def mask_pii(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any
     return {key: mask_value(value) for key, value in event.items()}
 
 
+def _drop_color_message(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Any:
+    """uvicorn passes its message again with terminal colours, as an `extra`."""
+    event.pop("color_message", None)
+    return event
+
+
 def _shared() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,  # request_id, bound per request
@@ -53,7 +59,7 @@ def configure_logging(
     formatter = structlog.stdlib.ProcessorFormatter(
         # Records from the standard library: their `extra` fields (the access log's) become
         # fields of the line.
-        foreign_pre_chain=[*_shared(), structlog.stdlib.ExtraAdder()],
+        foreign_pre_chain=[*_shared(), structlog.stdlib.ExtraAdder(), _drop_color_message],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             # The traceback becomes text before the masking, so a number in an exception's

@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from structlog.contextvars import bound_contextvars
+from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from xiaohu.kit.web import PROBLEM, on_crash
 from xiaohu.operations.logs import ACCESS_LOGGER
@@ -73,7 +73,8 @@ class RequestObservation:
                 problem.append(message.get("body", b""))
             await send(message)
 
-        with bound_contextvars(request_id=rid):
+        tokens = bind_contextvars(request_id=rid)
+        try:
             try:
                 await self.app(scope, receive, send_observed)
             except Exception as exc:
@@ -99,6 +100,8 @@ class RequestObservation:
                         "request_id": rid,
                     },
                 )
+        finally:
+            reset_contextvars(**tokens)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
