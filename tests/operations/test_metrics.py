@@ -47,6 +47,9 @@ def test_requests_and_refusals_are_counted_by_route_and_code(client: TestClient)
     for _ in range(2):
         assert client.get(f"/api/v1/lines/{msisdn()}").status_code == 401
     assert client.get("/nowhere").status_code == 404
+    invalid = [{"msisdn": f"not a number {'x' * 100} {i}"} for i in range(2000)]
+    big = client.post("/api/v1/sandbox/lines", json=invalid)  # a refusal of 100+ KiB
+    assert big.status_code == 422 and len(big.content) > 100_000, big.status_code
     after = scrape(client)
 
     assert requests(after, "/healthz", "200") - requests(before, "/healthz", "200") == 3
@@ -61,6 +64,8 @@ def test_requests_and_refusals_are_counted_by_route_and_code(client: TestClient)
     )
     assert value(after, refusals, code="NOT_FOUND") - value(before, refusals, code="NOT_FOUND") == 1
     assert value(after, refusals, code="OK") == 0  # a success is no refusal
+    code = big.json()["code"]
+    assert value(after, refusals, code=code) - value(before, refusals, code=code) == 1
     # Latency is observed: the sum of the healthz durations grew.
     name = "xiaohu_http_request_duration_seconds_sum"
     labels = {"method": "GET", "route": "/healthz", "status": "200"}
