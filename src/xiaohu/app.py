@@ -29,6 +29,7 @@ from xiaohu.kit.web import (
     on_http_error,
     on_validation_error,
 )
+from xiaohu.operations.api import install as install_operations
 from xiaohu.runtime import Runtime, build_runtime
 
 log = logging.getLogger(__name__)
@@ -135,5 +136,6 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
     # staging system (XIAOHU_ALLOW_SANDBOX_GATEWAYS), and a monitor should see it.
     gateways = "sandbox" if runtime.sandbox_gateways else "operator"
 
+    install_operations(app)  # /readyz, /metrics, request ids and the access log (outermost)
     problem_openapi(app)
     return app

@@ -85,6 +85,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
 
     from xiaohu.app import create_app
+    from xiaohu.operations.logs import configure_logging
 
     runtime = _runtime(migrate=True)
     mode = runtime.settings.mode
@@ -101,7 +102,17 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     # The app's lifespan runs the outbox delivery thread: woken after each commit in
     # background mode, and in either mode the sweeper that retries failed deliveries.
     app_ = create_app(runtime, outbox_worker=True)
-    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+    # Every log line (uvicorn's too: no log_config of its own) goes through structlog; the
+    # access log is the app's own (operations/middleware.py), one line per request.
+    configure_logging(runtime.settings.log_renderer, runtime.settings.log_level)
+    uvicorn.run(
+        app_,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=runtime.settings.log_level,
+        access_log=False,
+    )
 
 
 @app.command("import")

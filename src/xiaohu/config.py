@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # The largest request body a route reads (bytes), and the sandbox line import's own.
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_import_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    # Log lines: `json` (one object a line, for a collector) or `console` (for a person); the
+    # default follows the mode (`log_renderer`). Phone and ID numbers are masked in either.
+    log_format: Literal["json", "console"] | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @model_validator(mode="after")
     def _production_needs_a_key(self) -> Settings:
@@ -70,7 +74,9 @@ class Settings(BaseSettings):
                 )
         return self
 
-    @field_validator("admin_token", "otp_client_limit", "token_client_limit", mode="before")
+    @field_validator(
+        "admin_token", "otp_client_limit", "token_client_limit", "log_format", mode="before"
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -95,6 +101,13 @@ class Settings(BaseSettings):
         if self.outbox_delivery is None:
             return self.sandbox
         return self.outbox_delivery == "inline"
+
+    @property
+    def log_renderer(self) -> Literal["json", "console"]:
+        """JSON lines in production, readable lines in the sandbox, unless set."""
+        if self.log_format is None:
+            return "console" if self.sandbox else "json"
+        return self.log_format
 
     def admin_problem(self) -> str | None:
         """Why production cannot start with this admin credential (None: it can). Checked at

@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-
 from xiaohu.web.liveserver import LiveServer
 
 pytestmark = pytest.mark.browser

@@ -45,6 +45,7 @@ CATALOG: dict[str, ErrorKind] = {
     "PAYLOAD_TOO_LARGE": ErrorKind(
         413, "Payload too large", "请求内容过大", "The request body is too large"
     ),
+    "NOT_READY": ErrorKind(503, "Not ready", "服务尚未就绪", "The service is not ready"),
     # idempotency
     "IDEMPOTENCY_KEY_REUSED": ErrorKind(
         422,

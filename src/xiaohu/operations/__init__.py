@@ -1,0 +1,1 @@
+"""Operating the service: structured logs, request ids, the access log, /readyz, /metrics."""
