@@ -147,3 +147,20 @@ def test_only_a_failed_refund_is_retried(ctx: Context, gateway: DecliningGateway
     with pytest.raises(DomainError) as err:
         payouts.retry(ctx.session, ["nope"], ctx.now())
     assert err.value.code == "REFUND_NOT_FOUND"
+
+
+def test_a_reversal_after_the_payout_leaves_nothing_owed(
+    ctx: Context, clock: FrozenClock, gateway: DecliningGateway
+) -> None:
+    """The payout left the books (payable → clearing); undoing the cancellation must not mirror
+    that posting, or the refund would stand owed again with no payout behind it."""
+    refund = cancelled(ctx)
+    run(ctx, gateway)
+    ctx.session.refresh(refund)
+    assert refund.status == "paid" and payable(ctx, refund) == 0
+    clock.advance(dt.timedelta(minutes=5))
+    service.reverse(ctx, refund.cancellation_id)
+    assert payable(ctx, refund) == 0
+    ctx.session.refresh(refund)
+    assert refund.status == "paid"
+    assert_books_consistent(ctx.session)

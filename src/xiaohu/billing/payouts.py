@@ -30,6 +30,7 @@ from xiaohu.ledger.service import post
 GATEWAY_CLEARING = "gateway_clearing"
 PAYABLE = "refunds_payable"
 TOPIC = "payment.refund"
+PAID_OUT_KIND = "refund.paid_out"  # the journal posting of a payout the gateway confirmed
 
 
 class PayoutDeclined(Exception):
@@ -74,7 +75,7 @@ def pay_out(session: Session, payments: Any, payload: dict[str, Any], now: dt.da
     p = refund.province_code
     post(
         session,
-        "refund.paid_out",
+        PAID_OUT_KIND,
         [debit(f"{PAYABLE}:{p}", amount, refund.line_id), credit(GATEWAY_CLEARING, amount)],
         at=now,
         ref=refund.cancellation_id,

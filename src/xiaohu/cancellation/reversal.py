@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from xiaohu.audit.service import line_event
 from xiaohu.billing.models import Bill, UsageRecord
+from xiaohu.billing.payouts import PAID_OUT_KIND
 from xiaohu.cancellation.execute import REFUND_KIND
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.identity.rules import mask_msisdn
@@ -93,8 +94,9 @@ def undo(ctx: Context, c: Cancellation) -> Cancellation:
 
 
 def _post_reverse_entries(ctx: Context, c: Cancellation) -> tuple[int, int]:
-    """Post the mirror image of the cancellation's final bill and gift forfeiture (not of its
-    refund, which was paid out); return the change to the line's cash and gift."""
+    """Post the mirror image of the cancellation's final bill and gift forfeiture; return the
+    change to the line's cash and gift. Not of its refund or of that refund's payout: the money
+    left (or is leaving) for the subscriber, who keeps it."""
     rows = ctx.session.execute(
         select(
             JournalEntry.account_code,
@@ -105,7 +107,7 @@ def _post_reverse_entries(ctx: Context, c: Cancellation) -> tuple[int, int]:
         .join(JournalTransaction, JournalTransaction.id == JournalEntry.transaction_id)
         .where(
             JournalTransaction.ref == c.id,
-            JournalTransaction.kind.not_in([REVERSAL_KIND, REFUND_KIND]),
+            JournalTransaction.kind.not_in([REVERSAL_KIND, REFUND_KIND, PAID_OUT_KIND]),
         )
         .order_by(JournalEntry.id)
     ).all()
