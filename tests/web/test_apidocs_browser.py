@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from xiaohu.web.liveserver import LiveServer
+from tools.liveserver import LiveServer
 
 pytestmark = pytest.mark.browser
 
