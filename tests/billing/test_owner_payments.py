@@ -60,6 +60,9 @@ def test_beijing_arrears_on_another_line_are_paid_with_this_lines_token(api: Api
     r = api.client.post(b["remedy"]["href"], json={"amount_fen": 3800}, headers=auth)
     assert r.status_code == 201, r.text
     assert r.json()["applied"] == [{"period": "2026-10", "amount_fen": 3800}]
+    # Paid off: another line's token settles bills only, it never tops up that line's cash.
+    r = api.client.post(b["remedy"]["href"], json={"amount_fen": 100}, headers=auth)
+    assert r.status_code == 422 and r.json()["code"] == "PAYMENT_EXCEEDS_OWED", r.text
     check = api.check(m)
     assert check["eligible"] is True, check["blockers"]
     stranger = line_record(province="11", unpaid_bills=BILL)

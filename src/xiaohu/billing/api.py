@@ -57,11 +57,17 @@ def pay(
     A token of any line of the same owner may pay (under owner-scoped arrears the check's
     ARREARS remedy points at the line that owes). A cancelled line takes payments up to what
     it still owes (a true-up's shortfall), straight to its bills; more is
-    `PAYMENT_EXCEEDS_OWED`."""
+    `PAYMENT_EXCEEDS_OWED`, as is more than a line owes when another line's token pays."""
     key = request.headers.get("Idempotency-Key")
 
     def work() -> tuple[int, Any]:
-        result = service.pay(ctx, msisdn, body.amount_fen, idempotency_key=key)
+        result = service.pay(
+            ctx,
+            msisdn,
+            body.amount_fen,
+            idempotency_key=key,
+            bills_only=claims.msisdn != msisdn,  # another line's token settles bills only
+        )
         return 201, result.as_dict()
 
     return run_idempotent(ctx, request, f"payments:{msisdn}", body.model_dump(), work)

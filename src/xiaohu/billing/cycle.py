@@ -213,7 +213,7 @@ def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:
     sms_about(  # the number is cancelled: to the owner's other line, if any
         ctx,
         line,
-        f"【销户服务】受理编号{c.reference}的账户已结清：迟到话单{yuan(late)}，"
+        f"【销户服务】受理编号{c.reference}的账户已完成结算：迟到话单{yuan(late)}，"
         + (
             f"尚欠{yuan(t.shortfall_fen)}，请及时缴纳。"
             if t.shortfall_fen

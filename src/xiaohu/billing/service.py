@@ -156,11 +156,15 @@ def pay(
     *,
     idempotency_key: str | None = None,
     method: str = "sandbox",
+    bills_only: bool = False,
 ) -> PaymentResult:
     """Pay into a line: cash in, then oldest unpaid bills first; the rest stays as cash. A line
-    suspended for arrears is reactivated once nothing is owed."""
+    suspended for arrears is reactivated once nothing is owed. `bills_only` (a payment made
+    with another line's token): only what the line owes, never a top-up of its cash."""
     amount = require_amount(amount_fen)
     line = lock_line(ctx.session, msisdn)
+    if bills_only:
+        refuse_above_owed(ctx, line, amount, "is paid for by another of the owner's lines")
     # The amount is part of the gateway's key: a declined payment gives the client's key back
     # (nothing was stored), so a retry under it with another amount is another charge.
     key = f"pay:{msisdn}:{idempotency_key or new_id()}:{amount}"
@@ -208,14 +212,7 @@ def pay_closed_account(
     bills, never more, and straight to them (Dr gateway_clearing / Cr receivables), so no
     cash ever appears on a line that is gone. More than it owes: `PAYMENT_EXCEEDS_OWED`,
     refused before the gateway is charged. No SMS: a cancelled number receives none."""
-    owed = arrears_fen(ctx.session, [line.id])
-    if amount_fen > owed:
-        raise DomainError(
-            "PAYMENT_EXCEEDS_OWED",
-            f"line {line.msisdn} is cancelled and owes {yuan(owed)}; pay at most that",
-            owed_fen=owed,
-            errors=[{"field": "amount_fen", "reason": f"must be at most {owed} (owed)"}],
-        )
+    refuse_above_owed(ctx, line, amount_fen, "is cancelled")
     taken = take_payment(ctx, line, amount_fen, idempotency_key=key, purpose=f"payment:{method}")
     if taken.replayed:
         return PaymentResult(taken.payment.id, list(taken.payment.applied), line.cash_fen)
@@ -248,6 +245,19 @@ def pay_closed_account(
     line.updated_at = ctx.now()
     ctx.session.flush()
     return PaymentResult(taken.payment.id, applied, line.cash_fen)
+
+
+def refuse_above_owed(ctx: Context, line: Line, amount_fen: int, why: str) -> None:
+    """A payment that may only settle bills: more than the line owes is refused before the
+    gateway is charged."""
+    owed = arrears_fen(ctx.session, [line.id])
+    if amount_fen > owed:
+        raise DomainError(
+            "PAYMENT_EXCEEDS_OWED",
+            f"line {line.msisdn} {why} and owes {yuan(owed)}; pay at most that",
+            owed_fen=owed,
+            errors=[{"field": "amount_fen", "reason": f"must be at most {owed} (owed)"}],
+        )
 
 
 def same_owner(ctx: Context, line_id: int, msisdn: str) -> bool:
