@@ -91,6 +91,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        # A connection per request thread (the server's thread pool has 40): an SQLite
+        # connection is a file handle, and with fewer, requests beyond the pool waited for a
+        # connection and timed out as 503 under a burst, while their writes queue on the
+        # database's one write lock anyway.
+        if parsed.database not in (None, "", ":memory:"):
+            kwargs.setdefault("pool_size", 40)
+            kwargs.setdefault("max_overflow", 10)
         engine = create_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine
