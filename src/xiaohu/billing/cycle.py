@@ -23,16 +23,16 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from xiaohu.audit.service import line_event
-from xiaohu.billing.models import Bill, Refund, UsageRecord
-from xiaohu.billing.payouts import payable_leg
-from xiaohu.billing.rules import true_up
+from xiaohu.billing.models import Bill, UsageRecord
+from xiaohu.billing.payouts import TOPIC as PAYOUT_TOPIC
+from xiaohu.billing.payouts import payable_leg, refund_to_route
+from xiaohu.billing.rules import RefundKind, RefundRoute, RefundRouteKind, true_up
 from xiaohu.billing.service import post_charge
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.kit.bounds import MAX_FEN, MAX_YEAR, MIN_YEAR
 from xiaohu.kit.clock import FrozenClock, local_date, parse_period, period_bounds, start_of_day
 from xiaohu.kit.db import transaction
 from xiaohu.kit.errors import DomainError
-from xiaohu.kit.ids import new_id
 from xiaohu.kit.money import yuan
 from xiaohu.kit.progress import progress
 from xiaohu.ledger.rules import credit, debit
@@ -46,7 +46,6 @@ from xiaohu.runtime import Context, Runtime
 
 BATCH = 200
 ACTOR = "run:close-cycle"
-GATEWAY_CLEARING = "gateway_clearing"
 
 
 @dataclass
@@ -185,26 +184,19 @@ def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:
         if target is not None:
             target.cash_fen += t.refund_fen
             target.updated_at = now
-        refund = Refund(
-            id=new_id(),
+        payout = refund_to_route(
+            ctx.session,
             cancellation_id=c.id,
             line_id=line.id,
+            msisdn=c.msisdn,
             province_code=p,
-            kind="true_up",
+            kind=RefundKind.TRUE_UP,
             amount_fen=t.refund_fen,
             route=route,
-            status="paid" if target is not None else "pending",
-            created_at=now,
+            at=now,
         )
-        ctx.session.add(refund)
-        if target is None:
-            enqueue(
-                ctx.session,
-                "payment.refund",
-                {"refund_id": refund.id, "msisdn": c.msisdn, "amount_fen": t.refund_fen},
-                at=now,
-                province_code=p,
-            )
+        if payout is not None:
+            enqueue(ctx.session, PAYOUT_TOPIC, payout, at=now, province_code=p)
         report.refunds += 1
     line.cash_fen -= t.paid_from_cash_fen + t.refund_fen
     line.updated_at = now
@@ -270,19 +262,19 @@ def _late_bill(ctx: Context, c: Cancellation, line: Line, amount: int, paid: int
     return bill
 
 
-def _payout_route(ctx: Context, c: Cancellation) -> dict[str, Any]:
+def _payout_route(ctx: Context, c: Cancellation) -> RefundRoute:
     """The route of the refund at cancellation; a transfer to a line that has since been
     cancelled falls back to the original payment route."""
-    route = dict(c.route)
-    if route.get("kind") == "transfer" and _transfer_target(ctx, route) is None:
-        return {"kind": "original", "method": "gateway", "fallback_from": "transfer"}
+    route = RefundRoute.from_dict(c.route)
+    if route.is_transfer and _transfer_target(ctx, route) is None:
+        return RefundRoute(RefundRouteKind.ORIGINAL, method="gateway", fallback_from="transfer")
     return route
 
 
-def _transfer_target(ctx: Context, route: dict[str, Any]) -> Line | None:
-    if route.get("kind") != "transfer" or not route.get("to_msisdn"):
+def _transfer_target(ctx: Context, route: RefundRoute) -> Line | None:
+    if not route.is_transfer or not route.to_msisdn:
         return None
-    target = lock_line(ctx.session, str(route["to_msisdn"]))
+    target = lock_line(ctx.session, route.to_msisdn)
     return target if target.status != "cancelled" else None
 
 

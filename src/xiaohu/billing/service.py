@@ -20,14 +20,12 @@ from xiaohu.kit.bounds import MAX_FEN
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.ids import new_id
 from xiaohu.kit.money import yuan
-from xiaohu.ledger.rules import credit, debit
+from xiaohu.ledger.rules import GATEWAY_CLEARING, credit, debit
 from xiaohu.ledger.service import post
 from xiaohu.lines.models import Line
 from xiaohu.lines.service import arrears_fen, lock_line
 from xiaohu.notifications.service import order_provisioning, send_sms
 from xiaohu.runtime import Context
-
-GATEWAY_CLEARING = "gateway_clearing"
 
 
 @dataclass(frozen=True)

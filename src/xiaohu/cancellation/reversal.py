@@ -18,6 +18,7 @@ from xiaohu.audit.service import line_event
 from xiaohu.billing.models import Bill, UsageRecord
 from xiaohu.cancellation.execute import REFUND_KIND
 from xiaohu.cancellation.models import Cancellation
+from xiaohu.cancellation.rules import undo_open
 from xiaohu.identity.rules import mask_msisdn
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.money import yuan
@@ -41,7 +42,7 @@ def undo(ctx: Context, c: Cancellation) -> Cancellation:
     if c.status == "reversed":
         return c
     now = ctx.now()
-    if c.account_status != "settling" or now >= c.undo_until:
+    if not undo_open(c, now):
         raise DomainError(
             "UNDO_WINDOW_CLOSED",
             f"the undo window closed at {c.undo_until.isoformat()}",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from xiaohu.billing.rules import Charge, FinalBill, final_bill, final_charges
 from xiaohu.contracts.rules import COMPLAINT_ROUTE, ContractTerms, in_term, penalty
@@ -106,6 +106,24 @@ class Notice:
 
 
 Blocker = Notice
+
+
+class UndoState(Protocol):
+    """What the undo window is decided on (a `Cancellation` row)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def account_status(self) -> str: ...
+    @property
+    def undo_until(self) -> dt.datetime: ...
+
+
+def undo_open(c: UndoState, now: dt.datetime) -> bool:
+    """The cancellation can still be reversed (返销): not reversed already, its account still
+    settling (a cycle close that trued it up ends the window however long it was), and before
+    `undo_until`. The one test every place asks: the reversal, sign-in, the check, the pages."""
+    return c.status == "cancelled" and c.account_status == "settling" and now < c.undo_until
 
 
 def _line_href(msisdn: str, tail: str) -> str:

@@ -27,22 +27,17 @@ from xiaohu.audit.service import line_event
 from xiaohu.billing.models import Refund
 from xiaohu.cancellation import quotes, rules, snapshot
 from xiaohu.cancellation.acceptance import (
+    Accepted,
     lock_lines,
     quoted_bill,
     refund_route,
     require_acknowledged,
     token_for,
 )
-from xiaohu.cancellation.answers import (
-    already_cancelled,
-    latest_cancellation,
-    notice_json,
-    quote_json,
-)
-from xiaohu.cancellation.execute import GATEWAY_CLEARING as GATEWAY_CLEARING
+from xiaohu.cancellation.answers import already_cancelled, notice_json, quote_json
 from xiaohu.cancellation.execute import REFUND_KIND as REFUND_KIND
 from xiaohu.cancellation.execute import execute
-from xiaohu.cancellation.models import Cancellation, Refusal
+from xiaohu.cancellation.models import Cancellation, Refusal, latest_cancellation
 from xiaohu.cancellation.reversal import REVERSAL_KIND as REVERSAL_KIND
 from xiaohu.cancellation.reversal import undo
 from xiaohu.cancellation.schemas import (
@@ -183,7 +178,8 @@ def cancel(
     if token is None:  # quoted_bill refuses a cancellation without a quote
         raise InvariantViolated("a cancellation got past its checks without a quote")
     with ctx.session.no_autoflush:
-        c = execute(ctx, line, target, bill, route, values, channel, request.quote_id, token)
+        accepted = Accepted(line, target, bill, route, values, channel, request.quote_id, token)
+        c = execute(ctx, accepted)
         return to_out(c, refund_status(ctx, c))
 
 

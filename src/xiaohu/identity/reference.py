@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hmac
 
-from sqlalchemy import select
-
-from xiaohu.cancellation.models import Cancellation
+from xiaohu.cancellation.models import latest_cancellation
 from xiaohu.identity import passwords
 from xiaohu.identity.rules import mask_msisdn
 from xiaohu.identity.service import (
@@ -41,12 +39,8 @@ def _cancelled_line(ctx: Context, msisdn: str) -> Line | None:
 
 
 def _latest_reference(ctx: Context, line: Line) -> str | None:
-    return ctx.session.scalar(
-        select(Cancellation.reference)
-        .where(Cancellation.line_id == line.id, Cancellation.status == "cancelled")
-        .order_by(Cancellation.cancelled_at.desc())
-        .limit(1)
-    )
+    latest = latest_cancellation(ctx.session, line.id)
+    return latest.reference if latest is not None and latest.status == "cancelled" else None
 
 
 def sign_in_by_reference(

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from xiaohu.audit.service import line_event
-from xiaohu.cancellation.models import Cancellation
+from xiaohu.cancellation.models import latest_cancellation
+from xiaohu.cancellation.rules import undo_open
 from xiaohu.identity import passwords, tokens
 from xiaohu.identity.crypto import mac
 from xiaohu.identity.models import SignInState
@@ -100,18 +101,8 @@ def _signable_line(ctx: Context, msisdn: str) -> Line | None:
 
 def _undo_open(ctx: Context, line: Line) -> bool:
     """The line's latest cancellation can still be reversed (the same test as `reverse`)."""
-    latest = ctx.session.scalars(
-        select(Cancellation)
-        .where(Cancellation.line_id == line.id)
-        .order_by(Cancellation.cancelled_at.desc())
-        .limit(1)
-    ).one_or_none()
-    return (
-        latest is not None
-        and latest.status == "cancelled"
-        and latest.account_status == "settling"
-        and ctx.now() < latest.undo_until
-    )
+    latest = latest_cancellation(ctx.session, line.id)
+    return latest is not None and undo_open(latest, ctx.now())
 
 
 def request_otp(ctx: Context, msisdn: str) -> int:
