@@ -32,6 +32,16 @@ GATHER_SECONDS = 0.02  # after a wake-up, the delivery thread waits this long fo
 
 
 @dataclass
+class PolicyMemo:
+    """Merged policy values per (policy id, province, day) and the fingerprint per policy id;
+    each entry keeps its policy object, so a policy swapped on the runtime is never mistaken for
+    the one before (its id cannot be reused while the entry lives)."""
+
+    values: dict[tuple[int, str, dt.date], tuple[Policy, Values]] = field(default_factory=dict)
+    fingerprints: dict[int, tuple[Policy, str]] = field(default_factory=dict)
+
+
+@dataclass
 class Runtime:
     settings: Settings
     engine: Engine
@@ -45,6 +55,8 @@ class Runtime:
     outbox_worker: OutboxWorker | None = None
     sandbox_gateways: bool = True  # any outside system is a sandbox implementation
     client_limits: ClientLimits | None = None  # per-client sign-in limits (identity.limits)
+    # The policy terms the hot path prices with, memoised per runtime (`cancellation.terms`).
+    policy_memo: PolicyMemo = field(default_factory=PolicyMemo, repr=False)
 
     def outbox_written(self) -> None:
         """A unit of work committed outbox messages: deliver them now (`inline`), or wake the

@@ -32,7 +32,7 @@ from xiaohu.ledger.rules import credit, debit
 from xiaohu.ledger.service import Txn, post_many
 from xiaohu.lines.models import Line
 from xiaohu.notifications.addressing import recipient, withheld
-from xiaohu.notifications.service import enqueue_many
+from xiaohu.notifications.service import enqueue_many, provisioning_message, sms_message
 from xiaohu.numbers import service as numbers
 from xiaohu.runtime import Context
 
@@ -155,7 +155,7 @@ def execute(ctx: Context, accepted: Accepted) -> Cancellation:
     line.status_changed_at = now
     line.updated_at = now
     numbers.quarantine(ctx, line, days=values.quarantine_days)
-    messages.append(("network.provisioning", {"msisdn": line.msisdn, "action": "deprovision"}))
+    messages.append(provisioning_message(line.msisdn, "deprovision"))
     text = (
         f"【销户服务】号码{mask_msisdn(line.msisdn)}已销户，受理编号{c.reference}。"
         f"立即退款{yuan(refund_now)}，预留{yuan(reserve)}将于账期结算后自动退还。"
@@ -165,7 +165,7 @@ def execute(ctx: Context, accepted: Accepted) -> Cancellation:
     # The number is cancelled now: the notice goes to the owner's other line, if any.
     to = recipient(ctx, line)
     if to is not None:
-        messages.append(("sms", {"to": to, "text": text, "kind": "cancellation.completed"}))
+        messages.append(sms_message(to, text, "cancellation.completed"))
     enqueue_many(ctx.session, messages, at=now, province_code=p)
     ctx.session.flush()  # the line (and a transfer's target): the only ORM write
     # Last: from here to commit the province's audit chain head is locked.

@@ -54,25 +54,29 @@ def enqueue_many(
     session.info[PENDING_FLAG] = True
 
 
+def sms_message(to: str, text: str, kind: str) -> tuple[str, dict[str, Any]]:
+    """An SMS as an outbox (topic, payload), for `enqueue_many`."""
+    return "sms", {"to": to, "text": text, "kind": kind}
+
+
+def provisioning_message(msisdn: str, action: str) -> tuple[str, dict[str, Any]]:
+    """Network provisioning as an outbox (topic, payload): 'deprovision' stops service,
+    'restore' brings it back."""
+    return "network.provisioning", {"msisdn": msisdn, "action": action}
+
+
 def send_sms(
     session: Session, to: str, text: str, kind: str, *, at: dt.datetime, province_code: str | None
 ) -> OutboxMessage:
-    return enqueue(
-        session, "sms", {"to": to, "text": text, "kind": kind}, at=at, province_code=province_code
-    )
+    return enqueue(session, *sms_message(to, text, kind), at=at, province_code=province_code)
 
 
 def order_provisioning(
     session: Session, msisdn: str, action: str, *, at: dt.datetime, province_code: str | None
 ) -> OutboxMessage:
     """Network provisioning: 'deprovision' stops service, 'restore' brings it back."""
-    return enqueue(
-        session,
-        "network.provisioning",
-        {"msisdn": msisdn, "action": action},
-        at=at,
-        province_code=province_code,
-    )
+    topic, payload = provisioning_message(msisdn, action)
+    return enqueue(session, topic, payload, at=at, province_code=province_code)
 
 
 class UndeliverableMessage(Exception):
