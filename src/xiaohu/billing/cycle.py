@@ -29,6 +29,7 @@ from xiaohu.billing.payouts import payable_leg, refund_to_route
 from xiaohu.billing.rules import RefundKind, RefundRoute, RefundRouteKind, true_up
 from xiaohu.billing.service import post_charge
 from xiaohu.cancellation.models import Cancellation
+from xiaohu.cancellation.rules import AccountStatus, CancellationStatus
 from xiaohu.kit.bounds import MAX_FEN, MAX_YEAR, MIN_YEAR
 from xiaohu.kit.clock import FrozenClock, local_date, parse_period, period_bounds, start_of_day
 from xiaohu.kit.db import transaction
@@ -37,7 +38,7 @@ from xiaohu.kit.money import yuan
 from xiaohu.kit.progress import progress
 from xiaohu.ledger.rules import credit, debit
 from xiaohu.ledger.service import post
-from xiaohu.lines.models import Line
+from xiaohu.lines.models import Line, LineStatus
 from xiaohu.lines.service import get_line, lock_line
 from xiaohu.notifications.addressing import sms_about
 from xiaohu.notifications.service import enqueue
@@ -97,7 +98,7 @@ def run_close_cycle(runtime: Runtime, period: str, *, show_progress: bool | None
         now = runtime.clock_for(session).now()
         check_period(period, now)
         due = (
-            Cancellation.account_status == "settling",
+            Cancellation.account_status == AccountStatus.SETTLING,
             Cancellation.period <= period,
         )
         ids = list(
@@ -137,7 +138,7 @@ def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:
         return False
     line = lock_line(ctx.session, c.msisdn)
     ctx.session.refresh(c)
-    if c.account_status != "settling" or c.status != "cancelled":
+    if c.account_status != AccountStatus.SETTLING or c.status != CancellationStatus.CANCELLED:
         return False
     now, p, ref = ctx.now(), line.province_code, f"true_up:{c.id}"
     records = ctx.session.scalars(
@@ -201,7 +202,7 @@ def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:
     line.cash_fen -= t.paid_from_cash_fen + t.refund_fen
     line.updated_at = now
     c.late_usage_fen, c.trued_up_fen, c.shortfall_fen = late, t.refund_fen, t.shortfall_fen
-    c.account_status, c.closed_at = "closed", now
+    c.account_status, c.closed_at = AccountStatus.CLOSED, now
     sms_about(  # the number is cancelled: to the owner's other line, if any
         ctx,
         line,
@@ -275,7 +276,7 @@ def _transfer_target(ctx: Context, route: RefundRoute) -> Line | None:
     if not route.is_transfer or not route.to_msisdn:
         return None
     target = lock_line(ctx.session, route.to_msisdn)
-    return target if target.status != "cancelled" else None
+    return target if target.status != LineStatus.CANCELLED else None
 
 
 def add_usage(

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
+from xiaohu.billing.gateway import PaymentGateway
 from xiaohu.billing.models import Refund
 from xiaohu.billing.rules import RefundKind, RefundRoute, RefundStatus
 from xiaohu.cancellation.models import Cancellation
@@ -28,9 +29,10 @@ from xiaohu.kit.errors import DomainError
 from xiaohu.kit.ids import new_id
 from xiaohu.ledger.rules import GATEWAY_CLEARING, credit, debit
 from xiaohu.ledger.service import post
+from xiaohu.notifications.models import OutboxTopic
 
 PAYABLE = "refunds_payable"
-TOPIC = "payment.refund"
+TOPIC = OutboxTopic.REFUND_PAYOUT
 
 _REFUNDS: Table = Refund.__table__  # type: ignore[assignment]
 
@@ -92,7 +94,9 @@ def refund_to_route(
     return payout_order(refund_id, msisdn, amount_fen, stored)
 
 
-def pay_out(session: Session, payments: Any, payload: dict[str, Any], now: dt.datetime) -> None:
+def pay_out(
+    session: Session, payments: PaymentGateway | None, payload: dict[str, Any], now: dt.datetime
+) -> None:
     """Deliver one payout order. Paid: the refund is `paid` and its money leaves
     `refunds_payable` for `gateway_clearing`. Declined: `PayoutDeclined` (the outbox retries).
 

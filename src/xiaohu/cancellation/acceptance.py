@@ -19,7 +19,7 @@ from xiaohu.cancellation.terms import cycle_closes_on, policy_fingerprint, polic
 from xiaohu.identity.rules import mask_msisdn
 from xiaohu.kit.clock import local_date
 from xiaohu.kit.errors import DomainError, InvariantViolated
-from xiaohu.lines.models import Line
+from xiaohu.lines.models import Line, LineStatus
 from xiaohu.lines.service import lock_line
 from xiaohu.policy.schema import Values
 from xiaohu.runtime import Context
@@ -77,7 +77,7 @@ def refund_route(
             target is None
             or target.id == line.id
             or target.owner_id != line.owner_id
-            or target.status != "active"
+            or target.status != LineStatus.ACTIVE
         ):
             raise DomainError(
                 "REFUND_ROUTE_INVALID",

@@ -23,6 +23,7 @@ from xiaohu.billing.payouts import payable_leg, refund_to_route
 from xiaohu.billing.rules import RefundKind, require_adds_up
 from xiaohu.cancellation.acceptance import Accepted
 from xiaohu.cancellation.models import Cancellation
+from xiaohu.cancellation.rules import AccountStatus, CancellationStatus
 from xiaohu.identity.rules import mask_msisdn
 from xiaohu.kit.clock import local_date, period_of
 from xiaohu.kit.db import upsert
@@ -30,7 +31,7 @@ from xiaohu.kit.ids import new_id, reference
 from xiaohu.kit.money import yuan
 from xiaohu.ledger.rules import credit, debit
 from xiaohu.ledger.service import Txn, post_many
-from xiaohu.lines.models import Line
+from xiaohu.lines.models import Line, LineStatus
 from xiaohu.notifications.addressing import recipient, withheld
 from xiaohu.notifications.service import enqueue_many, provisioning_message, sms_message
 from xiaohu.numbers import service as numbers
@@ -64,8 +65,8 @@ def execute(ctx: Context, accepted: Accepted) -> Cancellation:
         "province_code": p,
         "handling_province_code": p,
         "channel": channel,
-        "status": "cancelled",
-        "account_status": "settling",
+        "status": CancellationStatus.CANCELLED,
+        "account_status": AccountStatus.SETTLING,
         "quote_id": accepted.quote_id,
         "cancelled_at": now,
         "undo_until": now + dt.timedelta(hours=values.undo_window_hours),
@@ -150,7 +151,7 @@ def execute(ctx: Context, accepted: Accepted) -> Cancellation:
         if payout is not None:
             messages.append((PAYOUT_TOPIC, payout))
 
-    line.status = "cancelled"
+    line.status = LineStatus.CANCELLED
     line.status_reason = "subscriber_request"
     line.status_changed_at = now
     line.updated_at = now

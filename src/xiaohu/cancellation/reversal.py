@@ -18,13 +18,14 @@ from xiaohu.audit.service import line_event
 from xiaohu.billing.models import Bill, UsageRecord
 from xiaohu.cancellation.execute import REFUND_KIND
 from xiaohu.cancellation.models import Cancellation
-from xiaohu.cancellation.rules import undo_open
+from xiaohu.cancellation.rules import AccountStatus, CancellationStatus, undo_open
 from xiaohu.identity.rules import mask_msisdn
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.money import yuan
 from xiaohu.ledger.models import JournalEntry, JournalTransaction
 from xiaohu.ledger.rules import Posting
 from xiaohu.ledger.service import post
+from xiaohu.lines.models import LineStatus
 from xiaohu.lines.service import lock_line
 from xiaohu.notifications.addressing import sms_about
 from xiaohu.notifications.service import order_provisioning
@@ -39,7 +40,7 @@ def undo(ctx: Context, c: Cancellation) -> Cancellation:
     returned as it is."""
     line = lock_line(ctx.session, c.msisdn)
     ctx.session.refresh(c)
-    if c.status == "reversed":
+    if c.status == CancellationStatus.REVERSED:
         return c
     now = ctx.now()
     if not undo_open(c, now):
@@ -48,7 +49,7 @@ def undo(ctx: Context, c: Cancellation) -> Cancellation:
             f"the undo window closed at {c.undo_until.isoformat()}",
             undo_until=c.undo_until,
         )
-    if line.id != c.line_id or line.status != "cancelled":
+    if line.id != c.line_id or line.status != LineStatus.CANCELLED:
         raise DomainError("CONFLICT", "the line is no longer in the state this cancellation left")
     numbers.restore(ctx, line)
     with ctx.session.no_autoflush:
@@ -56,12 +57,12 @@ def undo(ctx: Context, c: Cancellation) -> Cancellation:
         line.cash_fen += cash
         line.gift_fen += gift
         _unbill_final(ctx, c)
-        line.status = c.previous_status or "active"
+        line.status = c.previous_status or LineStatus.ACTIVE
         line.status_reason = "cancellation_reversed"
         line.status_changed_at = now
         line.updated_at = now
-        c.status = "reversed"
-        c.account_status = "reversed"
+        c.status = CancellationStatus.REVERSED
+        c.account_status = AccountStatus.REVERSED
         c.reversed_at = now
         p = line.province_code
         kept = c.refund_now_fen

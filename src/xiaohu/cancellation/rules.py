@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from xiaohu.billing.rules import Charge, FinalBill, final_bill, final_charges
@@ -108,6 +109,17 @@ class Notice:
 Blocker = Notice
 
 
+class CancellationStatus(StrEnum):
+    CANCELLED = "cancelled"
+    REVERSED = "reversed"  # undone inside the window (返销)
+
+
+class AccountStatus(StrEnum):
+    SETTLING = "settling"  # cancelled; the reserve held until the cycle closes
+    CLOSED = "closed"  # trued up at the cycle's close
+    REVERSED = "reversed"
+
+
 class UndoState(Protocol):
     """What the undo window is decided on (a `Cancellation` row)."""
 
@@ -123,7 +135,11 @@ def undo_open(c: UndoState, now: dt.datetime) -> bool:
     """The cancellation can still be reversed (返销): not reversed already, its account still
     settling (a cycle close that trued it up ends the window however long it was), and before
     `undo_until`. The one test every place asks: the reversal, sign-in, the check, the pages."""
-    return c.status == "cancelled" and c.account_status == "settling" and now < c.undo_until
+    return (
+        c.status == CancellationStatus.CANCELLED
+        and c.account_status == AccountStatus.SETTLING
+        and now < c.undo_until
+    )
 
 
 def _line_href(msisdn: str, tail: str) -> str:

@@ -54,7 +54,7 @@ from xiaohu.identity.rules import mask_msisdn
 from xiaohu.identity.service import confirm_real_name
 from xiaohu.kit.clock import local_date
 from xiaohu.kit.errors import DomainError, InvariantViolated
-from xiaohu.lines.models import Line
+from xiaohu.lines.models import Line, LineStatus
 from xiaohu.runtime import Context
 
 
@@ -71,7 +71,7 @@ def check_json(ctx: Context, msisdn: str, *, channel: str = "online") -> dict[st
     `quote_valid_minutes`. Reads only."""
     loaded = snapshot.load_by_msisdn(ctx.session, msisdn)
     snap = loaded.snapshot
-    if snap.status == "cancelled":
+    if snap.status == LineStatus.CANCELLED:
         notice = already_cancelled(ctx, snap.line_id)
         return {"eligible": False, "blockers": [notice], "warnings": [], "quote": None}
     now = ctx.now()
@@ -148,7 +148,7 @@ def cancel(
     other = route_in.to_msisdn if route_in.kind == "transfer" else None
     line, target = lock_lines(ctx, msisdn, other)
     now = ctx.now()
-    if line.status == "cancelled":
+    if line.status == LineStatus.CANCELLED:
         latest = latest_cancellation(ctx.session, line.id)
         raise DomainError(
             "ALREADY_CANCELLED",
@@ -195,7 +195,7 @@ def refund_status(ctx: Context, c: Cancellation) -> str | None:
 
 def to_out(c: Cancellation, refund_status: str | None = None) -> CancellationOut:
     settlement = None
-    if c.account_status == "closed" and c.closed_at is not None:
+    if c.account_status == rules.AccountStatus.CLOSED and c.closed_at is not None:
         settlement = SettlementOut(
             trued_up_fen=c.trued_up_fen or 0,
             late_usage_fen=c.late_usage_fen or 0,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 
 from xiaohu.cancellation.models import latest_cancellation
+from xiaohu.cancellation.rules import CancellationStatus
 from xiaohu.identity import passwords
 from xiaohu.identity.rules import mask_msisdn
 from xiaohu.identity.service import (
@@ -23,7 +24,7 @@ from xiaohu.identity.service import (
     state_for,
 )
 from xiaohu.kit.errors import DomainError
-from xiaohu.lines.models import Line, Owner
+from xiaohu.lines.models import Line, LineStatus, Owner
 from xiaohu.lines.service import lock_line
 from xiaohu.runtime import Context
 
@@ -35,12 +36,16 @@ def _cancelled_line(ctx: Context, msisdn: str) -> Line | None:
         line = lock_line(ctx.session, msisdn)
     except DomainError:
         return None
-    return line if line.status == "cancelled" else None
+    return line if line.status == LineStatus.CANCELLED else None
 
 
 def _latest_reference(ctx: Context, line: Line) -> str | None:
     latest = latest_cancellation(ctx.session, line.id)
-    return latest.reference if latest is not None and latest.status == "cancelled" else None
+    return (
+        latest.reference
+        if latest is not None and latest.status == CancellationStatus.CANCELLED
+        else None
+    )
 
 
 def sign_in_by_reference(

@@ -24,7 +24,7 @@ from xiaohu.identity.crypto import mac
 from xiaohu.identity.models import SignInState
 from xiaohu.identity.rules import IdProblem, mask_msisdn, normalise_document
 from xiaohu.kit.errors import DomainError, InvariantViolated
-from xiaohu.lines.models import Line, Owner
+from xiaohu.lines.models import Line, LineStatus, Owner
 from xiaohu.lines.service import lock_line
 from xiaohu.notifications.service import send_sms
 from xiaohu.policy.schema import Values
@@ -94,7 +94,7 @@ def _signable_line(ctx: Context, msisdn: str) -> Line | None:
         line = lock_line(ctx.session, msisdn)
     except DomainError:
         return None
-    if line.status != "cancelled":
+    if line.status != LineStatus.CANCELLED:
         return line
     return line if _undo_open(ctx, line) else None
 
@@ -114,7 +114,7 @@ def request_otp(ctx: Context, msisdn: str) -> int:
         line = lock_line(ctx.session, msisdn)
     except DomainError:
         raise DomainError("LINE_NOT_FOUND", f"no line {msisdn}") from None
-    if line.status == "cancelled":
+    if line.status == LineStatus.CANCELLED:
         raise DomainError(
             "LINE_CANCELLED",
             f"{mask_msisdn(msisdn)} is cancelled and receives no SMS: sign in with the "

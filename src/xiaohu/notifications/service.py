@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from xiaohu.notifications.models import OutboxMessage
-from xiaohu.notifications.rules import RetryPolicy
+from xiaohu.notifications.gateway import ProvisioningGateway, SmsGateway
+from xiaohu.notifications.models import OutboxMessage, OutboxTopic
+from xiaohu.notifications.rules import OutboxStatus, RetryPolicy
+
+if TYPE_CHECKING:
+    from xiaohu.billing.gateway import PaymentGateway
 
 log = logging.getLogger(__name__)
 
@@ -56,13 +60,13 @@ def enqueue_many(
 
 def sms_message(to: str, text: str, kind: str) -> tuple[str, dict[str, Any]]:
     """An SMS as an outbox (topic, payload), for `enqueue_many`."""
-    return "sms", {"to": to, "text": text, "kind": kind}
+    return OutboxTopic.SMS, {"to": to, "text": text, "kind": kind}
 
 
 def provisioning_message(msisdn: str, action: str) -> tuple[str, dict[str, Any]]:
     """Network provisioning as an outbox (topic, payload): 'deprovision' stops service,
     'restore' brings it back."""
-    return "network.provisioning", {"msisdn": msisdn, "action": action}
+    return OutboxTopic.PROVISIONING, {"msisdn": msisdn, "action": action}
 
 
 def send_sms(
@@ -94,19 +98,19 @@ def refund_key(refund_id: str, declines: int = 0) -> str:
 
 def due(now: dt.datetime) -> Any:
     """The messages to deliver at `now`: pending, and new or past their next attempt."""
-    return (OutboxMessage.status == "pending") & (
+    return (OutboxMessage.status == OutboxStatus.PENDING) & (
         OutboxMessage.next_attempt_at.is_(None) | (OutboxMessage.next_attempt_at <= now)
     )
 
 
 def deliver(
     session: Session,
-    sms: Any,
-    provisioning: Any,
+    sms: SmsGateway,
+    provisioning: ProvisioningGateway,
     now: dt.datetime,
     limit: int = 200,
     *,
-    payments: Any = None,
+    payments: PaymentGateway | None = None,
     retry: RetryPolicy | None = None,
 ) -> int:
     """Deliver up to `limit` due messages; each is marked in the same transaction as the
@@ -159,28 +163,28 @@ def _schedule(
 
     for msg in messages:
         if msg.delivered_at is not None:
-            msg.status, msg.next_attempt_at = "delivered", None
+            msg.status, msg.next_attempt_at = OutboxStatus.DELIVERED, None
             continue
         msg.status, msg.next_attempt_at = retry.after_failure(msg.attempts, now)
-        if msg.status == "dead":
+        if msg.status == OutboxStatus.DEAD:
             log.error("outbox %s (%s) dead after %d attempts", msg.id, msg.topic, msg.attempts)
             if msg.topic == TOPIC:
                 park(session, msg.payload, msg.last_error)
 
 
 # Topics whose gateway may take a whole batch at once: (gateway argument, method, payload keys).
-_BATCHED = {
-    "sms": (0, "send_many", ("to", "text", "kind")),
-    "network.provisioning": (1, "order_many", ("msisdn", "action")),
+_BATCHED: dict[str, tuple[int, str, tuple[str, ...]]] = {
+    OutboxTopic.SMS: (0, "send_many", ("to", "text", "kind")),
+    OutboxTopic.PROVISIONING: (1, "order_many", ("msisdn", "action")),
 }
 
 
 def _deliver_batch(
     session: Session,
     messages: list[OutboxMessage],
-    sms: Any,
-    provisioning: Any,
-    payments: Any,
+    sms: SmsGateway,
+    provisioning: ProvisioningGateway,
+    payments: PaymentGateway | None,
     now: dt.datetime,
 ) -> int:
     """Hand the messages over: to a gateway's batch method (`send_many`, `order_many`) where it
@@ -227,9 +231,9 @@ def _deliver_batch(
 def _deliver_one(
     session: Session,
     msg: OutboxMessage,
-    sms: Any,
-    provisioning: Any,
-    payments: Any,
+    sms: SmsGateway,
+    provisioning: ProvisioningGateway,
+    payments: PaymentGateway | None,
     now: dt.datetime,
 ) -> int:
     """Hand one message over; 1 if delivered. A gateway refusal is kept on the message; a
@@ -251,13 +255,13 @@ def _deliver_one(
 def _hand_over(
     session: Session,
     msg: OutboxMessage,
-    sms: Any,
-    provisioning: Any,
-    payments: Any,
+    sms: SmsGateway,
+    provisioning: ProvisioningGateway,
+    payments: PaymentGateway | None,
     now: dt.datetime,
 ) -> None:
     p = msg.payload
-    if msg.topic == "sms":
+    if msg.topic == OutboxTopic.SMS:
         sms.send(
             session,
             message_id=msg.id,
@@ -266,11 +270,11 @@ def _hand_over(
             kind=str(p["kind"]),
             at=now,
         )
-    elif msg.topic == "network.provisioning":
+    elif msg.topic == OutboxTopic.PROVISIONING:
         provisioning.order(
             session, message_id=msg.id, msisdn=str(p["msisdn"]), action=str(p["action"]), at=now
         )
-    elif msg.topic == "payment.refund":
+    elif msg.topic == OutboxTopic.REFUND_PAYOUT:
         from xiaohu.billing.payouts import pay_out
 
         pay_out(session, payments, p, now)
