@@ -26,7 +26,14 @@ from xiaohu.audit.service import line_event
 from xiaohu.billing.models import Bill, UsageRecord
 from xiaohu.billing.payouts import TOPIC as PAYOUT_TOPIC
 from xiaohu.billing.payouts import payable_leg, refund_to_route
-from xiaohu.billing.rules import RefundKind, RefundRoute, RefundRouteKind, true_up
+from xiaohu.billing.rules import (
+    BillKind,
+    BillStatus,
+    RefundKind,
+    RefundRoute,
+    RefundRouteKind,
+    true_up,
+)
 from xiaohu.billing.service import post_charge
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.cancellation.rules import AccountStatus, CancellationStatus
@@ -241,7 +248,7 @@ def _late_bill(ctx: Context, c: Cancellation, line: Line, amount: int, paid: int
     """Late usage of the closed account; unpaid where the reserve fell short (arrears)."""
     bill = ctx.session.scalars(
         select(Bill).where(
-            Bill.line_id == line.id, Bill.period == c.period, Bill.kind == "late_usage"
+            Bill.line_id == line.id, Bill.period == c.period, Bill.kind == BillKind.LATE_USAGE
         )
     ).one_or_none()
     if bill is None:
@@ -249,7 +256,7 @@ def _late_bill(ctx: Context, c: Cancellation, line: Line, amount: int, paid: int
             line_id=line.id,
             province_code=line.province_code,
             period=c.period,
-            kind="late_usage",
+            kind=BillKind.LATE_USAGE,
             amount_fen=0,
             paid_fen=0,
             created_at=ctx.now(),
@@ -257,7 +264,7 @@ def _late_bill(ctx: Context, c: Cancellation, line: Line, amount: int, paid: int
         ctx.session.add(bill)
     bill.amount_fen += amount
     bill.paid_fen += paid
-    bill.status = "paid" if bill.paid_fen >= bill.amount_fen else "unpaid"
+    bill.status = BillStatus.PAID if bill.paid_fen >= bill.amount_fen else BillStatus.UNPAID
     bill.due_on = local_date(ctx.now()) + dt.timedelta(days=15)
     ctx.session.flush()
     return bill

@@ -20,7 +20,7 @@ from xiaohu.audit.service import line_event
 from xiaohu.billing.models import Bill, UsageRecord
 from xiaohu.billing.payouts import TOPIC as PAYOUT_TOPIC
 from xiaohu.billing.payouts import payable_leg, refund_to_route
-from xiaohu.billing.rules import RefundKind, require_adds_up
+from xiaohu.billing.rules import BillKind, BillStatus, RefundKind, require_adds_up
 from xiaohu.cancellation.acceptance import Accepted
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.cancellation.rules import AccountStatus, CancellationStatus
@@ -207,10 +207,10 @@ def _bill_final(ctx: Context, line: Line, c: Cancellation, usage_upto: int | Non
             "line_id": line.id,
             "province_code": line.province_code,
             "period": c.period,
-            "kind": "final",
+            "kind": BillKind.FINAL,
             "amount_fen": c.charges_fen,
             "paid_fen": c.charges_fen,
-            "status": "paid",
+            "status": BillStatus.PAID,
             "due_on": local_date(c.cancelled_at),
             "created_at": c.cancelled_at,
         },

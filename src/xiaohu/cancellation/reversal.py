@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from xiaohu.audit.service import line_event
 from xiaohu.billing.models import Bill, UsageRecord
+from xiaohu.billing.rules import BillKind, BillStatus
 from xiaohu.cancellation.execute import REFUND_KIND
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.cancellation.rules import AccountStatus, CancellationStatus, undo_open
@@ -124,7 +125,9 @@ def _post_reverse_entries(ctx: Context, c: Cancellation) -> tuple[int, int]:
 def _unbill_final(ctx: Context, c: Cancellation) -> None:
     """The final bill is void and the usage it took unbilled again: the cycle bills it."""
     bill = ctx.session.scalars(
-        select(Bill).where(Bill.line_id == c.line_id, Bill.period == c.period, Bill.kind == "final")
+        select(Bill).where(
+            Bill.line_id == c.line_id, Bill.period == c.period, Bill.kind == BillKind.FINAL
+        )
     ).one_or_none()
     if bill is None:
         return
@@ -134,4 +137,4 @@ def _unbill_final(ctx: Context, c: Cancellation) -> None:
         .values(billed=False, bill_id=None)
         .execution_options(synchronize_session=False)
     )
-    bill.status = "void"
+    bill.status = BillStatus.VOID

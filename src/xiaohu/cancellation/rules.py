@@ -150,11 +150,6 @@ def _store_visit(bring: list[str], why: str) -> dict[str, Any]:
     return {"action": "visit_store", "method": None, "href": None, "bring": bring, "why": why}
 
 
-def scoped_arrears(snap: LineSnapshot, values: Values) -> int:
-    extra = snap.other_lines_arrears_fen if values.arrears_scope == "owner" else 0
-    return snap.arrears_fen + extra
-
-
 def _arrears_blockers(snap: LineSnapshot, values: Values, bill: FinalBill) -> list[Blocker]:
     """One ARREARS blocker for what this line owes (its bills and the final bill's
     shortfall), paid on this line; under owner scope one more for each other line of the

@@ -11,9 +11,6 @@ transaction: the request is first accepted, locking and reading only (`acceptanc
 carried out, every write in few round trips (`execute.py`). A refusal is logged with its
 blocker codes and raised with `keep_writes=True`: the unit of work commits the log with the 409
 answer. The reversal (返销) is in `reversal.py`.
-
-This module keeps the public entry points; the names it used to define and now imports from
-the modules it delegates to (`import X as X`) stay importable from here.
 """
 
 from __future__ import annotations
@@ -35,10 +32,8 @@ from xiaohu.cancellation.acceptance import (
     token_for,
 )
 from xiaohu.cancellation.answers import already_cancelled, notice_json, quote_json
-from xiaohu.cancellation.execute import REFUND_KIND as REFUND_KIND
 from xiaohu.cancellation.execute import execute
 from xiaohu.cancellation.models import Cancellation, Refusal, latest_cancellation
-from xiaohu.cancellation.reversal import REVERSAL_KIND as REVERSAL_KIND
 from xiaohu.cancellation.reversal import undo
 from xiaohu.cancellation.schemas import (
     CancellationOut,
@@ -47,9 +42,7 @@ from xiaohu.cancellation.schemas import (
     RefundOut,
     SettlementOut,
 )
-from xiaohu.cancellation.terms import cycle_closes_on as cycle_closes_on
-from xiaohu.cancellation.terms import policy_fingerprint as policy_fingerprint
-from xiaohu.cancellation.terms import policy_values as policy_values
+from xiaohu.cancellation.terms import cycle_closes_on, policy_fingerprint, policy_values
 from xiaohu.identity.rules import mask_msisdn
 from xiaohu.identity.service import confirm_real_name
 from xiaohu.kit.clock import local_date

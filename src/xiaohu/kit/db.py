@@ -153,15 +153,6 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def is_sqlite(session_or_engine: Session | Engine) -> bool:
-    bind = (
-        session_or_engine.get_bind()
-        if isinstance(session_or_engine, Session)
-        else (session_or_engine)
-    )
-    return bind.dialect.name == "sqlite"
-
-
 class Prepared:
     """A Core statement compiled once per dialect and run on the driver's cursor, for the
     hottest reads (the cancellation check).
