@@ -22,7 +22,6 @@ from xiaohu.config import Settings
 from xiaohu.kit.clock import FrozenClock
 from xiaohu.kit.db import make_engine
 from xiaohu.kit.migrate import upgrade
-from xiaohu.ledger.service import forget_known_accounts
 from xiaohu.runtime import Context, Runtime, build_runtime
 
 TEST_KEY = "test-secret-key-0123456789-abcdefghijklmnop"
@@ -81,13 +80,11 @@ def runtime(engine: Engine) -> Iterator[Runtime]:
     rt.sessions = sessionmaker(
         bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
     )
-    forget_known_accounts()
     try:
         yield rt
     finally:
         outer.rollback()
         connection.close()
-        forget_known_accounts()
 
 
 @pytest.fixture()
@@ -118,11 +115,9 @@ def committed_runtime(engine: Engine) -> Iterator[Runtime]:
     if engine.dialect.name != "postgresql":
         pytest.skip("needs PostgreSQL: row locks and real concurrent transactions")
     rt = build_runtime(test_settings(engine.url.render_as_string(hide_password=False)), engine)
-    forget_known_accounts()
     try:
         yield rt
     finally:
-        forget_known_accounts()
         from xiaohu.models import metadata
 
         # The chart of accounts is the migration's seed data, not a test's: it stays.

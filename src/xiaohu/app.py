@@ -103,12 +103,7 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
 
     modules = API_ROUTERS + (SANDBOX_ROUTERS if runtime.settings.sandbox else []) + PAGE_ROUTERS
     for name in modules:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+        module = importlib.import_module(name)
         app.include_router(module.router)
         mount = getattr(module, "mount", None)
         if mount is not None:

@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,11 +24,24 @@ from xiaohu.policy.loader import cached as load_policy
 from xiaohu.policy.schema import Policy, Values
 
 if TYPE_CHECKING:
+    from xiaohu.billing.gateway import PaymentGateway
     from xiaohu.identity.limits import ClientLimits
+    from xiaohu.notifications.gateway import ProvisioningGateway, SmsGateway
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 SWEEP_SECONDS = 2.0  # the delivery thread looks for messages due again at least this often
 GATHER_SECONDS = 0.02  # after a wake-up, the delivery thread waits this long for more
+
+
+@dataclass
+class PolicyMemo:
+    """Merged policy values per (policy id, province, day) and the fingerprint per policy id;
+    each entry keeps its policy object, so a policy swapped on the runtime is never mistaken for
+    the one before (its id cannot be reused while the entry lives)."""
+
+    values: dict[tuple[int, str, dt.date], tuple[Policy, Values]] = field(default_factory=dict)
+    fingerprints: dict[int, tuple[Policy, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -38,13 +51,16 @@ class Runtime:
     sessions: sessionmaker[Session]
     policy: Policy
     cipher: PiiCipher
+    # The outside systems, each selected by a setting (`build_runtime`).
+    sms_gateway: SmsGateway
+    provisioning_gateway: ProvisioningGateway
+    payment_gateway: PaymentGateway
     system_clock: Clock = field(default_factory=SystemClock)
-    sms_gateway: object = None
-    provisioning_gateway: object = None
-    payment_gateway: object = None
     outbox_worker: OutboxWorker | None = None
     sandbox_gateways: bool = True  # any outside system is a sandbox implementation
     client_limits: ClientLimits | None = None  # per-client sign-in limits (identity.limits)
+    # The policy terms the hot path prices with, memoised per runtime (`cancellation.terms`).
+    policy_memo: PolicyMemo = field(default_factory=PolicyMemo, repr=False)
 
     def outbox_written(self) -> None:
         """A unit of work committed outbox messages: deliver them now (`inline`), or wake the
@@ -206,21 +222,21 @@ def build_runtime(settings: Settings, engine: Engine | None = None) -> Runtime:
     from xiaohu.notifications.gateway import (
         SandboxProvisioningGateway,
         SandboxSmsGateway,
-        load_gateway,
+        load_provisioning_gateway,
+        load_sms_gateway,
     )
 
-    def load(setting: str, make: Callable[[], object]) -> Any:
+    def load(setting: str, make: Callable[[str], T], spec: str) -> T:
         try:
-            return make()
+            return make(spec)
         except (ImportError, AttributeError, TypeError, ValueError, AssertionError) as exc:
             raise ConfigurationError(f"{setting} cannot be loaded: {exc}") from exc
 
-    sms = load("XIAOHU_SMS_GATEWAY", lambda: load_gateway(settings.sms_gateway, SandboxSmsGateway))
+    sms = load("XIAOHU_SMS_GATEWAY", load_sms_gateway, settings.sms_gateway)
     provisioning = load(
-        "XIAOHU_PROVISIONING_GATEWAY",
-        lambda: load_gateway(settings.provisioning_gateway, SandboxProvisioningGateway),
+        "XIAOHU_PROVISIONING_GATEWAY", load_provisioning_gateway, settings.provisioning_gateway
     )
-    payment = load("XIAOHU_PAYMENT_GATEWAY", lambda: load_payment_gateway(settings.payment_gateway))
+    payment = load("XIAOHU_PAYMENT_GATEWAY", load_payment_gateway, settings.payment_gateway)
     sandboxed = [
         name
         for name, gateway, sandbox in (

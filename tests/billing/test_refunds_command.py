@@ -21,7 +21,7 @@ from xiaohu.config import get_settings
 from xiaohu.kit.clock import FrozenClock
 from xiaohu.kit.db import transaction
 from xiaohu.kit.migrate import upgrade
-from xiaohu.ledger.service import forget_known_accounts, line_balance, trial_balance
+from xiaohu.ledger.service import line_balance, trial_balance
 from xiaohu.runtime import Context, build_runtime
 
 
@@ -35,11 +35,9 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         monkeypatch.setenv("XIAOHU_OUTBOX_MAX_ATTEMPTS", "1")  # parked at the first decline
         monkeypatch.setenv("COLUMNS", "250")
         get_settings.cache_clear()
-        forget_known_accounts()
         DecliningGateway.declines, DecliningGateway.calls = 0, []
         yield url
         get_settings.cache_clear()
-        forget_known_accounts()
         DecliningGateway.declines, DecliningGateway.calls = 0, []
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select
 from xiaohu.kit.db import transaction
 from xiaohu.ledger.models import LedgerAccount
 from xiaohu.ledger.rules import ACCOUNTS, NATIONAL_ACCOUNTS, account_code, account_type
-from xiaohu.ledger.service import _known_accounts, ensure_accounts, forget_known_accounts
+from xiaohu.ledger.service import ensure_accounts, known_accounts
 from xiaohu.regions.provinces import PROVINCES
 from xiaohu.runtime import Context, Runtime
 
@@ -26,23 +26,21 @@ def test_the_migration_seeds_every_account_of_the_chart(ctx: Context) -> None:
 
 
 def test_a_seeded_account_is_found_not_created(ctx: Context) -> None:
-    forget_known_accounts()
     ensure_accounts(ctx.session, ["revenue:44", "gateway_clearing"])
     assert not ctx.session.new
     assert ctx.session.scalar(select(func.count()).select_from(LedgerAccount)) == len(
         ACCOUNTS
     ) * 31 + len(NATIONAL_ACCOUNTS)
-    known = {code for _, code in _known_accounts}
+    known = known_accounts(ctx.session)
     assert {"revenue:44", "gateway_clearing"} <= known
 
 
 def test_an_account_this_transaction_created_is_not_remembered(ctx: Context) -> None:
     """Cached, it would let another transaction post to it before this one commits (or after
     it rolled back): a foreign key violation. Found again in the same transaction, still not."""
-    forget_known_accounts()
     ensure_accounts(ctx.session, ["revenue:99", "revenue:44"])
     ensure_accounts(ctx.session, ["revenue:99"])
-    known = {code for _, code in _known_accounts}
+    known = known_accounts(ctx.session)
     assert "revenue:44" in known and "revenue:99" not in known
     assert ctx.session.get(LedgerAccount, "revenue:99") is not None
 

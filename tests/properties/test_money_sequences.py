@@ -24,7 +24,6 @@ from xiaohu.contracts.service import terminate_early
 from xiaohu.kit.clock import FrozenClock
 from xiaohu.kit.errors import DomainError
 from xiaohu.ledger.models import JournalEntry
-from xiaohu.ledger.service import forget_known_accounts
 from xiaohu.lines.models import Line
 from xiaohu.numbers.service import release_due
 from xiaohu.runtime import Context
@@ -123,7 +122,6 @@ def test_books_stay_balanced_and_refunds_never_exceed_cash_paid_in(
     second: tuple[int, int, bool],
 ) -> None:
     session = ctx.session
-    forget_known_accounts()
     outer = session.begin_nested()
     try:
         work = Context(ctx.runtime, session, FrozenClock(T0), actor="property")
@@ -174,4 +172,3 @@ def test_books_stay_balanced_and_refunds_never_exceed_cash_paid_in(
             assert paid_in >= 0
     finally:
         outer.rollback()
-        forget_known_accounts()

@@ -23,21 +23,29 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from xiaohu.audit.service import line_event
-from xiaohu.billing.models import Bill, Refund, UsageRecord
-from xiaohu.billing.payouts import payable_leg
-from xiaohu.billing.rules import true_up
+from xiaohu.billing.models import Bill, UsageRecord
+from xiaohu.billing.payouts import TOPIC as PAYOUT_TOPIC
+from xiaohu.billing.payouts import payable_leg, refund_to_route
+from xiaohu.billing.rules import (
+    BillKind,
+    BillStatus,
+    RefundKind,
+    RefundRoute,
+    RefundRouteKind,
+    true_up,
+)
 from xiaohu.billing.service import post_charge
 from xiaohu.cancellation.models import Cancellation
+from xiaohu.cancellation.rules import AccountStatus, CancellationStatus
 from xiaohu.kit.bounds import MAX_FEN, MAX_YEAR, MIN_YEAR
 from xiaohu.kit.clock import FrozenClock, local_date, parse_period, period_bounds, start_of_day
 from xiaohu.kit.db import transaction
 from xiaohu.kit.errors import DomainError
-from xiaohu.kit.ids import new_id
 from xiaohu.kit.money import yuan
 from xiaohu.kit.progress import progress
 from xiaohu.ledger.rules import credit, debit
 from xiaohu.ledger.service import post
-from xiaohu.lines.models import Line
+from xiaohu.lines.models import Line, LineStatus
 from xiaohu.lines.service import get_line, lock_line
 from xiaohu.notifications.addressing import sms_about
 from xiaohu.notifications.service import enqueue
@@ -46,7 +54,6 @@ from xiaohu.runtime import Context, Runtime
 
 BATCH = 200
 ACTOR = "run:close-cycle"
-GATEWAY_CLEARING = "gateway_clearing"
 
 
 @dataclass
@@ -98,7 +105,7 @@ def run_close_cycle(runtime: Runtime, period: str, *, show_progress: bool | None
         now = runtime.clock_for(session).now()
         check_period(period, now)
         due = (
-            Cancellation.account_status == "settling",
+            Cancellation.account_status == AccountStatus.SETTLING,
             Cancellation.period <= period,
         )
         ids = list(
@@ -138,7 +145,7 @@ def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:
         return False
     line = lock_line(ctx.session, c.msisdn)
     ctx.session.refresh(c)
-    if c.account_status != "settling" or c.status != "cancelled":
+    if c.account_status != AccountStatus.SETTLING or c.status != CancellationStatus.CANCELLED:
         return False
     now, p, ref = ctx.now(), line.province_code, f"true_up:{c.id}"
     records = ctx.session.scalars(
@@ -185,31 +192,24 @@ def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:
         if target is not None:
             target.cash_fen += t.refund_fen
             target.updated_at = now
-        refund = Refund(
-            id=new_id(),
+        payout = refund_to_route(
+            ctx.session,
             cancellation_id=c.id,
             line_id=line.id,
+            msisdn=c.msisdn,
             province_code=p,
-            kind="true_up",
+            kind=RefundKind.TRUE_UP,
             amount_fen=t.refund_fen,
             route=route,
-            status="paid" if target is not None else "pending",
-            created_at=now,
+            at=now,
         )
-        ctx.session.add(refund)
-        if target is None:
-            enqueue(
-                ctx.session,
-                "payment.refund",
-                {"refund_id": refund.id, "msisdn": c.msisdn, "amount_fen": t.refund_fen},
-                at=now,
-                province_code=p,
-            )
+        if payout is not None:
+            enqueue(ctx.session, PAYOUT_TOPIC, payout, at=now, province_code=p)
         report.refunds += 1
     line.cash_fen -= t.paid_from_cash_fen + t.refund_fen
     line.updated_at = now
     c.late_usage_fen, c.trued_up_fen, c.shortfall_fen = late, t.refund_fen, t.shortfall_fen
-    c.account_status, c.closed_at = "closed", now
+    c.account_status, c.closed_at = AccountStatus.CLOSED, now
     sms_about(  # the number is cancelled: to the owner's other line, if any
         ctx,
         line,
@@ -248,7 +248,7 @@ def _late_bill(ctx: Context, c: Cancellation, line: Line, amount: int, paid: int
     """Late usage of the closed account; unpaid where the reserve fell short (arrears)."""
     bill = ctx.session.scalars(
         select(Bill).where(
-            Bill.line_id == line.id, Bill.period == c.period, Bill.kind == "late_usage"
+            Bill.line_id == line.id, Bill.period == c.period, Bill.kind == BillKind.LATE_USAGE
         )
     ).one_or_none()
     if bill is None:
@@ -256,7 +256,7 @@ def _late_bill(ctx: Context, c: Cancellation, line: Line, amount: int, paid: int
             line_id=line.id,
             province_code=line.province_code,
             period=c.period,
-            kind="late_usage",
+            kind=BillKind.LATE_USAGE,
             amount_fen=0,
             paid_fen=0,
             created_at=ctx.now(),
@@ -264,26 +264,26 @@ def _late_bill(ctx: Context, c: Cancellation, line: Line, amount: int, paid: int
         ctx.session.add(bill)
     bill.amount_fen += amount
     bill.paid_fen += paid
-    bill.status = "paid" if bill.paid_fen >= bill.amount_fen else "unpaid"
+    bill.status = BillStatus.PAID if bill.paid_fen >= bill.amount_fen else BillStatus.UNPAID
     bill.due_on = local_date(ctx.now()) + dt.timedelta(days=15)
     ctx.session.flush()
     return bill
 
 
-def _payout_route(ctx: Context, c: Cancellation) -> dict[str, Any]:
+def _payout_route(ctx: Context, c: Cancellation) -> RefundRoute:
     """The route of the refund at cancellation; a transfer to a line that has since been
     cancelled falls back to the original payment route."""
-    route = dict(c.route)
-    if route.get("kind") == "transfer" and _transfer_target(ctx, route) is None:
-        return {"kind": "original", "method": "gateway", "fallback_from": "transfer"}
+    route = RefundRoute.from_dict(c.route)
+    if route.is_transfer and _transfer_target(ctx, route) is None:
+        return RefundRoute(RefundRouteKind.ORIGINAL, method="gateway", fallback_from="transfer")
     return route
 
 
-def _transfer_target(ctx: Context, route: dict[str, Any]) -> Line | None:
-    if route.get("kind") != "transfer" or not route.get("to_msisdn"):
+def _transfer_target(ctx: Context, route: RefundRoute) -> Line | None:
+    if not route.is_transfer or not route.to_msisdn:
         return None
-    target = lock_line(ctx.session, str(route["to_msisdn"]))
-    return target if target.status != "cancelled" else None
+    target = lock_line(ctx.session, route.to_msisdn)
+    return target if target.status != LineStatus.CANCELLED else None
 
 
 def add_usage(

@@ -24,9 +24,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, cast
 
-from xiaohu.notifications.gateway import load_gateway
+from xiaohu.notifications.gateway import load_gateway, require_methods
 
 GatewayStatus = Literal["succeeded", "declined"]
 
@@ -125,6 +125,5 @@ class SandboxPaymentGateway:
 def load_payment_gateway(spec: str) -> PaymentGateway:
     """`sandbox` or `module:Class` (settings `XIAOHU_PAYMENT_GATEWAY`)."""
     gateway = load_gateway(spec, SandboxPaymentGateway)
-    if not (hasattr(gateway, "charge") and hasattr(gateway, "refund")):
-        raise TypeError(f"{spec}: a payment gateway needs charge() and refund()")
-    return gateway  # type: ignore[return-value]
+    require_methods(spec, gateway, "a payment gateway", "charge", "refund")
+    return cast(PaymentGateway, gateway)

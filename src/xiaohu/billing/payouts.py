@@ -18,19 +18,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
+from xiaohu.billing.gateway import PaymentGateway
 from xiaohu.billing.models import Refund
+from xiaohu.billing.rules import RefundKind, RefundRoute, RefundStatus
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.kit.errors import DomainError
-from xiaohu.ledger.rules import credit, debit
+from xiaohu.kit.ids import new_id
+from xiaohu.ledger.rules import GATEWAY_CLEARING, credit, debit
 from xiaohu.ledger.service import post
+from xiaohu.notifications.models import OutboxTopic
 
-GATEWAY_CLEARING = "gateway_clearing"
 PAYABLE = "refunds_payable"
-TOPIC = "payment.refund"
+TOPIC = OutboxTopic.REFUND_PAYOUT
 PAID_OUT_KIND = "refund.paid_out"  # the journal posting of a payout the gateway confirmed
+
+_REFUNDS: Table = Refund.__table__  # type: ignore[assignment]
 
 
 class PayoutDeclined(Exception):
@@ -47,7 +52,52 @@ def payable_leg(province_code: str, amount_fen: int, line_id: int) -> Any:
     return credit(f"{PAYABLE}:{province_code}", amount_fen, line_id)
 
 
-def pay_out(session: Session, payments: Any, payload: dict[str, Any], now: dt.datetime) -> None:
+def payout_order(
+    refund_id: str, msisdn: str, amount_fen: int, route: dict[str, object]
+) -> dict[str, object]:
+    """The outbox payload that orders one payout from the gateway (`pay_out` delivers it)."""
+    return {"refund_id": refund_id, "msisdn": msisdn, "amount_fen": amount_fen, "route": route}
+
+
+def refund_to_route(
+    session: Session,
+    *,
+    cancellation_id: str,
+    line_id: int,
+    msisdn: str,
+    province_code: str,
+    kind: RefundKind,
+    amount_fen: int,
+    route: RefundRoute,
+    at: dt.datetime,
+) -> dict[str, object] | None:
+    """Record a refund (at cancellation or at the true-up) to its route, one Core insert; the
+    ledger legs are the caller's. A transfer to another line is done here (`paid`); a payout
+    is owed (`pending`) and its order is returned for the caller's outbox write."""
+    refund_id = new_id()
+    stored = route.as_dict()
+    session.connection().execute(
+        _REFUNDS.insert(),
+        {
+            "id": refund_id,
+            "cancellation_id": cancellation_id,
+            "line_id": line_id,
+            "province_code": province_code,
+            "kind": kind,
+            "amount_fen": amount_fen,
+            "route": stored,
+            "status": RefundStatus.PAID if route.is_transfer else RefundStatus.PENDING,
+            "created_at": at,
+        },
+    )
+    if route.is_transfer:
+        return None
+    return payout_order(refund_id, msisdn, amount_fen, stored)
+
+
+def pay_out(
+    session: Session, payments: PaymentGateway | None, payload: dict[str, Any], now: dt.datetime
+) -> None:
     """Deliver one payout order. Paid: the refund is `paid` and its money leaves
     `refunds_payable` for `gateway_clearing`. Declined: `PayoutDeclined` (the outbox retries).
 
@@ -62,7 +112,7 @@ def pay_out(session: Session, payments: Any, payload: dict[str, Any], now: dt.da
         raise PayoutDeclined(f"refund amount {amount!r} is not int fen")
     declines = refund.declines if refund is not None else 0
     result = payments.refund(amount, str(payload["msisdn"]), refund_key(refund_id, declines))
-    if refund is None or refund.status == "paid":
+    if refund is None or refund.status == RefundStatus.PAID:
         if not result.succeeded:
             raise PayoutDeclined(f"the payment gateway declined the refund: {result.reason}")
         return
@@ -70,7 +120,7 @@ def pay_out(session: Session, payments: Any, payload: dict[str, Any], now: dt.da
         refund.declines += 1
         refund.last_error = f"declined: {result.reason}"
         raise PayoutDeclined(f"the payment gateway declined the refund: {result.reason}")
-    refund.status, refund.paid_at = "paid", now
+    refund.status, refund.paid_at = RefundStatus.PAID, now
     refund.gateway_ref, refund.last_error = result.gateway_ref, None
     p = refund.province_code
     post(
@@ -88,8 +138,8 @@ def park(session: Session, payload: dict[str, Any], error: str | None) -> None:
     """The outbox gave the payout up: the refund is `failed` (still owed) for the operator."""
     session.execute(
         update(Refund)
-        .where(Refund.id == str(payload.get("refund_id")), Refund.status == "pending")
-        .values(status="failed", last_error=error)
+        .where(Refund.id == str(payload.get("refund_id")), Refund.status == RefundStatus.PENDING)
+        .values(status=RefundStatus.FAILED, last_error=error)
         .execution_options(synchronize_session="fetch")
     )
 
@@ -110,7 +160,7 @@ def list_refunds(
 
 
 def failed_ids(session: Session) -> list[str]:
-    return list(session.scalars(select(Refund.id).where(Refund.status == "failed")))
+    return list(session.scalars(select(Refund.id).where(Refund.status == RefundStatus.FAILED)))
 
 
 def retry(session: Session, refund_ids: list[str], now: dt.datetime) -> int:
@@ -123,19 +173,15 @@ def retry(session: Session, refund_ids: list[str], now: dt.datetime) -> int:
         refund = session.get(Refund, refund_id, with_for_update=True)
         if refund is None:
             raise DomainError("REFUND_NOT_FOUND", f"no refund {refund_id}")
-        if refund.status != "failed":
+        if refund.status != RefundStatus.FAILED:
             raise DomainError(
                 "REFUND_NOT_FAILED", f"refund {refund_id} is {refund.status}, not failed"
             )
-        refund.status, refund.last_error = "pending", None
-        payout = {
-            "refund_id": refund.id,
-            "msisdn": session.scalar(
-                select(Cancellation.msisdn).where(Cancellation.id == refund.cancellation_id)
-            ),
-            "amount_fen": refund.amount_fen,
-            "route": refund.route,
-        }
+        refund.status, refund.last_error = RefundStatus.PENDING, None
+        msisdn = session.scalar(
+            select(Cancellation.msisdn).where(Cancellation.id == refund.cancellation_id)
+        )
+        payout = payout_order(refund.id, str(msisdn), refund.amount_fen, refund.route)
         enqueue(session, TOPIC, payout, at=now, province_code=refund.province_code)
         queued += 1
     session.flush()

@@ -15,11 +15,86 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from xiaohu.kit.money import div_half_up
 from xiaohu.policy.schema import Values
+
+
+class BillStatus(StrEnum):
+    UNPAID = "unpaid"
+    PAID = "paid"
+    VOID = "void"  # a final bill a reversal took back
+
+
+class BillKind(StrEnum):
+    CYCLE = "cycle"
+    FINAL = "final"
+    LATE_USAGE = "late_usage"  # late usage of a closed account (the true-up)
+
+
+class RefundKind(StrEnum):
+    NOW = "now"  # at cancellation
+    TRUE_UP = "true_up"  # at the cycle's close
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"  # owed: the payout is on its way
+    PAID = "paid"  # the gateway confirmed it, or a transfer to another line
+    FAILED = "failed"  # the payout gave up: `xiaohu refunds retry`
+
+
+class RefundRouteKind(StrEnum):
+    ORIGINAL = "original"  # back the way the money came (the line's payment route)
+    BANK_CARD = "bank_card"
+    TRANSFER = "transfer"  # to another active line of the same owner
+
+
+@dataclass(frozen=True)
+class RefundRoute:
+    """Where a refund goes. Stored as JSON on the cancellation and the refund (`as_dict`), in
+    a shape per kind: transfer {to_msisdn, to_line_id}, bank card {account (masked)}, original
+    {method, account} or, for a transfer whose line has since gone, {method, fallback_from}."""
+
+    kind: RefundRouteKind
+    to_msisdn: str | None = None
+    to_line_id: int | None = None
+    account: str | None = None
+    method: str | None = None
+    fallback_from: str | None = None
+
+    @property
+    def is_transfer(self) -> bool:
+        return self.kind is RefundRouteKind.TRANSFER
+
+    def as_dict(self) -> dict[str, object]:
+        kind = str(self.kind)
+        if self.kind is RefundRouteKind.TRANSFER:
+            return {"kind": kind, "to_msisdn": self.to_msisdn, "to_line_id": self.to_line_id}
+        if self.kind is RefundRouteKind.BANK_CARD:
+            return {"kind": kind, "account": self.account}
+        if self.fallback_from is not None:
+            return {"kind": kind, "method": self.method, "fallback_from": self.fallback_from}
+        return {"kind": kind, "method": self.method, "account": self.account}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> RefundRoute:
+        def text(key: str) -> str | None:
+            value = data.get(key)
+            return None if value is None else str(value)
+
+        line_id = data.get("to_line_id")
+        return cls(
+            kind=RefundRouteKind(str(data["kind"])),
+            to_msisdn=text("to_msisdn"),
+            to_line_id=line_id if isinstance(line_id, int) else None,
+            account=text("account"),
+            method=text("method"),
+            fallback_from=text("fallback_from"),
+        )
+
 
 # What a charge is, for the policy's `gift_may_pay` list.
 CATEGORIES = ("plan_fee", "usage", "retention_fee", "penalty")

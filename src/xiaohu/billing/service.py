@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,14 +22,12 @@ from xiaohu.kit.bounds import MAX_FEN
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.ids import new_id
 from xiaohu.kit.money import yuan
-from xiaohu.ledger.rules import credit, debit
+from xiaohu.ledger.rules import GATEWAY_CLEARING, credit, debit
 from xiaohu.ledger.service import post
 from xiaohu.lines.models import Line
 from xiaohu.lines.service import lock_line
 from xiaohu.notifications.service import order_provisioning, send_sms
 from xiaohu.runtime import Context
-
-GATEWAY_CLEARING = "gateway_clearing"
 
 
 @dataclass(frozen=True)
@@ -75,10 +73,7 @@ def arrears_fen(session: Session, line_ids: Iterable[int]) -> int:
 
 
 def gateway_of(ctx: Context) -> PaymentGateway:
-    gateway = ctx.runtime.payment_gateway
-    if gateway is None:
-        raise RuntimeError("the runtime has no payment gateway")
-    return cast(PaymentGateway, gateway)
+    return ctx.runtime.payment_gateway
 
 
 def account(template: str, line: Line) -> str:

@@ -10,19 +10,34 @@ amounts, to the fen.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
-from xiaohu.billing.rules import FinalBill
+from xiaohu.billing.rules import FinalBill, RefundRoute, RefundRouteKind
 from xiaohu.cancellation import quotes, rules, snapshot
 from xiaohu.cancellation.schemas import CancellationRequest
 from xiaohu.cancellation.terms import cycle_closes_on, policy_fingerprint, policy_values
 from xiaohu.identity.rules import mask_msisdn
 from xiaohu.kit.clock import local_date
 from xiaohu.kit.errors import DomainError, InvariantViolated
-from xiaohu.lines.models import Line
+from xiaohu.lines.models import Line, LineStatus
 from xiaohu.lines.service import lock_line
 from xiaohu.policy.schema import Values
 from xiaohu.runtime import Context
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A cancellation request that passed every check, with what it was accepted on: all that
+    `execute.execute` needs to carry it out."""
+
+    line: Line
+    target: Line | None  # the line a transfer refund goes to
+    bill: FinalBill  # the quote's final bill, priced again
+    route: RefundRoute
+    values: Values  # the province's policy on the day of the request
+    channel: str
+    quote_id: str
+    token: quotes.QuoteToken
 
 
 def lock_lines(ctx: Context, msisdn: str, other: str | None) -> tuple[Line, Line | None]:
@@ -49,7 +64,7 @@ def refund_route(
     request: CancellationRequest,
     values: Values,
     loaded: snapshot.Loaded,
-) -> dict[str, Any]:
+) -> RefundRoute:
     r = request.refund_route
     if r.kind not in values.refund_routes:
         raise DomainError(
@@ -62,22 +77,22 @@ def refund_route(
             target is None
             or target.id == line.id
             or target.owner_id != line.owner_id
-            or target.status != "active"
+            or target.status != LineStatus.ACTIVE
         ):
             raise DomainError(
                 "REFUND_ROUTE_INVALID",
                 "a transfer needs another active line of the same owner",
                 to_msisdn=r.to_msisdn,
             )
-        return {"kind": "transfer", "to_msisdn": target.msisdn, "to_line_id": target.id}
+        return RefundRoute(RefundRouteKind.TRANSFER, to_msisdn=target.msisdn, to_line_id=target.id)
     if r.kind == "bank_card":
         account = (r.account or "").replace(" ", "")
-        return {"kind": "bank_card", "account": "****" + account[-4:]}
-    return {
-        "kind": "original",
-        "method": loaded.route_kind or "gateway",
-        "account": loaded.route_account if loaded.route_kind else None,
-    }
+        return RefundRoute(RefundRouteKind.BANK_CARD, account="****" + account[-4:])
+    return RefundRoute(
+        RefundRouteKind.ORIGINAL,
+        method=loaded.route_kind or "gateway",
+        account=loaded.route_account if loaded.route_kind else None,
+    )
 
 
 def token_for(ctx: Context, line: Line, quote_id: str) -> quotes.QuoteToken | None:

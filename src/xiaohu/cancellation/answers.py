@@ -12,12 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from xiaohu.billing.rules import FinalBill
 from xiaohu.cancellation import rules
-from xiaohu.cancellation.models import Cancellation
+from xiaohu.cancellation.models import latest_cancellation
 from xiaohu.runtime import Context
 
 
@@ -64,15 +61,6 @@ def quote_json(quote_id: str, valid_until: dt.datetime, bill: FinalBill) -> dict
     }
 
 
-def latest_cancellation(session: Session, line_id: int) -> Cancellation | None:
-    return session.scalars(
-        select(Cancellation)
-        .where(Cancellation.line_id == line_id)
-        .order_by(Cancellation.cancelled_at.desc())
-        .limit(1)
-    ).one_or_none()
-
-
 def already_cancelled(ctx: Context, line_id: int) -> dict[str, Any]:
     latest = latest_cancellation(ctx.session, line_id)
     notice = rules.Notice(
@@ -82,7 +70,7 @@ def already_cancelled(ctx: Context, line_id: int) -> dict[str, Any]:
     if latest is not None:
         out["cancellation_id"] = latest.id
         out["reference"] = latest.reference
-        if latest.status == "cancelled" and ctx.now() < latest.undo_until:
+        if rules.undo_open(latest, ctx.now()):
             out["remedy"] = {
                 "action": "reverse",
                 "method": "POST",

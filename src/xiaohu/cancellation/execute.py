@@ -17,11 +17,13 @@ from typing import Any
 from sqlalchemy import Table, update
 
 from xiaohu.audit.service import line_event
-from xiaohu.billing.models import Bill, Refund, UsageRecord
-from xiaohu.billing.payouts import payable_leg
-from xiaohu.billing.rules import FinalBill, require_adds_up
-from xiaohu.cancellation import quotes
+from xiaohu.billing.models import Bill, UsageRecord
+from xiaohu.billing.payouts import TOPIC as PAYOUT_TOPIC
+from xiaohu.billing.payouts import payable_leg, refund_to_route
+from xiaohu.billing.rules import BillKind, BillStatus, RefundKind, require_adds_up
+from xiaohu.cancellation.acceptance import Accepted
 from xiaohu.cancellation.models import Cancellation
+from xiaohu.cancellation.rules import AccountStatus, CancellationStatus
 from xiaohu.identity.rules import mask_msisdn
 from xiaohu.kit.clock import local_date, period_of
 from xiaohu.kit.db import upsert
@@ -29,37 +31,24 @@ from xiaohu.kit.ids import new_id, reference
 from xiaohu.kit.money import yuan
 from xiaohu.ledger.rules import credit, debit
 from xiaohu.ledger.service import Txn, post_many
-from xiaohu.lines.models import Line
+from xiaohu.lines.models import Line, LineStatus
 from xiaohu.notifications.addressing import recipient, withheld
-from xiaohu.notifications.models import OutboxMessage
-from xiaohu.notifications.service import PENDING_FLAG
+from xiaohu.notifications.service import enqueue_many, provisioning_message, sms_message
 from xiaohu.numbers import service as numbers
-from xiaohu.policy.schema import Values
 from xiaohu.runtime import Context
 
-GATEWAY_CLEARING = "gateway_clearing"
 REFUND_KIND = "cancellation.refund"
 
 _BILLS: Table = Bill.__table__  # type: ignore[assignment]
 _CANCELLATIONS: Table = Cancellation.__table__  # type: ignore[assignment]
-_REFUNDS: Table = Refund.__table__  # type: ignore[assignment]
 _USAGE: Table = UsageRecord.__table__  # type: ignore[assignment]
-_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 
 
-def execute(
-    ctx: Context,
-    line: Line,
-    target: Line | None,
-    bill: FinalBill,
-    route: dict[str, Any],
-    values: Values,
-    channel: str,
-    quote_id: str,
-    token: quotes.QuoteToken,
-) -> Cancellation:
+def execute(ctx: Context, accepted: Accepted) -> Cancellation:
     """Cancel the accepted line at the quoted amounts; returns the cancellation (a row already
     inserted, as an object not in the session)."""
+    line, target, bill, values = accepted.line, accepted.target, accepted.bill, accepted.values
+    channel, token, route = accepted.channel, accepted.token, accepted.route
     now = ctx.now()
     today = local_date(now)
     p = line.province_code
@@ -76,9 +65,9 @@ def execute(
         "province_code": p,
         "handling_province_code": p,
         "channel": channel,
-        "status": "cancelled",
-        "account_status": "settling",
-        "quote_id": quote_id,
+        "status": CancellationStatus.CANCELLED,
+        "account_status": AccountStatus.SETTLING,
+        "quote_id": accepted.quote_id,
         "cancelled_at": now,
         "undo_until": now + dt.timedelta(hours=values.undo_window_hours),
         # The period the quote priced, not the one the request arrived in: a quote made at
@@ -90,7 +79,7 @@ def execute(
         "refund_now_fen": refund_now,
         "reserve_fen": reserve,
         "forfeited_fen": forfeited,
-        "route": route,
+        "route": route.as_dict(),
         "previous_status": line.status,
         "gift_applied_fen": gift_applied,
     }
@@ -148,14 +137,26 @@ def execute(
     _bill_final(ctx, line, c, token.usage_upto or None)
     messages: list[tuple[str, dict[str, Any]]] = []
     if refund_now > 0:
-        messages += _refund_row(ctx, c, "now", refund_now, route)
+        payout = refund_to_route(
+            ctx.session,
+            cancellation_id=c.id,
+            line_id=line.id,
+            msisdn=line.msisdn,
+            province_code=p,
+            kind=RefundKind.NOW,
+            amount_fen=refund_now,
+            route=route,
+            at=now,
+        )
+        if payout is not None:
+            messages.append((PAYOUT_TOPIC, payout))
 
-    line.status = "cancelled"
+    line.status = LineStatus.CANCELLED
     line.status_reason = "subscriber_request"
     line.status_changed_at = now
     line.updated_at = now
     numbers.quarantine(ctx, line, days=values.quarantine_days)
-    messages.append(("network.provisioning", {"msisdn": line.msisdn, "action": "deprovision"}))
+    messages.append(provisioning_message(line.msisdn, "deprovision"))
     text = (
         f"【销户服务】号码{mask_msisdn(line.msisdn)}已销户，受理编号{c.reference}。"
         f"立即退款{yuan(refund_now)}，预留{yuan(reserve)}将于账期结算后自动退还。"
@@ -165,8 +166,8 @@ def execute(
     # The number is cancelled now: the notice goes to the owner's other line, if any.
     to = recipient(ctx, line)
     if to is not None:
-        messages.append(("sms", {"to": to, "text": text, "kind": "cancellation.completed"}))
-    _emit(ctx, messages, at=now, province_code=p)
+        messages.append(sms_message(to, text, "cancellation.completed"))
+    enqueue_many(ctx.session, messages, at=now, province_code=p)
     ctx.session.flush()  # the line (and a transfer's target): the only ORM write
     # Last: from here to commit the province's audit chain head is locked.
     line_event(
@@ -184,7 +185,7 @@ def execute(
             "forfeited_fen": forfeited,
             "refund_now_fen": refund_now,
             "reserve_fen": reserve,
-            "route": route["kind"],
+            "route": str(route.kind),
             "undo_until": c.undo_until.isoformat(),
         },
         at=now,
@@ -206,10 +207,10 @@ def _bill_final(ctx: Context, line: Line, c: Cancellation, usage_upto: int | Non
             "line_id": line.id,
             "province_code": line.province_code,
             "period": c.period,
-            "kind": "final",
+            "kind": BillKind.FINAL,
             "amount_fen": c.charges_fen,
             "paid_fen": c.charges_fen,
-            "status": "paid",
+            "status": BillStatus.PAID,
             "due_on": local_date(c.cancelled_at),
             "created_at": c.cancelled_at,
         },
@@ -226,47 +227,3 @@ def _bill_final(ctx: Context, line: Line, c: Cancellation, usage_upto: int | Non
             )
             .values(billed=True, bill_id=bill_id)
         )
-
-
-def _refund_row(
-    ctx: Context, c: Cancellation, kind: str, amount: int, route: dict[str, Any]
-) -> list[tuple[str, dict[str, Any]]]:
-    """The refund record; returns the payout order for the gateway (an outbox message,
-    delivered after commit), none for a transfer to another line."""
-    refund_id = new_id()
-    ctx.session.connection().execute(
-        _REFUNDS.insert(),
-        {
-            "id": refund_id,
-            "cancellation_id": c.id,
-            "line_id": c.line_id,
-            "province_code": c.province_code,
-            "kind": kind,
-            "amount_fen": amount,
-            "route": route,
-            # A transfer is done here; a payout is owed until the gateway confirms it.
-            "status": "paid" if route["kind"] == "transfer" else "pending",
-            "created_at": ctx.now(),
-        },
-    )
-    if route["kind"] == "transfer":
-        return []
-    payout = {"refund_id": refund_id, "msisdn": c.msisdn, "amount_fen": amount, "route": route}
-    return [("payment.refund", payout)]
-
-
-def _emit(
-    ctx: Context,
-    messages: list[tuple[str, dict[str, Any]]],
-    *,
-    at: dt.datetime,
-    province_code: str,
-) -> None:
-    """Write outbox messages in one multi-row insert; delivered after commit. The payloads are
-    those of `notifications.service` (`send_sms`, `order_provisioning`, a refund payout)."""
-    rows = [
-        {"topic": topic, "payload": payload, "province_code": province_code, "created_at": at}
-        for topic, payload in messages
-    ]
-    ctx.session.connection().execute(_OUTBOX.insert(), rows)
-    ctx.session.info[PENDING_FLAG] = True

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from xiaohu.kit.db import Base, BigId, Fen, JsonDoc, UTCDateTime
 
@@ -41,6 +41,16 @@ class Cancellation(Base):
     trued_up_fen: Mapped[int | None] = mapped_column(Fen)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reversed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+def latest_cancellation(session: Session, line_id: int) -> Cancellation | None:
+    """The line's most recent cancellation (a reversed one included), if any."""
+    return session.scalars(
+        select(Cancellation)
+        .where(Cancellation.line_id == line_id)
+        .order_by(Cancellation.cancelled_at.desc())
+        .limit(1)
+    ).one_or_none()
 
 
 class Refusal(Base):

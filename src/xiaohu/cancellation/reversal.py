@@ -17,14 +17,17 @@ from sqlalchemy import select, update
 from xiaohu.audit.service import line_event
 from xiaohu.billing.models import Bill, UsageRecord
 from xiaohu.billing.payouts import PAID_OUT_KIND
+from xiaohu.billing.rules import BillKind, BillStatus
 from xiaohu.cancellation.execute import REFUND_KIND
 from xiaohu.cancellation.models import Cancellation
+from xiaohu.cancellation.rules import AccountStatus, CancellationStatus, undo_open
 from xiaohu.identity.rules import mask_msisdn
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.money import yuan
 from xiaohu.ledger.models import JournalEntry, JournalTransaction
 from xiaohu.ledger.rules import Posting
 from xiaohu.ledger.service import post
+from xiaohu.lines.models import LineStatus
 from xiaohu.lines.service import lock_line
 from xiaohu.notifications.addressing import sms_about
 from xiaohu.notifications.service import order_provisioning
@@ -39,16 +42,16 @@ def undo(ctx: Context, c: Cancellation) -> Cancellation:
     returned as it is."""
     line = lock_line(ctx.session, c.msisdn)
     ctx.session.refresh(c)
-    if c.status == "reversed":
+    if c.status == CancellationStatus.REVERSED:
         return c
     now = ctx.now()
-    if c.account_status != "settling" or now >= c.undo_until:
+    if not undo_open(c, now):
         raise DomainError(
             "UNDO_WINDOW_CLOSED",
             f"the undo window closed at {c.undo_until.isoformat()}",
             undo_until=c.undo_until,
         )
-    if line.id != c.line_id or line.status != "cancelled":
+    if line.id != c.line_id or line.status != LineStatus.CANCELLED:
         raise DomainError("CONFLICT", "the line is no longer in the state this cancellation left")
     numbers.restore(ctx, line)
     with ctx.session.no_autoflush:
@@ -56,12 +59,12 @@ def undo(ctx: Context, c: Cancellation) -> Cancellation:
         line.cash_fen += cash
         line.gift_fen += gift
         _unbill_final(ctx, c)
-        line.status = c.previous_status or "active"
+        line.status = c.previous_status or LineStatus.ACTIVE
         line.status_reason = "cancellation_reversed"
         line.status_changed_at = now
         line.updated_at = now
-        c.status = "reversed"
-        c.account_status = "reversed"
+        c.status = CancellationStatus.REVERSED
+        c.account_status = AccountStatus.REVERSED
         c.reversed_at = now
         p = line.province_code
         kept = c.refund_now_fen
@@ -124,7 +127,9 @@ def _post_reverse_entries(ctx: Context, c: Cancellation) -> tuple[int, int]:
 def _unbill_final(ctx: Context, c: Cancellation) -> None:
     """The final bill is void and the usage it took unbilled again: the cycle bills it."""
     bill = ctx.session.scalars(
-        select(Bill).where(Bill.line_id == c.line_id, Bill.period == c.period, Bill.kind == "final")
+        select(Bill).where(
+            Bill.line_id == c.line_id, Bill.period == c.period, Bill.kind == BillKind.FINAL
+        )
     ).one_or_none()
     if bill is None:
         return
@@ -134,4 +139,4 @@ def _unbill_final(ctx: Context, c: Cancellation) -> None:
         .values(billed=False, bill_id=None)
         .execution_options(synchronize_session=False)
     )
-    bill.status = "void"
+    bill.status = BillStatus.VOID

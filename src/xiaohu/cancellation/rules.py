@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, Protocol
 
 from xiaohu.billing.rules import Charge, FinalBill, final_bill, final_charges
 from xiaohu.contracts.rules import COMPLAINT_ROUTE, ContractTerms, in_term, penalty
@@ -108,17 +109,45 @@ class Notice:
 Blocker = Notice
 
 
+class CancellationStatus(StrEnum):
+    CANCELLED = "cancelled"
+    REVERSED = "reversed"  # undone inside the window (返销)
+
+
+class AccountStatus(StrEnum):
+    SETTLING = "settling"  # cancelled; the reserve held until the cycle closes
+    CLOSED = "closed"  # trued up at the cycle's close
+    REVERSED = "reversed"
+
+
+class UndoState(Protocol):
+    """What the undo window is decided on (a `Cancellation` row)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def account_status(self) -> str: ...
+    @property
+    def undo_until(self) -> dt.datetime: ...
+
+
+def undo_open(c: UndoState, now: dt.datetime) -> bool:
+    """The cancellation can still be reversed (返销): not reversed already, its account still
+    settling (a cycle close that trued it up ends the window however long it was), and before
+    `undo_until`. The one test every place asks: the reversal, sign-in, the check, the pages."""
+    return (
+        c.status == CancellationStatus.CANCELLED
+        and c.account_status == AccountStatus.SETTLING
+        and now < c.undo_until
+    )
+
+
 def _line_href(msisdn: str, tail: str) -> str:
     return f"/api/v1/lines/{msisdn}/{tail}"
 
 
 def _store_visit(bring: list[str], why: str) -> dict[str, Any]:
     return {"action": "visit_store", "method": None, "href": None, "bring": bring, "why": why}
-
-
-def scoped_arrears(snap: LineSnapshot, values: Values) -> int:
-    extra = snap.other_lines_arrears_fen if values.arrears_scope == "owner" else 0
-    return snap.arrears_fen + extra
 
 
 def _arrears_blockers(snap: LineSnapshot, values: Values, bill: FinalBill) -> list[Blocker]:

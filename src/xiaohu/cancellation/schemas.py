@@ -63,9 +63,6 @@ class CheckOut(BaseModel):
     quote: QuoteOut | None
 
 
-CheckResult = CheckOut
-
-
 class RealNameIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

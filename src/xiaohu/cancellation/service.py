@@ -11,9 +11,6 @@ transaction: the request is first accepted, locking and reading only (`acceptanc
 carried out, every write in few round trips (`execute.py`). A refusal is logged with its
 blocker codes and raised with `keep_writes=True`: the unit of work commits the log with the 409
 answer. The reversal (返销) is in `reversal.py`.
-
-This module keeps the public entry points; the names it used to define and now imports from
-the modules it delegates to (`import X as X`) stay importable from here.
 """
 
 from __future__ import annotations
@@ -27,23 +24,16 @@ from xiaohu.audit.service import line_event
 from xiaohu.billing.models import Refund
 from xiaohu.cancellation import quotes, rules, snapshot
 from xiaohu.cancellation.acceptance import (
+    Accepted,
     lock_lines,
     quoted_bill,
     refund_route,
     require_acknowledged,
     token_for,
 )
-from xiaohu.cancellation.answers import (
-    already_cancelled,
-    latest_cancellation,
-    notice_json,
-    quote_json,
-)
-from xiaohu.cancellation.execute import GATEWAY_CLEARING as GATEWAY_CLEARING
-from xiaohu.cancellation.execute import REFUND_KIND as REFUND_KIND
+from xiaohu.cancellation.answers import already_cancelled, notice_json, quote_json
 from xiaohu.cancellation.execute import execute
-from xiaohu.cancellation.models import Cancellation, Refusal
-from xiaohu.cancellation.reversal import REVERSAL_KIND as REVERSAL_KIND
+from xiaohu.cancellation.models import Cancellation, Refusal, latest_cancellation
 from xiaohu.cancellation.reversal import undo
 from xiaohu.cancellation.schemas import (
     CancellationOut,
@@ -52,14 +42,12 @@ from xiaohu.cancellation.schemas import (
     RefundOut,
     SettlementOut,
 )
-from xiaohu.cancellation.terms import cycle_closes_on as cycle_closes_on
-from xiaohu.cancellation.terms import policy_fingerprint as policy_fingerprint
-from xiaohu.cancellation.terms import policy_values as policy_values
+from xiaohu.cancellation.terms import cycle_closes_on, policy_fingerprint, policy_values
 from xiaohu.identity.rules import mask_msisdn
 from xiaohu.identity.service import confirm_real_name
 from xiaohu.kit.clock import local_date
 from xiaohu.kit.errors import DomainError, InvariantViolated
-from xiaohu.lines.models import Line
+from xiaohu.lines.models import Line, LineStatus
 from xiaohu.runtime import Context
 
 
@@ -76,7 +64,7 @@ def check_json(ctx: Context, msisdn: str, *, channel: str = "online") -> dict[st
     `quote_valid_minutes`. Reads only."""
     loaded = snapshot.load_by_msisdn(ctx.session, msisdn)
     snap = loaded.snapshot
-    if snap.status == "cancelled":
+    if snap.status == LineStatus.CANCELLED:
         notice = already_cancelled(ctx, snap.line_id)
         return {"eligible": False, "blockers": [notice], "warnings": [], "quote": None}
     now = ctx.now()
@@ -153,7 +141,7 @@ def cancel(
     other = route_in.to_msisdn if route_in.kind == "transfer" else None
     line, target = lock_lines(ctx, msisdn, other)
     now = ctx.now()
-    if line.status == "cancelled":
+    if line.status == LineStatus.CANCELLED:
         latest = latest_cancellation(ctx.session, line.id)
         raise DomainError(
             "ALREADY_CANCELLED",
@@ -183,7 +171,8 @@ def cancel(
     if token is None:  # quoted_bill refuses a cancellation without a quote
         raise InvariantViolated("a cancellation got past its checks without a quote")
     with ctx.session.no_autoflush:
-        c = execute(ctx, line, target, bill, route, values, channel, request.quote_id, token)
+        accepted = Accepted(line, target, bill, route, values, channel, request.quote_id, token)
+        c = execute(ctx, accepted)
         return to_out(c, refund_status(ctx, c))
 
 
@@ -199,7 +188,7 @@ def refund_status(ctx: Context, c: Cancellation) -> str | None:
 
 def to_out(c: Cancellation, refund_status: str | None = None) -> CancellationOut:
     settlement = None
-    if c.account_status == "closed" and c.closed_at is not None:
+    if c.account_status == rules.AccountStatus.CLOSED and c.closed_at is not None:
         settlement = SettlementOut(
             trued_up_fen=c.trued_up_fen or 0,
             late_usage_fen=c.late_usage_fen or 0,

@@ -1,4 +1,5 @@
-"""The policy terms a check or a cancellation prices with, memoised for the hot path.
+"""The policy terms a check or a cancellation prices with, memoised for the hot path (on the
+runtime: `Runtime.policy_memo`).
 
 The check runs ≥1,000/s: merging a province's policy re-validates a Pydantic model and
 fingerprinting it dumps the whole policy, either of which would cost more than the check's
@@ -21,36 +22,31 @@ def cycle_closes_on(today: dt.date) -> dt.date:
     return period_bounds(period_of(today))[1]
 
 
-# Merged policy values per (policy, province, day): merging re-validates a Pydantic model, which
-# would cost more than the check's query. The policy object is kept in the entry, so its id
-# cannot be reused by another policy while the entry lives.
-_VALUES: dict[tuple[int, str, dt.date], tuple[object, Values]] = {}
-
-
-_FINGERPRINTS: dict[int, tuple[object, str]] = {}
+_MEMO_LIMIT = 10_000  # merged values kept per runtime (provinces × days) before starting over
 
 
 def policy_fingerprint(ctx: Context) -> str:
     """Of the whole policy (every province, every effective date): a quote made under one
     policy is not honoured under another."""
-    policy = ctx.runtime.policy
-    hit = _FINGERPRINTS.get(id(policy))
+    policy, memo = ctx.runtime.policy, ctx.runtime.policy_memo.fingerprints
+    hit = memo.get(id(policy))
     if hit is not None and hit[0] is policy:
         return hit[1]
     value = quotes.fingerprint(policy.model_dump_json())
-    _FINGERPRINTS[id(policy)] = (policy, value)
+    memo[id(policy)] = (policy, value)
     return value
 
 
 def policy_values(ctx: Context, province_code: str, day: dt.date) -> Values:
-    """The province's policy in force on `day` (as `ctx.policy_for`, memoised)."""
-    policy = ctx.runtime.policy
+    """The province's policy in force on `day` (as `ctx.policy_for`, memoised): merging
+    re-validates a Pydantic model, which would cost more than the check's query."""
+    policy, memo = ctx.runtime.policy, ctx.runtime.policy_memo.values
     key = (id(policy), province_code, day)
-    hit = _VALUES.get(key)
+    hit = memo.get(key)
     if hit is not None and hit[0] is policy:
         return hit[1]
     values = policy.for_province(province_code, day)
-    if len(_VALUES) > 10_000:
-        _VALUES.clear()
-    _VALUES[key] = (policy, values)
+    if len(memo) > _MEMO_LIMIT:
+        memo.clear()
+    memo[key] = (policy, values)
     return values

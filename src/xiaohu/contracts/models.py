@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xiaohu.kit.db import Base, BigId, Fen, UTCDateTime
 
-CONTRACT_KINDS = ("handset", "premium_number", "converged")
+
+class ContractKind(StrEnum):
+    HANDSET = "handset"  # a subsidised handset: a penalty to end it early
+    PREMIUM_NUMBER = "premium_number"  # a minimum spend for a chosen number
+    CONVERGED = "converged"  # mobile with broadband
+
+
+CONTRACT_KINDS = tuple(ContractKind)
 
 
 class Contract(Base):

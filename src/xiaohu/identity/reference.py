@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import hmac
 
-from sqlalchemy import select
-
-from xiaohu.cancellation.models import Cancellation
+from xiaohu.cancellation.models import latest_cancellation
+from xiaohu.cancellation.rules import CancellationStatus
 from xiaohu.identity import passwords
 from xiaohu.identity.rules import mask_msisdn
 from xiaohu.identity.service import (
@@ -25,7 +24,7 @@ from xiaohu.identity.service import (
     state_for,
 )
 from xiaohu.kit.errors import DomainError
-from xiaohu.lines.models import Line, Owner
+from xiaohu.lines.models import Line, LineStatus, Owner
 from xiaohu.lines.service import lock_line
 from xiaohu.runtime import Context
 
@@ -37,15 +36,15 @@ def _cancelled_line(ctx: Context, msisdn: str) -> Line | None:
         line = lock_line(ctx.session, msisdn)
     except DomainError:
         return None
-    return line if line.status == "cancelled" else None
+    return line if line.status == LineStatus.CANCELLED else None
 
 
 def _latest_reference(ctx: Context, line: Line) -> str | None:
-    return ctx.session.scalar(
-        select(Cancellation.reference)
-        .where(Cancellation.line_id == line.id, Cancellation.status == "cancelled")
-        .order_by(Cancellation.cancelled_at.desc())
-        .limit(1)
+    latest = latest_cancellation(ctx.session, line.id)
+    return (
+        latest.reference
+        if latest is not None and latest.status == CancellationStatus.CANCELLED
+        else None
     )
 
 

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from xiaohu.audit.service import line_event
-from xiaohu.cancellation.models import Cancellation
+from xiaohu.cancellation.models import latest_cancellation
+from xiaohu.cancellation.rules import undo_open
 from xiaohu.identity import passwords, tokens
 from xiaohu.identity.crypto import mac
 from xiaohu.identity.models import SignInState
 from xiaohu.identity.rules import IdProblem, mask_msisdn, normalise_document
 from xiaohu.kit.errors import DomainError, InvariantViolated
-from xiaohu.lines.models import Line, Owner
+from xiaohu.lines.models import Line, LineStatus, Owner
 from xiaohu.lines.service import lock_line
 from xiaohu.notifications.service import send_sms
 from xiaohu.policy.schema import Values
@@ -93,25 +94,15 @@ def _signable_line(ctx: Context, msisdn: str) -> Line | None:
         line = lock_line(ctx.session, msisdn)
     except DomainError:
         return None
-    if line.status != "cancelled":
+    if line.status != LineStatus.CANCELLED:
         return line
     return line if _undo_open(ctx, line) else None
 
 
 def _undo_open(ctx: Context, line: Line) -> bool:
     """The line's latest cancellation can still be reversed (the same test as `reverse`)."""
-    latest = ctx.session.scalars(
-        select(Cancellation)
-        .where(Cancellation.line_id == line.id)
-        .order_by(Cancellation.cancelled_at.desc())
-        .limit(1)
-    ).one_or_none()
-    return (
-        latest is not None
-        and latest.status == "cancelled"
-        and latest.account_status == "settling"
-        and ctx.now() < latest.undo_until
-    )
+    latest = latest_cancellation(ctx.session, line.id)
+    return latest is not None and undo_open(latest, ctx.now())
 
 
 def request_otp(ctx: Context, msisdn: str) -> int:
@@ -123,7 +114,7 @@ def request_otp(ctx: Context, msisdn: str) -> int:
         line = lock_line(ctx.session, msisdn)
     except DomainError:
         raise DomainError("LINE_NOT_FOUND", f"no line {msisdn}") from None
-    if line.status == "cancelled":
+    if line.status == LineStatus.CANCELLED:
         raise DomainError(
             "LINE_CANCELLED",
             f"{mask_msisdn(msisdn)} is cancelled and receives no SMS: sign in with the "

@@ -18,9 +18,10 @@ from xiaohu.intake.field_rules import (
     read_str,
 )
 from xiaohu.intake.record import BillRec, ContractRec
+from xiaohu.lines.models import BundleRole, FamilyRole
 
-BUNDLE_ROLES = ("anchor", "member")
-FAMILY_ROLES = ("primary", "member")
+BUNDLE_ROLES = tuple(BundleRole)
+FAMILY_ROLES = tuple(FamilyRole)
 PAYMENT_ROUTE_KINDS = ("alipay", "wechat", "bank_card", "unionpay", "cash")
 
 _BILL_FIELDS = frozenset({"period", "amount_fen", "due_on"})

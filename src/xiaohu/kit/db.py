@@ -10,6 +10,7 @@ unit of work runs in autocommit (`_configure_postgresql` says why).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -159,15 +160,6 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def is_sqlite(session_or_engine: Session | Engine) -> bool:
-    bind = (
-        session_or_engine.get_bind()
-        if isinstance(session_or_engine, Session)
-        else (session_or_engine)
-    )
-    return bind.dialect.name == "sqlite"
-
-
 class Prepared:
     """A Core statement compiled once per dialect and run on the driver's cursor, for the
     hottest reads (the cancellation check).
@@ -224,9 +216,6 @@ class Prepared:
         return rows[0] if rows else None
 
 
-_UPSERTS: dict[tuple[Any, ...], Any] = {}
-
-
 def upsert(
     session: Session,
     table: Table,
@@ -239,25 +228,28 @@ def upsert(
     (`ON CONFLICT ... DO UPDATE`, PostgreSQL and SQLite alike) instead of a read then a write.
     The statement is built once per table and set of columns, then run with `values`."""
     connection = session.connection()
-    dialect = connection.dialect.name
-    cache_key = (dialect, table.name, tuple(values), tuple(key), returning)
-    stmt = _UPSERTS.get(cache_key)
-    if stmt is None:
-        base: Any
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            base = pg_insert(table)
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            base = sqlite_insert(table)
-        changes = {c: base.excluded[c] for c in values if c not in key}
-        stmt = base.on_conflict_do_update(index_elements=list(key), set_=changes)
-        if returning is not None:
-            stmt = stmt.returning(returning)
-        _UPSERTS[cache_key] = stmt
+    stmt = _upsert_statement(connection.dialect.name, table, tuple(values), tuple(key), returning)
     return connection.execute(stmt, values)
+
+
+@functools.lru_cache(maxsize=256)
+def _upsert_statement(
+    dialect: str, table: Table, columns: tuple[str, ...], key: tuple[str, ...], returning: Any
+) -> Any:
+    """The upsert statement for a table and set of columns: a pure function of its (immutable)
+    arguments, so it is built once and needs no reset."""
+    base: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        base = pg_insert(table)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        base = sqlite_insert(table)
+    changes = {c: base.excluded[c] for c in columns if c not in key}
+    stmt = base.on_conflict_do_update(index_elements=list(key), set_=changes)
+    return stmt.returning(returning) if returning is not None else stmt
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -57,8 +57,9 @@ ACCOUNTS: dict[str, tuple[str, str]] = {
     "store_cash:{p}": ("asset", "Store cash drawers"),
     "refunds_payable:{p}": ("liability", "Refunds owed, not yet confirmed paid out"),
 }
+GATEWAY_CLEARING = "gateway_clearing"  # the one national account: money in transit
 NATIONAL_ACCOUNTS: dict[str, tuple[str, str]] = {
-    "gateway_clearing": ("asset", "Payment gateway clearing (money in transit)"),
+    GATEWAY_CLEARING: ("asset", "Payment gateway clearing (money in transit)"),
 }
 
 

@@ -9,6 +9,7 @@ identity map within a unit of work, so there is nothing to keep in step.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -22,8 +23,9 @@ from xiaohu.ledger.rules import Posting, account_type, check_balanced
 # Accounts seen committed in the database, per engine, so a hot path does not look them up every
 # time. Only codes a lookup found are cached, never ones a transaction inserted itself: that
 # transaction may still roll back, and another thread trusting the cache would then post to an
-# account that does not exist (a foreign key violation).
-_known_accounts: set[tuple[int, str]] = set()
+# account that does not exist (a foreign key violation). Held weakly by the engine (or the
+# connection a session is bound to): the cache ends with it, and nothing has to reset it.
+_KNOWN: weakref.WeakKeyDictionary[object, set[str]] = weakref.WeakKeyDictionary()
 _INSERTED = "xiaohu_accounts_inserted"  # session.info: codes this session's transaction added
 
 
@@ -34,8 +36,8 @@ def ensure_accounts(session: Session, codes: Iterable[str]) -> None:
     the first time, not even that). An account added to the chart later is created on first
     use, each in a savepoint: when two transactions create it at once, the loser's insert
     fails on the primary key once the winner commits, and the account is there all the same."""
-    key = id(session.get_bind())
-    missing = [c for c in set(codes) if (key, c) not in _known_accounts]
+    known = known_accounts(session)
+    missing = [c for c in set(codes) if c not in known]
     if not missing:
         return
     present = set(
@@ -55,12 +57,16 @@ def ensure_accounts(session: Session, codes: Iterable[str]) -> None:
                 pass
     session.flush()
     # Found by the lookup and not added by this very transaction: committed, safe to remember.
-    _known_accounts.update((key, c) for c in present - inserted)
+    known.update(present - inserted)
 
 
-def forget_known_accounts() -> None:
-    """Tests roll back account rows; the cache must not outlive them."""
-    _known_accounts.clear()
+def known_accounts(session: Session) -> set[str]:
+    """The account codes known committed in the database `session` is bound to."""
+    bind = session.get_bind()
+    known = _KNOWN.get(bind)
+    if known is None:
+        known = _KNOWN.setdefault(bind, set())
+    return known
 
 
 @dataclass(frozen=True)

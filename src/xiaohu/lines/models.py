@@ -8,30 +8,47 @@ are the record of truth and a test keeps the two equal.
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xiaohu.kit.db import Base, BigId, Fen, UTCDateTime
 
-LINE_STATUSES = (
-    "active",
-    "arrears_suspended",
-    "retained",
-    "lost",
-    "fraud_stop",
-    "judicial_freeze",
-    "cancelled",
-)
+
+class LineStatus(StrEnum):
+    ACTIVE = "active"
+    ARREARS_SUSPENDED = "arrears_suspended"
+    RETAINED = "retained"
+    LOST = "lost"
+    FRAUD_STOP = "fraud_stop"
+    JUDICIAL_FREEZE = "judicial_freeze"
+    CANCELLED = "cancelled"  # last: every status before it may be imported
+
+
+class IdType(StrEnum):
+    RESIDENT_ID = "resident_id"
+    PASSPORT = "passport"
+    HK_MACAO_PERMIT = "hk_macao_permit"
+    TAIWAN_PERMIT = "taiwan_permit"
+    FOREIGN_PERMANENT_RESIDENT = "foreign_permanent_resident"
+
+
+class BundleRole(StrEnum):
+    ANCHOR = "anchor"  # the line the broadband hangs on
+    MEMBER = "member"
+
+
+class FamilyRole(StrEnum):
+    PRIMARY = "primary"
+    MEMBER = "member"
+
+
+# The columns stay strings (the database and the JSON are unchanged); these are their values.
+LINE_STATUSES = tuple(LineStatus)
 IMPORTABLE_STATUSES = LINE_STATUSES[:-1]
-ABNORMAL_STATUSES = ("lost", "fraud_stop", "judicial_freeze")
-ID_TYPES = (
-    "resident_id",
-    "passport",
-    "hk_macao_permit",
-    "taiwan_permit",
-    "foreign_permanent_resident",
-)
+ABNORMAL_STATUSES = (LineStatus.LOST, LineStatus.FRAUD_STOP, LineStatus.JUDICIAL_FREEZE)
+ID_TYPES = tuple(IdType)
 
 
 class Owner(Base):
@@ -99,7 +116,7 @@ class BundleMember(Base):
     line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"), primary_key=True)
     bundle_id: Mapped[str] = mapped_column(ForeignKey("bundles.id"), index=True)
     province_code: Mapped[str] = mapped_column(String(2))
-    role: Mapped[str] = mapped_column(String(10))  # anchor | member
+    role: Mapped[str] = mapped_column(String(10))  # BundleRole
 
 
 class FamilyGroup(Base):
@@ -116,7 +133,7 @@ class FamilyMember(Base):
     line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"), primary_key=True)
     group_id: Mapped[str] = mapped_column(ForeignKey("family_groups.id"), index=True)
     province_code: Mapped[str] = mapped_column(String(2))
-    role: Mapped[str] = mapped_column(String(10))  # primary | member
+    role: Mapped[str] = mapped_column(String(10))  # FamilyRole
 
 
 class PendingOrder(Base):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -79,7 +79,30 @@ def _insert_new(session: Session, table: Any, rows: list[dict[str, Any]]) -> Non
 
 
 def load_gateway(spec: str, sandbox: type) -> object:
+    """`sandbox` (the given class) or an operator's adapter, `module:Class`, instantiated."""
     if spec == "sandbox":
         return sandbox()
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)()
+
+
+def require_methods(spec: str, gateway: object, what: str, *methods: str) -> None:
+    """Refuse an adapter that lacks a method its Protocol needs (at start-up, not at the first
+    message)."""
+    missing = [m for m in methods if not callable(getattr(gateway, m, None))]
+    if missing:
+        raise TypeError(f"{spec}: {what} needs {', '.join(m + '()' for m in missing)}")
+
+
+def load_sms_gateway(spec: str) -> SmsGateway:
+    """`sandbox` or `module:Class` (setting `XIAOHU_SMS_GATEWAY`)."""
+    gateway = load_gateway(spec, SandboxSmsGateway)
+    require_methods(spec, gateway, "an SMS gateway", "send")
+    return cast(SmsGateway, gateway)
+
+
+def load_provisioning_gateway(spec: str) -> ProvisioningGateway:
+    """`sandbox` or `module:Class` (setting `XIAOHU_PROVISIONING_GATEWAY`)."""
+    gateway = load_gateway(spec, SandboxProvisioningGateway)
+    require_methods(spec, gateway, "a provisioning gateway", "order")
+    return cast(ProvisioningGateway, gateway)

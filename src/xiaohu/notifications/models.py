@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from xiaohu.kit.db import Base, BigId, JsonDoc, UTCDateTime
+from xiaohu.notifications.rules import OutboxStatus
+
+
+class OutboxTopic(StrEnum):
+    SMS = "sms"
+    PROVISIONING = "network.provisioning"
+    REFUND_PAYOUT = "payment.refund"
 
 
 class OutboxMessage(Base):
@@ -16,15 +24,14 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    topic: Mapped[str] = mapped_column(String(40))  # sms | network.deprovision | ...
+    topic: Mapped[str] = mapped_column(String(40))  # OutboxTopic
     province_code: Mapped[str | None] = mapped_column(String(2))
     payload: Mapped[dict[str, object]] = mapped_column(JsonDoc)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    # pending (to deliver, from next_attempt_at on) | delivered | dead (gave up: the operator's)
-    status: Mapped[str] = mapped_column(String(12), default="pending")
+    status: Mapped[str] = mapped_column(String(12), default=OutboxStatus.PENDING.value)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 

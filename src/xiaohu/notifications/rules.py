@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # to deliver, from next_attempt_at on
+    DELIVERED = "delivered"
+    DEAD = "dead"  # gave up after the last attempt: the operator's
 
 
 @dataclass(frozen=True)
@@ -23,9 +30,11 @@ class RetryPolicy:
         exponent = min(max(attempts - 1, 0), 40)  # 2**40 seconds is past any cap
         return dt.timedelta(seconds=min(self.cap_seconds, self.base_seconds * 2**exponent))
 
-    def after_failure(self, attempts: int, now: dt.datetime) -> tuple[str, dt.datetime | None]:
+    def after_failure(
+        self, attempts: int, now: dt.datetime
+    ) -> tuple[OutboxStatus, dt.datetime | None]:
         """(status, next attempt) of a message that has failed `attempts` times: `pending`
         again later, or `dead` (no next attempt) once it has used up its attempts."""
         if attempts >= self.max_attempts:
-            return "dead", None
-        return "pending", now + self.delay(attempts)
+            return OutboxStatus.DEAD, None
+        return OutboxStatus.PENDING, now + self.delay(attempts)

@@ -22,7 +22,7 @@ class Values(BaseModel):
     # cancellation
     undo_window_hours: int = Field(24, ge=0, le=24 * 31)
     quarantine_days: int = Field(90, ge=0, le=3650)
-    reclaim_fee_fen: int = Field(0, ge=0)
+    reclaim_fee_fen: int = Field(0, ge=0)  # reserved: numbers area (reclaiming a number)
     quote_valid_minutes: int = Field(15, ge=1, le=24 * 60)
     plan_fee_at_cancellation: Literal["prorate", "full_month"] = "prorate"
     # Which final charges gift credit may pay; whatever gift is left is forfeited.
@@ -40,13 +40,16 @@ class Values(BaseModel):
     reserve_cap_fen: int = Field(5000, ge=0)
     arrears_scope: Literal["line", "owner"] = "line"
     online_id_types: list[str] = ["resident_id"]
-    store_kinds_allowed: list[str] = ["own_flagship", "own_standard"]
+    store_kinds_allowed: list[str] = ["own_flagship", "own_standard"]  # reserved: stores area
     # contracts: penalty formulas
     handset_penalty_prestore_percent: int = Field(30, ge=0, le=100)
+    # reserved: the one formula there is, which `contracts.rules.penalty` applies unasked
     premium_penalty: Literal["remaining_months_x_minimum"] = "remaining_months_x_minimum"
     converged_penalty_percent: int = Field(30, ge=0, le=100)
     # retention and arrears
     retention_fee_fen: int = Field(500, ge=0)
+    # reserved, read by no code yet: the retention area (a cap on retention, and the automatic
+    # cancellation of a line in arrears, `channel="auto"`)
     retention_max_months: int = Field(12, ge=0)
     auto_cancel_after_arrears_months: int = Field(3, ge=1, le=24)
     # sign-in

@@ -197,20 +197,19 @@ def cancel(ctx: Context, msisdn: str, form: dict[str, Any]) -> str:
 
 
 def latest_cancellation_id(ctx: Context, msisdn: str) -> str | None:
-    from xiaohu.cancellation.models import Cancellation
+    from xiaohu.cancellation.models import latest_cancellation
+    from xiaohu.lines.models import Line
 
-    return ctx.session.scalar(
-        select(Cancellation.id)
-        .where(Cancellation.msisdn == msisdn)
-        .order_by(Cancellation.cancelled_at.desc())
-        .limit(1)
-    )
+    line_id = ctx.session.scalar(select(Line.id).where(Line.msisdn == msisdn))
+    latest = latest_cancellation(ctx.session, line_id) if line_id is not None else None
+    return latest.id if latest is not None else None
 
 
 def own_cancellation(ctx: Context, cancellation_id: str, msisdn: str) -> dict[str, Any]:
     """The cancellation as the done page shows it; only the signed-in line's own."""
     from xiaohu.cancellation import service
     from xiaohu.cancellation.models import Cancellation
+    from xiaohu.cancellation.rules import undo_open
 
     row = ctx.session.get(Cancellation, cancellation_id)
     if row is None or row.msisdn != msisdn:
@@ -219,7 +218,7 @@ def own_cancellation(ctx: Context, cancellation_id: str, msisdn: str) -> dict[st
     now = ctx.now()
     days = ctx.policy_for(row.province_code).quarantine_days
     out["quarantine_until"] = local_date(row.cancelled_at) + dt.timedelta(days=days)
-    out["undo_open"] = out["status"] == "cancelled" and now < row.undo_until
+    out["undo_open"] = undo_open(row, now)
     out["province_code"] = row.province_code
     out["not_restored"] = ended_by_remedies(ctx, msisdn, row.cancelled_at)
     return out
