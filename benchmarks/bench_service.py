@@ -174,7 +174,13 @@ def line_records(n: int) -> list[dict[str, Any]]:
 def settings_for(url: str, key: str) -> Any:
     from xiaohu.config import Settings
 
-    return Settings(database_url=url, mode="production", secret_key=key)
+    return Settings(
+        database_url=url,
+        mode="production",
+        secret_key=key,
+        admin_token=key,
+        allow_sandbox_gateways=True,  # the payouts and SMS go to the sandbox gateways
+    )
 
 
 def fresh_database(engine_name: str, tmp: Path) -> str:
@@ -470,6 +476,9 @@ def bench_engine(
         "XIAOHU_DATABASE_URL": url,
         "XIAOHU_MODE": "production",
         "XIAOHU_SECRET_KEY": key,
+        "XIAOHU_ADMIN_TOKEN": key,
+        # Production mode on the sandbox gateways, as a staging system would run it.
+        "XIAOHU_ALLOW_SANDBOX_GATEWAYS": "true",
     }
     health = write_requests(tmp / "healthz.tsv", [("GET", "/healthz", "-", "-", "-")])
     with server("xiaohu.app:create_app", args.workers, env) as svc:
