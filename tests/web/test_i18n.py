@@ -15,7 +15,8 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
 
-from tests.web.test_pages import add, token_of
+from tests.web.test_pages import NOW, RICH, add, token_of
+from tests.web.test_refund_status import cancel_on_pages
 from xiaohu.web.i18n import (
     LOCALE_DIR,
     LOCALES,
@@ -158,3 +159,19 @@ def test_wrong_codes_count_down_in_words_of_the_language(
     pages = [client.post(f"/sign-in?lang={lang}", data=wrong).text for _ in range(4)]
     assert after_one in pages[0] and "attempt(s)" not in pages[0]
     assert after_four in pages[3]
+
+
+def test_the_done_page_in_english_gives_times_with_their_zone_and_a_localized_date(
+    client: TestClient,
+) -> None:
+    assert client.put("/api/v1/sandbox/clock", json={"now": NOW}).status_code == 200
+    client.get("/lang?to=en&next=/")
+    done = client.get(cancel_on_pages(client, add(client, balance=RICH))).text
+    closed = re.search(r"<dt>Closed at</dt><dd>([^<]+)</dd>", done)
+    assert closed and closed.group(1) == "Nov 24, 2026, 10:00 AM GMT+08:00"
+    undo = re.search(r"Until (.+?) you can undo this", done)
+    assert undo and re.fullmatch(
+        r"[A-Z][a-z]{2} \d{1,2}, 2026, \d{1,2}:\d\d [AP]M GMT\+08:00", undo.group(1)
+    )
+    quarantine = re.search(r'id="quarantine-until">([^<]+)<', done)
+    assert quarantine and re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}, 20\d\d", quarantine.group(1))
