@@ -9,7 +9,7 @@ DEMO_DB ?= sqlite:///var/xiaohu.db
 DEMO_LINES ?= 10000
 
 .PHONY: demo demo-reset test install lock lint imports types test-sqlite test-postgres test-browser browser pg-db \
-        bench bench-import screenshots clean
+        bench bench-import screenshots clean i18n
 
 # Installs exactly the locked versions (hash-checked), then the project itself without
 # resolving anything again; `pip check` fails when the lock no longer fits pyproject.toml.
@@ -92,6 +92,16 @@ bench: install pg-db
 	  (apt-get update -qq && apt-get install -y -qq wrk >/dev/null) || \
 	  (sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null); }
 	$(PY) benchmarks/bench_service.py
+
+# Messages of the pages and the receipt: extract them (babel.cfg), merge them into each
+# language's catalog, compile the .mo files the package loads (committed with the .po).
+LOCALE_DIR := src/xiaohu/web/locale
+i18n: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output \
+	  --project xiaohu --msgid-bugs-address "" -o $(LOCALE_DIR)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALE_DIR)/messages.pot -d $(LOCALE_DIR) --no-fuzzy-matching \
+	  --ignore-pot-creation-date
+	$(BIN)/pybabel compile -d $(LOCALE_DIR) --statistics
 
 screenshots: install browser
 	$(PY) -m tools.screenshots docs/screenshots

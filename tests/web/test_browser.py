@@ -63,7 +63,7 @@ def test_a_clean_line_is_closed_in_five_screens(page: Any, live: LiveServer) -> 
     assert len(seen) <= 6
     assert re.fullmatch(r"\S{6,}", page.locator("#reference").inner_text())
     assert page.locator("#done-refund-now").inner_text() == refund_now
-    assert page.locator("#quarantine-until").inner_text() == "2027-02-22"
+    assert page.locator("#quarantine-until").inner_text() == "2027年2月22日"
     assert page.locator("#undo").is_visible()
 
     with page.expect_download() as download:
@@ -183,7 +183,7 @@ def test_wrong_code_then_locked_pages(page: Any, live: LiveServer) -> None:
         page.click("#sign-in")
     assert screen(page) == "locked"
     # Locked for 30 minutes from the test clock, shown in Beijing time.
-    assert page.locator("#locked-until").inner_text() == "2026-11-24 10:30"
+    assert page.locator("#locked-until").inner_text() == "2026年11月24日 10:30 (GMT+08:00)"
 
 
 def test_expired_quote_offers_a_new_check(page: Any, live: LiveServer) -> None:

@@ -56,7 +56,7 @@ def test_the_receipt_is_a_pdf_with_the_chinese_text(font_cache: object) -> None:
     decoded = subprocess.run(  # noqa: S603 (a fixed local tool)
         [tool, "-", "-"], input=pdf, capture_output=True, check=True
     ).stdout.decode()
-    for expected in ("销户证明", "XH-11-20261124-ABC123", "¥369.10", "-¥103.20", "2027-02-22"):
+    for expected in ("销户证明", "XH-11-20261124-ABC123", "¥369.10", "-¥103.20", "2027年2月22日"):
         assert expected in decoded
 
 

@@ -139,7 +139,8 @@ def test_undo_says_what_it_restores_and_what_it_does_not(web: TestClient) -> Non
     receipt = web.get(f"/api/v1/cancellations/{done_url.rsplit('/', 1)[1]}/receipt.pdf")
     text = pdf_text(receipt.content)
     assert "已返销" in text and "服务已停止" not in text
-    assert "2026-11-24 10:00" in text.split("已返销", 1)[1]  # the time of the reversal
+    # the time of the reversal, in Beijing time with its zone
+    assert "2026年11月24日 10:00 (GMT+08:00)" in text.split("已返销", 1)[1]
     assert "C-9" in text
 
 

@@ -4,6 +4,7 @@ The subscriber's evidence that the number was closed, what was charged and refun
 the number may be issued again. Chinese text needs a CJK font; none is committed to the
 repository: the font comes from an operating-system package (Debian `fonts-noto-cjk`, or
 `fonts-wqy-microhei` / `fonts-arphic-uming`), found at run time, or named by `XIAOHU_CJK_FONT`.
+Its words come from the pages' gettext catalogs: each label in Chinese, then in English.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-from xiaohu.kit.clock import SHANGHAI
 from xiaohu.kit.money import yuan
+from xiaohu.web.i18n import MESSAGES, N_, local_date, local_time, translate
 
 FONT_ENV = "XIAOHU_CJK_FONT"
 # Where Debian's font packages put their CJK faces, best first.
@@ -77,12 +78,16 @@ class ReceiptData:
     refund_status: str | None = None
 
 
-# The refund's status as the receipt says it (never "refunded" before the gateway paid it).
-REFUND_STATUS = {
-    "pending": "退款处理中 / Refund on its way",
-    "paid": "已退款 / Refunded",
-    "failed": "退款失败，客服将联系您 / The refund failed; we will contact you",
-}
+def both(message: str, **values: str) -> tuple[str, str]:
+    """A message in Chinese and in English, `%(name)s` placeholders filled."""
+    zh, en = translate(message, "zh"), translate(message, "en")
+    return (zh % values, en % values) if values else (zh, en)
+
+
+def refund_status_text(status: str | None) -> str | None:
+    """'已退款 / Refunded': the page's words (never "refunded" before the gateway paid it)."""
+    source = MESSAGES.get(f"refund_status_{status}")
+    return " / ".join(both(source)) if source else None
 
 
 def _simplified_face(path: Path) -> int:
@@ -147,9 +152,11 @@ def _bold_of(face: FontFace) -> FontFace | None:
 
 
 def _local(at: dt.datetime) -> str:
-    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    """Beijing time with its zone named, as the Chinese text writes it."""
+    return local_time(at, "zh")
 
 
+TITLE = N_("Certificate of number cancellation")
 INK = (31, 41, 55)
 MUTED = (100, 110, 125)
 ACCENT = (11, 94, 120)
@@ -166,7 +173,7 @@ class _Receipt(FPDF):
         self.add_font(
             "cjk", "B", str((bold or face).path), collection_font_number=(bold or face).index
         )
-        self.set_title("销户证明 Certificate of number cancellation")
+        self.set_title(" ".join(both(TITLE)))
         self.set_creator("xiaohu")
         self.set_lang("zh-CN")
 
@@ -175,7 +182,8 @@ class _Receipt(FPDF):
         self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
         self.ln(3)
 
-    def heading(self, zh: str, en: str) -> None:
+    def heading(self, message: str) -> None:
+        zh, en = both(message)
         self.ln(2)
         self.set_font("cjk", "B", 12)
         self.set_text_color(*ACCENT)
@@ -185,7 +193,11 @@ class _Receipt(FPDF):
         self.cell(0, 7, en, new_x="LMARGIN", new_y="NEXT")
         self.rule()
 
-    def field(self, zh: str, en: str, value: str, *, right: bool = False) -> None:
+    def field(self, message: str, value: str, *, right: bool = False) -> None:
+        zh, en = both(message)
+        self.pair(zh, en, value, right=right)
+
+    def pair(self, zh: str, en: str, value: str, *, right: bool = False) -> None:
         width = self.w - self.l_margin - self.r_margin
         self.set_font("cjk", "", 10.5)
         self.set_text_color(*INK)
@@ -208,43 +220,45 @@ def render(data: ReceiptData) -> bytes:
     pdf.add_page()
     pdf.set_font("cjk", "B", 22)
     pdf.set_text_color(*INK)
-    pdf.cell(0, 12, "销户证明", new_x="LMARGIN", new_y="NEXT")
+    title_zh, title_en = both(TITLE)
+    pdf.cell(0, 12, title_zh, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("cjk", "", 11)
     pdf.set_text_color(*MUTED)
-    pdf.cell(0, 6, "Certificate of number cancellation", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 6, title_en, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.rule()
 
-    pdf.field("证明编号", "Reference", data.reference)
-    pdf.field("号码", "Number", data.msisdn)
-    pdf.field("机主", "Owner", data.owner_name_masked)
-    pdf.field("证件号码", "ID number", data.id_number_masked)
-    pdf.field("归属地", "Home", data.home)
-    pdf.field("受理渠道", "Channel", data.channel)
-    pdf.field("销户时间", "Cancelled at (UTC+8)", _local(data.cancelled_at))
+    pdf.field(N_("Reference"), data.reference)
+    pdf.field(N_("Number"), data.msisdn)
+    pdf.field(N_("Owner"), data.owner_name_masked)
+    pdf.field(N_("Owner's ID number"), data.id_number_masked)
+    pdf.field(N_("Home province"), data.home)
+    pdf.field(N_("Channel"), data.channel)
+    pdf.field(N_("Closed at"), _local(data.cancelled_at))
     if data.status == "reversed":
-        at = f" {_local(data.reversed_at)}" if data.reversed_at else ""
+        at = _local(data.reversed_at) if data.reversed_at else ""
         pdf.field(
-            "状态", "Status", f"已返销{at}，号码恢复使用 / Reversed{at}: the number is in use"
+            N_("Status"), " / ".join(both(N_("Reversed %(time)s: the number is in use"), time=at))
         )
     else:
-        pdf.field("可返销至", "Undo possible until", _local(data.undo_until))
+        pdf.field(N_("Undo possible until"), _local(data.undo_until))
     if data.quarantine_until is not None:
-        pdf.field("冷冻期至", "Number quarantined until", data.quarantine_until.isoformat())
+        pdf.field(N_("Number quarantined until"), local_date(data.quarantine_until, "zh"))
 
-    pdf.heading("结算", "Settlement")
+    pdf.heading(N_("Settlement"))
     if data.cash_balance_fen is not None:
-        pdf.field("现金余额", "Cash balance", yuan(data.cash_balance_fen), right=True)
+        pdf.field(N_("Cash balance"), yuan(data.cash_balance_fen), right=True)
     for item in data.charges:
-        pdf.field(item.label, item.label_en, yuan(-item.amount_fen), right=True)
-    pdf.field("退还金额", "Refund", yuan(data.refund_now_fen), right=True)
-    if data.refund_status in REFUND_STATUS:
-        pdf.field("退款状态", "Refund status", REFUND_STATUS[data.refund_status])
-    pdf.field("预留款", "Reserve (trued up at cycle close)", yuan(data.reserve_fen), right=True)
-    pdf.field("作废赠款", "Gift credit forfeited", yuan(data.forfeited_fen), right=True)
-    pdf.field("退费方式", "Refund route", data.route)
+        pdf.pair(item.label, item.label_en, yuan(-item.amount_fen), right=True)
+    pdf.field(N_("Refund"), yuan(data.refund_now_fen), right=True)
+    status_text = refund_status_text(data.refund_status)
+    if status_text:
+        pdf.field(N_("Refund status"), status_text)
+    pdf.field(N_("Reserve (trued up at cycle close)"), yuan(data.reserve_fen), right=True)
+    pdf.field(N_("Gift credit forfeited"), yuan(data.forfeited_fen), right=True)
+    pdf.field(N_("Refund route"), data.route)
 
-    pdf.heading("说明", "Notes")
+    pdf.heading(N_("Notes"))
     pdf.set_font("cjk", "", 10)
     pdf.set_text_color(*INK)
     notes, note_en = _notes(data)
@@ -257,31 +271,38 @@ def render(data: ReceiptData) -> bytes:
     if data.verification:
         pdf.ln(4)
         pdf.set_font("cjk", "", 9)
-        pdf.cell(0, 5, f"校验码 Verification code: {data.verification}", new_x="LMARGIN")
+        label = " ".join(both(N_("Verification code")))
+        pdf.cell(0, 5, f"{label}: {data.verification}", new_x="LMARGIN")
     return bytes(pdf.output())
 
 
 def _notes(data: ReceiptData) -> tuple[list[str], str]:
     """The notes in Chinese (one paragraph each) and in English. A reversed cancellation says
     only that it was reversed, and when: its service was never left stopped."""
-    unbind = "请及时解绑该号码关联的银行、微信、支付宝等互联网账号：冷冻期满后号码可能分配给他人。"
     if data.status == "reversed":
         at = _local(data.reversed_at) if data.reversed_at else ""
-        zh = [f"上述号码的销户已于 {at} 返销（撤销），号码恢复使用，销户费用已冲回。"]
-        en = (
-            f"The cancellation of the number above was reversed (undone) at {at} (UTC+8): the "
-            "number is in use again and the final charges were reversed."
+        reversed_zh, reversed_en = both(
+            N_(
+                "The cancellation of the number above was reversed (undone) at %(time)s: the "
+                "number is in use again and the final charges were reversed."
+            ),
+            time=at,
         )
+        zh, en = [reversed_zh], reversed_en
     else:
-        zh = [
-            "兹证明上述号码已办理销户，服务已停止。账期结束后预留款多退少补，无需再次办理。",
-            unbind,
-        ]
-        en = (
-            "This certifies that the number above was cancelled. The reserve is trued up "
-            "automatically when the billing cycle closes. Unbind bank, WeChat, Alipay and other "
-            "internet accounts from this number before it is issued again."
+        certifies = both(
+            N_(
+                "This certifies that the number above was cancelled. The reserve is trued up "
+                "automatically when the billing cycle closes."
+            )
         )
+        unbind = both(
+            N_(
+                "Unbind bank, WeChat, Alipay and other internet accounts from this number "
+                "before it is issued again."
+            )
+        )
+        zh, en = [certifies[0], unbind[0]], f"{certifies[1]} {unbind[1]}"
     if data.not_restored_zh:
         zh.append(data.not_restored_zh)
         en += " " + data.not_restored_en

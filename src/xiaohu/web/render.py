@@ -1,13 +1,14 @@
 """The template environment and the one function every page renders through.
 
-It adds what every screen needs: the language and its `t()` translator, the CSRF token (and
+It adds what every screen needs: the language (one template environment a language, with
+Jinja's i18n extension bound to that language's gettext catalog, and `msg()` for messages
+chosen by key), the CSRF token (and
 the browser-session cookie it is derived from, set on first visit), the step of the progress
 indicator, money and time formatting.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -19,44 +20,44 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from xiaohu.config import Settings
 from xiaohu.identity.tokens import TokenClaims
-from xiaohu.kit.clock import SHANGHAI
 from xiaohu.kit.money import yuan
 from xiaohu.runtime import Context
 from xiaohu.web import csrf, session
 from xiaohu.web.i18n import (
     HTML_LANG,
+    LANGS,
     STEPS,
     charge_label,
+    local_date,
+    local_time,
+    message,
     negotiate,
     province_name,
     route_label,
-    translator,
+    translations,
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
+@lru_cache(maxsize=len(LANGS))
+def environment(lang: str) -> Environment:
+    """The templates in one language: `_()`/`ngettext()` come from its catalog, and times and
+    dates are written the way that language writes them."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # newstyle: `_("… %(n)s", n=x)` formats (and escapes) the values itself.
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters["yuan"] = yuan
-    env.filters["local"] = local_time
+    env.filters["local"] = lambda value: local_time(value, lang)
+    env.filters["day"] = lambda value: local_date(value, lang)
     env.filters["spaced"] = spaced_msisdn
     return env
-
-
-def local_time(value: dt.datetime | str | None) -> str:
-    """An instant as Beijing time, e.g. 2026-11-24 10:05."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 def spaced_msisdn(msisdn: str) -> str:
@@ -100,7 +101,7 @@ def render_for(
         sid = fresh_sid = csrf.new_sid()
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     context: dict[str, Any] = {
-        "t": translator(lang),
+        "msg": lambda key, **values: message(key, lang, **values),
         "lang": lang,
         "html_lang": HTML_LANG[lang],
         "other_lang": "en" if lang == "zh" else "zh",
@@ -122,7 +123,7 @@ def render_for(
         "form_key": secrets.token_urlsafe(12),
     }
     context.update(values)
-    html = environment().get_template(template).render(context)
+    html = environment(lang).get_template(template).render(context)
     response = HTMLResponse(html, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"

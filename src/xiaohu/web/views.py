@@ -21,8 +21,8 @@ from xiaohu.identity.crypto import derive
 from xiaohu.kit.clock import local_date
 from xiaohu.kit.errors import DomainError
 from xiaohu.runtime import Context
-from xiaohu.web.i18n import charge_label, province_name, route_label
-from xiaohu.web.receipt import ReceiptData, ReceiptLine
+from xiaohu.web.i18n import CHANNELS, N_, charge_label, province_name, route_label
+from xiaohu.web.receipt import ReceiptData, ReceiptLine, both
 
 # Where on the confirm form a refusal belongs.
 FIELD_OF_ERROR = {
@@ -254,14 +254,13 @@ def ended_by_remedies(ctx: Context, msisdn: str, before: dt.datetime) -> list[di
 
 def not_restored_text(items: list[dict[str, str]], lang: str) -> str:
     """'撤销不会恢复…：已提前解约的合约 C-1（违约金不退）、已取消的宽带 BB-1。' or ''."""
-    from xiaohu.web.i18n import translator
+    from xiaohu.web.i18n import message
 
     if not items:
         return ""
-    t = translator(lang)
     sep = "、" if lang == "zh" else "; "
-    listed = sep.join(t(f"not_restored_{i['kind']}", ref=i["ref"]) for i in items)
-    return t("undo_not_restored", items=listed)
+    listed = sep.join(message(f"not_restored_{i['kind']}", lang, ref=i["ref"]) for i in items)
+    return message("undo_not_restored", lang, items=listed)
 
 
 def reverse(ctx: Context, cancellation_id: str) -> None:
@@ -296,17 +295,18 @@ def receipt_data(ctx: Context, cancellation_id: str, msisdn: str, lang: str) -> 
         for c in done.get("final_charges", [])
     ]
     if row.gift_applied_fen:  # shown as a negative charge: gift credit paid part of the bill
-        charges.append(ReceiptLine("赠款抵扣", "Paid from gift credit", -row.gift_applied_fen))
+        gift_zh, gift_en = both(N_("Paid from gift credit"))
+        charges.append(ReceiptLine(gift_zh, gift_en, -row.gift_applied_fen))
     refund = done.get("refund") or {}
     route = refund.get("route") or {}
-    channel = {"online": "网上自助 Online", "store": "营业厅 Store", "hotline": "客服热线 Hotline"}
+
     return ReceiptData(
         reference=done["reference"],
         msisdn=msisdn,
         owner_name_masked=view.owner.name_masked,
         id_number_masked=view.owner.id_number_masked,
         home=home,
-        channel=channel.get(row.channel, row.channel),
+        channel=" ".join(both(CHANNELS[row.channel])) if row.channel in CHANNELS else row.channel,
         cancelled_at=row.cancelled_at,
         undo_until=row.undo_until,
         quarantine_until=None if done["status"] == "reversed" else done["quarantine_until"],
