@@ -19,6 +19,13 @@ MIN_YEAR, MAX_YEAR = 2000, 2099  # the years the service runs in: clocks, usage,
 PERIOD_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"  # YYYY-MM within MIN_YEAR..MAX_YEAR
 
 
+def is_digits(text: str) -> bool:
+    """Only the ASCII digits 0-9. `str.isdigit`, `int()` and the regex `\\d` also take
+    full-width (２０２７) and Arabic-Indic (٢٠٢٧) digits, which no number, code or period here
+    is written in; echoed back or stored, they would not match the ASCII form."""
+    return text.isascii() and text.isdigit()
+
+
 def _in_years(value: dt.datetime) -> dt.datetime:
     if not MIN_YEAR <= value.year <= MAX_YEAR:
         raise ValueError(f"must be between the years {MIN_YEAR} and {MAX_YEAR}")

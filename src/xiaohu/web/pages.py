@@ -34,7 +34,7 @@ from xiaohu.web.render import render, render_for
 router = APIRouter(include_in_schema=False)
 receipt_router = APIRouter(tags=["cancellation"])
 STATIC = Path(__file__).parent / "static"
-MSISDN = re.compile(r"^1\d{10}$")
+MSISDN = re.compile(r"^1[0-9]{10}$")
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -248,9 +248,9 @@ async def sign_in(request: Request, ctx: UnitOfWork) -> Response:
     errors: dict[str, str] = {}
     if not MSISDN.match(msisdn):
         errors["msisdn"] = "msisdn_invalid"
-    if not re.fullmatch(r"\d{6}", otp):
+    if not re.fullmatch(r"[0-9]{6}", otp):
         errors["otp"] = "otp_invalid"
-    if not re.fullmatch(r"\d{6}", password):
+    if not re.fullmatch(r"[0-9]{6}", password):
         errors["service_password"] = "password_invalid"  # noqa: S105 (a message key)
     if errors:
         return render(
@@ -316,7 +316,7 @@ async def sign_in_with_reference(request: Request, ctx: UnitOfWork) -> Response:
         errors["msisdn"] = "msisdn_invalid"
     if not reference or len(reference) > 40:
         errors["reference"] = "reference_required"
-    if not re.fullmatch(r"\d{6}", password):
+    if not re.fullmatch(r"[0-9]{6}", password):
         errors["service_password"] = "password_invalid"  # noqa: S105 (a message key)
     if not id_number or len(id_number) > 40:
         errors["id_number"] = "id_required"
