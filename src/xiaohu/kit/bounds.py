@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, Field, StrictInt
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, StrictInt
 
 MAX_FEN = 10**11  # ¥1,000,000,000: above any real payment, usage record or balance
 MIN_YEAR, MAX_YEAR = 2000, 2099  # the years the service runs in: clocks, usage, periods
@@ -32,12 +32,22 @@ def _in_years(value: dt.datetime) -> dt.datetime:
     return value
 
 
+def _integral(value: object) -> object:
+    """21850.0 is the integer 21850 in JSON (and in the JSON Schema `integer` the document
+    shows): taken as such; 21850.5, strings and booleans are still refused."""
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
 PositiveFen = Annotated[
     StrictInt,
     Field(gt=0, le=MAX_FEN, description=f"integer fen (分), 1 to {MAX_FEN}"),
+    BeforeValidator(_integral),  # after Field, so the document keeps its bounds
 ]
 Instant = Annotated[
     AwareDatetime,
     AfterValidator(_in_years),
-    Field(description=f"ISO 8601 with offset, years {MIN_YEAR} to {MAX_YEAR}"),
+    Field(
+        description=f"ISO 8601 with offset, years {MIN_YEAR} to {MAX_YEAR}",
+        json_schema_extra={"pattern": r"^20[0-9]{2}-"},  # the years, for the document
+    ),
 ]
