@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -23,6 +24,7 @@ from xiaohu.kit.errors import DomainError
 from xiaohu.kit.guard import RequestGuard
 from xiaohu.kit.openapi import problem_openapi
 from xiaohu.kit.web import (
+    RETRY_AFTER_SECONDS,
     on_crash,
     on_database_error,
     on_domain_error,
@@ -99,6 +101,7 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
         limits={IMPORT_PATH: settings.max_import_body_bytes},
+        answer=_refusal(app),
     )
 
     modules = API_ROUTERS + (SANDBOX_ROUTERS if runtime.settings.sandbox else []) + PAGE_ROUTERS
@@ -123,7 +126,11 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
                 conn.execute(text("SELECT 1"))
         except SQLAlchemyError:
             body = {"status": "degraded", "database": "unreachable", "mode": runtime.settings.mode}
-            return JSONResponse({**body, "gateways": gateways}, status_code=503)
+            return JSONResponse(
+                {**body, "gateways": gateways},
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},  # as the API's 503
+            )
         body = {"status": "ok", "database": "ok", "mode": runtime.settings.mode}
         return JSONResponse({**body, "gateways": gateways})
 
@@ -134,3 +141,14 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
     install_operations(app)  # /readyz, /metrics, request ids and the access log (outermost)
     problem_openapi(app)
     return app
+
+
+def _refusal(app: FastAPI) -> Callable[[Request, DomainError], Awaitable[Response]]:
+    """The request guard answers its refusals with the app's DomainError handler, as it is
+    when the request comes (the pages wrap it to show browsers a page)."""
+
+    async def answer(request: Request, err: DomainError) -> Response:
+        result = app.exception_handlers[DomainError](request, err)
+        return await result if inspect.isawaitable(result) else result
+
+    return answer

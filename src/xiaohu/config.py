@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     outbox_retry_cap_seconds: float = Field(default=3600.0, gt=0)
     # The largest request body a route reads (bytes), and the sandbox line import's own.
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
-    max_import_body_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    max_import_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)  # the CLI takes big files
     # Log lines: `json` (one object a line, for a collector) or `console` (for a person); the
     # default follows the mode (`log_renderer`). Phone and ID numbers are masked in either.
     log_format: Literal["json", "console"] | None = None

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tests.factories import line_record, resident_id
 from xiaohu.intake.rules import FieldError, FileChecks, LineRecord, check_number, validate_record
+from xiaohu.kit.bounds import MAX_FEN
 
 
 def _errors(record: object, line: int = 7) -> list[tuple[str, str]]:
@@ -252,12 +253,19 @@ def test_error_renders_as_line_field_reason() -> None:
 
 
 @given(
-    cash=st.integers(min_value=0, max_value=10**12), gift=st.integers(min_value=0, max_value=10**12)
+    cash=st.integers(min_value=0, max_value=MAX_FEN),
+    gift=st.integers(min_value=0, max_value=MAX_FEN),
 )
-def test_any_non_negative_balance_is_accepted(cash: int, gift: int) -> None:
+def test_any_balance_within_the_bound_is_accepted(cash: int, gift: int) -> None:
     record, errors = validate_record(line_record(balance={"cash_fen": cash, "gift_fen": gift}), 1)
     assert errors == [] and record is not None
     assert (record.cash_fen, record.gift_fen) == (cash, gift)
+
+
+@given(amount=st.integers(min_value=MAX_FEN + 1, max_value=2**70))
+def test_any_balance_over_the_bound_is_refused(amount: int) -> None:
+    fields = _fields(line_record(balance={"cash_fen": amount}, usage_history_fen=[amount]))
+    assert fields == ["balance.cash_fen", "usage_history_fen[0]"]
 
 
 @given(amount=st.integers(max_value=-1))

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic.json_schema import JsonDict
 from stdnum import luhn
 
 from xiaohu.cancellation.quotes import MAX_LENGTH as QUOTE_ID_MAX_LENGTH
@@ -70,11 +71,33 @@ class RealNameIn(BaseModel):
     id_number: str = Field(min_length=1, max_length=40)
 
 
+CARD_PATTERN = r"^(?:[0-9] ?){11,18}[0-9]$"  # what `_card_number` takes, but the Luhn rule
+
+
+def _needs_when(kind: str, field: str) -> JsonDict:
+    return {
+        "if": {"properties": {"kind": {"const": kind}}},
+        "then": {"required": [field], "properties": {field: {"type": "string"}}},
+    }
+
+
 class RefundRouteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # `_needs` below, said in the document too.
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "allOf": [_needs_when("bank_card", "account"), _needs_when("transfer", "to_msisdn")]
+        },
+    )
 
     kind: Literal["original", "bank_card", "transfer"]
-    account: str | None = Field(None, max_length=100, description="bank card number")
+    account: str | None = Field(
+        None,
+        max_length=100,
+        description="bank_card: the card number, 12 to 19 digits (single spaces between groups "
+        "allowed) whose last digit is the Luhn check digit of the others",
+        json_schema_extra={"pattern": CARD_PATTERN},  # checked by `_card_number` below
+    )
     to_msisdn: str | None = Field(None, pattern=MSISDN, description="transfer: the other line")
 
     @field_validator("account")

@@ -14,13 +14,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from xiaohu.identity.crypto import mac
+from xiaohu.kit.bounds import is_digits
 
 _hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
 _IMPORT_PREFIX = "hmac$"
 
 
 def is_valid_service_password(password: object) -> bool:
-    return isinstance(password, str) and len(password) == 6 and password.isdigit()
+    return isinstance(password, str) and len(password) == 6 and is_digits(password)
 
 
 def hash_password(password: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 
+from xiaohu.kit.bounds import is_digits
 from xiaohu.regions.provinces import PROVINCES
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -29,7 +30,7 @@ def check_resident_id(number: str) -> str:
     n = number.strip().upper()
     if len(n) != 18:
         raise IdProblem("must be 18 characters")
-    if not n[:17].isdigit() or not (n[17].isdigit() or n[17] == "X"):
+    if not is_digits(n[:17]) or not (is_digits(n[17]) or n[17] == "X"):
         raise IdProblem("must be 17 digits and a digit or X")
     if n[:2] not in PROVINCES and n[:2] not in ("71", "81", "82"):
         raise IdProblem(f"region code {n[:6]} is not a GB/T 2260 division")

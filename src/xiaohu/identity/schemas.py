@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import JsonDict
 
 Msisdn = Annotated[
     str,
@@ -24,8 +25,22 @@ class OtpOut(BaseModel):
     expires_in: int = Field(description="seconds until the code expires", examples=[300])
 
 
+# "otp, or reference and id_number, not both" (`_one_way_in`), said in the document too.
+def _given(*names: str) -> JsonDict:
+    """Each of `names` present and not null (an explicit null counts as left out)."""
+    return {"required": list(names), "properties": {n: {"type": "string"} for n in names}}
+
+
+_ONE_WAY_IN: JsonDict = {
+    "oneOf": [
+        {**_given("otp"), "not": {"anyOf": [_given("reference"), _given("id_number")]}},
+        {**_given("reference", "id_number"), "not": _given("otp")},
+    ]
+}
+
+
 class TokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_WAY_IN)
 
     msisdn: Msisdn
     otp: SixDigits | None = Field(None, description="the 6-digit code sent by SMS")

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from xiaohu.identity.crypto import mac
+from xiaohu.kit.bounds import is_digits
 
 _PURPOSE = "subscriber-token"
 
@@ -39,7 +40,7 @@ def verify(master: bytes, token: str, now: dt.datetime) -> TokenClaims | None:
     if not hmac.compare_digest(signature, mac(master, _PURPOSE, body)):
         return None
     line_id, msisdn, expires = parts[0], parts[1], parts[2]
-    if not (line_id.isdigit() and expires.isdigit()):
+    if not (is_digits(line_id) and is_digits(expires)):
         return None
     expires_at = dt.datetime.fromtimestamp(int(expires), dt.UTC)
     if now >= expires_at:

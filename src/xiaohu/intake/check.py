@@ -46,9 +46,14 @@ def seal(record: LineRecord, cipher: PiiCipher, key: bytes) -> Sealed:
     )
 
 
+NESTED_TOO_DEEPLY = "not valid JSON: nested too deeply"
+
+
 def parse_json_line(raw: str | bytes, line: int) -> tuple[object, FieldError | None]:
     try:
         return json.loads(raw), None
+    except RecursionError:  # the depth is the sender's: a 500 otherwise
+        return None, FieldError(line, "(record)", NESTED_TOO_DEEPLY)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         if isinstance(exc, json.JSONDecodeError):
             detail = f"{exc.msg} (column {exc.colno})"
@@ -61,16 +66,16 @@ def check_chunk(
     chunk: Sequence[tuple[int, object]], cipher: PiiCipher, key: bytes
 ) -> list[Checked]:
     """Validate and seal decoded records. Raw JSON text (str/bytes) is decoded first."""
-    out: list[Checked] = []
-    for line, value in chunk:
-        if isinstance(value, str | bytes):
-            value, problem = parse_json_line(value, line)
-            if problem is not None:
-                out.append((None, [problem], None))
-                continue
-        record, errors = validate_record(value, line)
-        out.append((record, errors, seal(record, cipher, key) if record else None))
-    return out
+    return [check_one(line, value, cipher, key) for line, value in chunk]
+
+
+def check_one(line: int, value: object, cipher: PiiCipher, key: bytes) -> Checked:
+    if isinstance(value, str | bytes):
+        value, problem = parse_json_line(value, line)
+        if problem is not None:
+            return None, [problem], None
+    record, errors = validate_record(value, line)
+    return record, errors, seal(record, cipher, key) if record else None
 
 
 # -------------------------------------------------------------------- worker processes

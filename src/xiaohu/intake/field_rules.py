@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from xiaohu.intake.record import FieldError
+from xiaohu.kit.bounds import MAX_FEN, is_digits
 from xiaohu.regions.rules import NumberProblem, check_msisdn
 
 
@@ -71,8 +72,8 @@ def read_fen(e: RecordErrors, value: object, path: str) -> int:
     if value < 0:
         e.add(path, f"must not be negative ({value})")
         return 0
-    if value > 10**13:
-        e.add(path, "is implausibly large")
+    if value > MAX_FEN:
+        e.add(path, f"must be at most {MAX_FEN} fen ({value})")
         return 0
     return value
 
@@ -103,7 +104,7 @@ def read_period(e: RecordErrors, value: object, path: str) -> str | None:
     if not isinstance(value, str):
         e.add(path, f"must be a period string YYYY-MM, not {type_name(value)}")
         return None
-    ok = len(value) == 7 and value[4] == "-" and value[:4].isdigit() and value[5:].isdigit()
+    ok = len(value) == 7 and value[4] == "-" and is_digits(value[:4]) and is_digits(value[5:])
     if not ok or not 1 <= int(value[5:]) <= 12:
         e.add(path, f"must be a period YYYY-MM, not {value!r}")
         return None
@@ -167,6 +168,11 @@ def _prefix_problem(prefix7: str) -> str | None:
 
 def check_number(msisdn: object) -> str | None:
     """The reason an msisdn is refused, or None. Same rules as `regions.rules.check_msisdn`."""
-    if not isinstance(msisdn, str) or len(msisdn) != 11 or not msisdn.isdigit() or msisdn[0] != "1":
+    if (
+        not isinstance(msisdn, str)
+        or len(msisdn) != 11
+        or not is_digits(msisdn)
+        or msisdn[0] != "1"
+    ):
         return "must be an 11-digit mobile number starting with 1"
     return _prefix_problem(msisdn[:7])

@@ -18,20 +18,21 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from xiaohu.intake.bulk_write import SQLITE_CACHE_KIB
 from xiaohu.intake.check import (
+    Checked,
     Sealed,
-    check_chunk,
+    check_one,
     checked_batches,
     count_lines,
     init_worker,
 )
-from xiaohu.intake.rules import LineRecord
+from xiaohu.intake.rules import FieldError, LineRecord
 from xiaohu.intake.run import ERROR_LIMIT, Importer, ImportResult
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.progress import progress
@@ -39,6 +40,7 @@ from xiaohu.runtime import Context, Runtime
 
 __all__ = [
     "BATCH",
+    "ERROR_CAP",
     "ERROR_LIMIT",
     "SQLITE_CACHE_KIB",
     "ImportResult",
@@ -49,6 +51,7 @@ __all__ = [
 ]
 
 BATCH = 5000
+ERROR_CAP = 1000  # errors an API import reports before it stops checking
 
 
 def import_records(
@@ -65,29 +68,65 @@ def import_records(
 
 def import_items(
     ctx: Context,
-    items: Sequence[tuple[int, object]],
+    items: Iterable[tuple[int, object]],
     *,
     skip_invalid: bool = False,
     source: str = "api",
+    error_cap: int = ERROR_CAP,
 ) -> ImportResult:
-    """Like `import_records`, for (line number, decoded value or raw JSON text) pairs."""
+    """Like `import_records`, for (line number, decoded value or raw JSON text) pairs, read
+    once and in order (a generator will do).
+
+    The records are checked first, without the database, so a body of invalid records never
+    holds the write lock (SQLite) while it is checked; only the valid records are kept. Once
+    `error_cap` errors are found checking stops, whether or not `skip_invalid`: the records
+    not checked are counted (`records_unchecked`) and the import is refused.
+    """
+    it = iter(items)
+    valid: list[Checked] = []
+    errors: list[FieldError] = []
+    invalid = 0
+    for line, value in it:
+        record, problems, sealed = check_one(line, value, ctx.cipher, ctx.settings.key)
+        if problems:
+            invalid += 1
+            errors.extend(problems[: error_cap - len(errors)])
+            if len(errors) >= error_cap:
+                unchecked = sum(1 for _ in it)
+                raise DomainError(
+                    "IMPORT_INVALID",
+                    f"checking stopped after {error_cap} errors, {unchecked} record(s) left "
+                    "unchecked; nothing was written",
+                    errors=[e.as_dict() for e in errors],
+                    records_unchecked=unchecked,
+                )
+        else:
+            valid.append((record, problems, sealed))
+    if errors and not skip_invalid:
+        raise _invalid(invalid, errors)
+    # Valid so far: now the checks against the file and the database, then the writes.
     ctx.session.flush()
     imp = Importer(ctx)
-    checked = check_chunk(items, ctx.cipher, ctx.settings.key)
+    imp.result.invalid, imp.result.errors = invalid, errors
     accepted: list[tuple[LineRecord, Sealed, Any]] = []
-    for start in range(0, len(checked), BATCH):
-        accepted.extend(imp.accept(checked[start : start + BATCH]))
+    for start in range(0, len(valid), BATCH):
+        accepted.extend(imp.accept(valid[start : start + BATCH]))
     if imp.result.errors and not skip_invalid:
-        raise DomainError(
-            "IMPORT_INVALID",
-            f"{imp.result.invalid} invalid record(s); nothing was written",
-            errors=[e.as_dict() for e in imp.result.errors],
-        )
+        raise _invalid(imp.result.invalid, imp.result.errors)
     for start in range(0, len(accepted), BATCH):
         imp.write(accepted[start : start + BATCH])
     result = imp.finish(source=source)
     ctx.session.expire_all()  # ORM objects loaded earlier must not shadow the bulk writes
     return result
+
+
+def _invalid(invalid: int, errors: list[FieldError]) -> DomainError:
+    return DomainError(
+        "IMPORT_INVALID",
+        f"{invalid} invalid record(s); nothing was written",
+        errors=[e.as_dict() for e in sorted(errors, key=lambda e: e.line)],
+        records_unchecked=0,
+    )
 
 
 def default_workers() -> int:

@@ -48,6 +48,7 @@ from xiaohu.intake.record_sections import (
     read_orders,
     read_route,
 )
+from xiaohu.kit.bounds import is_digits
 from xiaohu.lines.models import ID_TYPES, IMPORTABLE_STATUSES
 from xiaohu.regions.provinces import PROVINCES
 from xiaohu.regions.rules import home_of_prefix
@@ -153,7 +154,7 @@ def validate_record(obj: object, line: int) -> tuple[LineRecord | None, list[Fie
 
     password = obj.get("service_password")
     if password is not None and not (
-        isinstance(password, str) and len(password) == 6 and password.isdigit()
+        isinstance(password, str) and len(password) == 6 and is_digits(password)
     ):
         e.add("service_password", "must be 6 digits")
         password = None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from xiaohu.intake.check import NESTED_TOO_DEEPLY
 from xiaohu.intake.importer import import_items
 from xiaohu.intake.rules import RECORD
 from xiaohu.kit.errors import DomainError, error_responses
@@ -33,38 +37,82 @@ _BODY_DOC = {
 }
 
 
-def split_body(raw: bytes) -> list[tuple[int, object]]:
-    """(line number, raw JSON text or decoded record) pairs. An array's records are numbered
-    from 1 in order; JSON Lines keep the line number of the text."""
+_decoder = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def split_body(raw: bytes) -> Iterator[tuple[int, object]]:
+    """(line number, raw JSON text or decoded record) pairs, one at a time, so a large body is
+    never held as records all at once. An array's records are numbered from 1 in order;
+    JSON Lines keep the line number of the text."""
     text = raw.decode("utf-8", errors="replace")
-    if text.lstrip().startswith("["):
-        try:
-            values = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DomainError(
-                "IMPORT_INVALID",
-                "the body is not valid JSON; nothing was written",
-                errors=[
-                    {
-                        "line": exc.lineno,
-                        "field": RECORD,
-                        "reason": f"not valid JSON: {exc.msg} (column {exc.colno})",
-                    }
-                ],
-            ) from exc
-        if isinstance(values, list):
-            return list(enumerate(values, start=1))
-    elif text.lstrip().startswith("{") and "\n" in text.strip():
+    head = text.lstrip()
+    if head.startswith("["):
+        return _array_values(text, text.index("[") + 1)
+    if head.startswith("{") and "\n" in text.strip():
         try:  # one pretty-printed record rather than JSON Lines
             single = json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             single = None
         if isinstance(single, dict):
-            return [(1, single)]
-    return [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+            return iter([(1, single)])
+    lines = enumerate(io.StringIO(text, newline=None), start=1)
+    return ((n, line) for n, line in lines if line.strip())
 
 
-async def body_items(request: Request) -> list[tuple[int, object]]:
+def _array_values(text: str, at: int) -> Iterator[tuple[int, object]]:
+    """The values of a JSON array, decoded one by one with the standard decoder."""
+    at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+    number = 0
+    closed = text.startswith("]", at)
+    if closed:
+        at += 1
+    while not closed:
+        number += 1
+        try:
+            value, at = _decoder.raw_decode(text, at)
+        except json.JSONDecodeError as exc:
+            raise _not_json(exc) from exc
+        except RecursionError:  # the depth is the sender's: a 500 otherwise
+            raise DomainError(
+                "IMPORT_INVALID",
+                f"record {number} is nested too deeply; nothing was written",
+                errors=[{"line": number, "field": RECORD, "reason": NESTED_TOO_DEEPLY}],
+            ) from None
+        yield number, value
+        at = _SPACE.match(text, at).end()  # type: ignore[union-attr]
+        if text.startswith("]", at):
+            closed = True
+        elif text.startswith(",", at):
+            at = _SPACE.match(text, at + 1).end()  # type: ignore[union-attr]
+        else:
+            raise _not_json(json.JSONDecodeError("Expecting ',' delimiter", text, at))
+        at += closed
+    if text[at:].strip():
+        raise _not_json(json.JSONDecodeError("Extra data", text, at))
+
+
+def _not_json(exc: json.JSONDecodeError) -> DomainError:
+    return DomainError(
+        "IMPORT_INVALID",
+        "the body is not valid JSON; nothing was written",
+        errors=[
+            {
+                "line": exc.lineno,
+                "field": RECORD,
+                "reason": f"not valid JSON: {exc.msg} (column {exc.colno})",
+            }
+        ],
+    )
+
+
+def _counted(items: Iterator[tuple[int, object]], seen: list[int]) -> Iterator[tuple[int, object]]:
+    for item in items:
+        seen[0] += 1
+        yield item
+
+
+async def body_items(request: Request) -> Iterator[tuple[int, object]]:
     """Read the body here, so the route itself can be a plain (thread-pool) function."""
     return split_body(await request.body())
 
@@ -79,7 +127,10 @@ async def body_items(request: Request) -> list[tuple[int, object]]:
 def import_lines(
     ctx: UnitOfWork,
     skip_invalid: bool = Query(False, description="write the valid records, report the rest"),
-    items: list[tuple[int, object]] = Depends(body_items),
+    items: Iterator[tuple[int, object]] = Depends(body_items),
 ) -> ImportOut:
-    result = import_items(ctx, items, skip_invalid=skip_invalid, source="sandbox")
+    seen = [0]
+    result = import_items(ctx, _counted(items, seen), skip_invalid=skip_invalid, source="sandbox")
+    if not seen[0]:
+        raise DomainError("IMPORT_INVALID", "the body holds no records; nothing was written")
     return ImportOut(imported=result.imported, skipped=result.skipped)

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from xiaohu.kit.bounds import is_digits
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
@@ -65,11 +67,10 @@ def period_of(day: dt.date) -> str:
 
 def parse_period(period: str) -> tuple[int, int]:
     """'2026-11' -> (2026, 11); raises ValueError with a reason otherwise."""
-    try:
-        year_s, month_s = period.split("-")
-        year, month = int(year_s), int(month_s)
-    except ValueError as exc:
-        raise ValueError("period must look like YYYY-MM") from exc
+    year_s, _, month_s = period.partition("-")
+    if not (is_digits(year_s) and is_digits(month_s)):
+        raise ValueError("period must look like YYYY-MM")
+    year, month = int(year_s), int(month_s)
     if len(year_s) != 4 or len(month_s) != 2 or not 1 <= month <= 12:
         raise ValueError("period must look like YYYY-MM")
     return year, month

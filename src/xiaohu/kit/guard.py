@@ -14,11 +14,13 @@ One ASGI middleware, so every route (API and pages) gets them without a check of
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xiaohu.kit.errors import DomainError
@@ -26,13 +28,35 @@ from xiaohu.kit.web import problem_response
 
 NUL = "\x00"
 _NUL_REASON = "contains a NUL character (\\u0000)"
+_NOT_UTF8_REASON = "is not valid UTF-8 text"
+
+
+Answer = Callable[[Request, DomainError], Awaitable[Response]]
+
+
+async def _problem(_request: Request, err: DomainError) -> Response:
+    return problem_response(err)
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, limits: dict[str, int]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        limits: dict[str, int],
+        answer: Answer = _problem,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.limits = limits  # path -> its own body limit
+        # How a refusal is answered: the app passes its DomainError handler, so a browser
+        # gets the same error page as for a refusal made by a route.
+        self.answer = answer
+
+    async def _refuse(self, err: DomainError, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.answer(Request(scope), err)
+        await response(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -40,7 +64,7 @@ class RequestGuard:
             return
         refusal = _nul_in_url(scope)
         if refusal is not None:
-            await problem_response(refusal)(scope, receive, send)
+            await self._refuse(refusal, scope, receive, send)
             return
         headers = Headers(scope=scope)
         if "content-length" not in headers and "transfer-encoding" not in headers:
@@ -49,15 +73,15 @@ class RequestGuard:
         limit = self.limits.get(scope["path"], self.max_body_bytes)
         declared = headers.get("content-length", "")
         if declared.isascii() and declared.isdigit() and int(declared) > limit:
-            await problem_response(too_large(limit))(scope, receive, send)
+            await self._refuse(too_large(limit), scope, receive, send)
             return
         body, last = await _read_body(receive, limit)
         if body is None:
-            await problem_response(too_large(limit))(scope, receive, send)
+            await self._refuse(too_large(limit), scope, receive, send)
             return
         refusal = _nul_in_body(body, headers.get("content-type", ""))
         if refusal is not None:
-            await problem_response(refusal)(scope, receive, send)
+            await self._refuse(refusal, scope, receive, send)
             return
         await self.app(scope, _replay(body, last, receive), send)
 
@@ -116,7 +140,31 @@ def _nul_in_url(scope: Scope) -> DomainError | None:
         pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
         names = [name for name, value in pairs if NUL in name or NUL in value]
         return _invalid([f"query.{name.replace(NUL, '?')}" for name in names] or ["query"])
-    return None
+    return _not_utf8_in_query(query)
+
+
+def _not_utf8_in_query(query: bytes) -> DomainError | None:
+    """A query value that is not UTF-8 once decoded (`%FF`) would reach the route patched with
+    U+FFFD; refused like a NUL, naming the parameter."""
+    if b"%" not in query and query.isascii():
+        return None
+    text = query.decode("utf-8", errors="surrogateescape")
+    pairs = parse_qsl(text, keep_blank_values=True, errors="surrogateescape")
+    names = [f"query.{_readable(name)}" for name, value in pairs if _undecodable(name + value)]
+    if not names:
+        return None
+    errors = [{"field": n, "reason": _NOT_UTF8_REASON} for n in names]
+    detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+    return DomainError("VALIDATION_FAILED", detail, errors=errors)
+
+
+def _undecodable(text: str) -> bool:
+    """Bytes that were not UTF-8, kept by `surrogateescape` as U+DC80..U+DCFF."""
+    return any("\udc80" <= c <= "\udcff" for c in text)
+
+
+def _readable(name: str) -> str:
+    return "".join("?" if _undecodable(c) else c for c in name)
 
 
 def _nul_in_body(body: bytes, content_type: str) -> DomainError | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from xiaohu.kit.bounds import is_digits
 from xiaohu.kit.errors import InvariantViolated
 
 
@@ -74,7 +75,7 @@ def account_type(code: str) -> tuple[str, str, str | None]:
         return kind, name, None
     stem, _, province = code.rpartition(":")
     template = f"{stem}:{{p}}"
-    if template in ACCOUNTS and len(province) == 2 and province.isdigit():
+    if template in ACCOUNTS and len(province) == 2 and is_digits(province):
         kind, name = ACCOUNTS[template]
         return kind, f"{name} [{province}]", province
     raise KeyError(f"unknown ledger account {code!r}")

@@ -67,7 +67,7 @@ class Values(BaseModel):
 class Override(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    province: str = Field(pattern=r"^\d{2}$")
+    province: str = Field(pattern=r"^[0-9]{2}$")
     effective_from: dt.date
     values: dict[str, object]
 

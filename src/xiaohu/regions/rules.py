@@ -8,6 +8,7 @@ from typing import NamedTuple
 import phonenumbers
 from phonenumbers import geocoder
 
+from xiaohu.kit.bounds import is_digits
 from xiaohu.regions.provinces import PROVINCES
 
 # The geocoder writes '江苏省常州市' or '北京市', but the autonomous regions by short name
@@ -29,7 +30,12 @@ class NumberProblem(ValueError):
 
 def check_msisdn(msisdn: str) -> phonenumbers.PhoneNumber:
     """An 11-digit Chinese mobile number that phonenumbers accepts as valid, or NumberProblem."""
-    if not isinstance(msisdn, str) or len(msisdn) != 11 or not msisdn.isdigit() or msisdn[0] != "1":
+    if (
+        not isinstance(msisdn, str)
+        or len(msisdn) != 11
+        or not is_digits(msisdn)
+        or msisdn[0] != "1"
+    ):
         raise NumberProblem("must be an 11-digit mobile number starting with 1")
     parsed = phonenumbers.parse(msisdn, "CN")
     if not phonenumbers.is_valid_number(parsed):

@@ -155,6 +155,10 @@ MESSAGES: dict[str, str] = {
     "method_not_allowed_body": N_("Please start again from the home page."),
     "server_error_title": N_("Something went wrong on our side"),
     "server_error_body": N_("Please try again in a moment; nothing was changed on your number."),
+    "unavailable_title": N_("The service is unavailable for a moment"),
+    "unavailable_body": N_("Please try again shortly; nothing was changed on your number."),
+    "bad_request_title": N_("This request could not be handled"),
+    "bad_request_body": N_("Something in what was sent is not valid. Please start again."),
     "cancelled_found": N_(
         "%(number)s is cancelled and receives no codes. Sign in with the reference."
     ),

@@ -21,7 +21,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import DomainError, error_responses
@@ -34,45 +33,52 @@ from xiaohu.web.render import render, render_for
 router = APIRouter(include_in_schema=False)
 receipt_router = APIRouter(tags=["cancellation"])
 STATIC = Path(__file__).parent / "static"
-MSISDN = re.compile(r"^1\d{10}$")
+MSISDN = re.compile(r"^1[0-9]{10}$")
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
 def mount(app: FastAPI) -> None:
     """Called by the app factory: the stylesheet, the receipt route in the API docs, and pages
-    for browsers that hit a missing page (or a 405, or a crash). The app's own handlers stay in
-    charge of everything else: API clients keep their problem+json."""
+    for browsers whose request was refused or failed (a missing page, a 405, a 422, the
+    database down, a crash; the request guard's refusals answer through the same handlers).
+    The app's own handlers stay in charge of everything else: API clients keep their
+    problem+json."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(receipt_router)
-    for kind in (StarletteHTTPException, Exception):
-        fallback = app.exception_handlers.get(kind)
-        if fallback is not None:
-            app.add_exception_handler(kind, html_or(fallback))
+    for kind, fallback in list(app.exception_handlers.items()):
+        app.add_exception_handler(kind, html_or(fallback))
 
 
 def wants_html(request: Request) -> bool:
-    """A browser asking for a page: Accept names text/html, and the path is not the API's."""
+    """A browser asking for a page: Accept names text/html, and the path is not the API's.
+    (A stylesheet that is not there is asked for with Accept: text/css: no page for it.)"""
     path = request.url.path
-    if path.startswith(("/api/", "/static/", "/docs", "/openapi", "/healthz")):
+    if path.startswith(("/api/", "/docs", "/openapi", "/healthz", "/readyz", "/metrics")):
         return False
     return "text/html" in request.headers.get("accept", "")
 
 
 def html_or(fallback: Callable[..., Any]) -> Callable[..., Any]:
+    """The app's answer (its status, its Retry-After), as a page when a browser asked."""
+
     async def handle(request: Request, exc: Exception) -> Response:
+        answer: Response = await fallback(request, exc)
         if not wants_html(request):
-            return await fallback(request, exc)
-        status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
-        if status == 500:
-            log.error("unhandled error on a page", exc_info=exc)
-        return missing_page(request, status)
+            return answer
+        page = missing_page(request, answer.status_code)
+        if "retry-after" in answer.headers:
+            page.headers["Retry-After"] = answer.headers["retry-after"]
+        return page
 
     return handle
 
 
+_PAGE_KINDS = {404: "not_found", 405: "method_not_allowed", 503: "unavailable"}
+
+
 def missing_page(request: Request, status: int) -> Response:
-    kind = {404: "not_found", 405: "method_not_allowed"}.get(status, "server_error")
+    kind = _PAGE_KINDS.get(status, "server_error" if status >= 500 else "bad_request")
     runtime = request.app.state.runtime
     return render_for(
         request, runtime.settings, None, "missing.html", status=status, screen=kind,
@@ -248,9 +254,9 @@ async def sign_in(request: Request, ctx: UnitOfWork) -> Response:
     errors: dict[str, str] = {}
     if not MSISDN.match(msisdn):
         errors["msisdn"] = "msisdn_invalid"
-    if not re.fullmatch(r"\d{6}", otp):
+    if not re.fullmatch(r"[0-9]{6}", otp):
         errors["otp"] = "otp_invalid"
-    if not re.fullmatch(r"\d{6}", password):
+    if not re.fullmatch(r"[0-9]{6}", password):
         errors["service_password"] = "password_invalid"  # noqa: S105 (a message key)
     if errors:
         return render(
@@ -316,7 +322,7 @@ async def sign_in_with_reference(request: Request, ctx: UnitOfWork) -> Response:
         errors["msisdn"] = "msisdn_invalid"
     if not reference or len(reference) > 40:
         errors["reference"] = "reference_required"
-    if not re.fullmatch(r"\d{6}", password):
+    if not re.fullmatch(r"[0-9]{6}", password):
         errors["service_password"] = "password_invalid"  # noqa: S105 (a message key)
     if not id_number or len(id_number) > 40:
         errors["id_number"] = "id_required"

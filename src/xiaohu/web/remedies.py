@@ -23,7 +23,7 @@ CONFIRM_FIRST = frozenset(
 )
 # The form fields that name what a remedy acts on (carried from the check to the confirm).
 KEYS = ("action", "contract_id", "order_id", "target")
-LINE_IN_HREF = re.compile(r"^/api/v1/lines/(1\d{10})/")
+LINE_IN_HREF = re.compile(r"^/api/v1/lines/(1[0-9]{10})/")
 
 
 def target_of(blocker: dict[str, Any], msisdn: str) -> str:

@@ -159,9 +159,9 @@ def validate_cancel_form(form: dict[str, Any], id_type: str = "resident_id") -> 
     route = form.get("route", "original")
     if route not in ("original", "bank_card", "transfer"):
         errors["route"] = "route_required"
-    elif route == "bank_card" and not re.fullmatch(r"\d{12,19}", form.get("account", "")):
+    elif route == "bank_card" and not re.fullmatch(r"[0-9]{12,19}", form.get("account", "")):
         errors["account"] = "account_invalid"
-    elif route == "transfer" and not re.fullmatch(r"1\d{10}", form.get("to_msisdn", "")):
+    elif route == "transfer" and not re.fullmatch(r"1[0-9]{10}", form.get("to_msisdn", "")):
         errors["to_msisdn"] = "to_msisdn_invalid"
     if "UNBIND_INTERNET_ACCOUNTS" not in (form.get("ack") or []):
         errors["ack"] = "WARNINGS_NOT_ACKNOWLEDGED"
