@@ -6,12 +6,12 @@ from typing import cast
 
 from fastapi import APIRouter, Request
 
+from xiaohu.http import UnitOfWork, runtime_of
 from xiaohu.identity import service
 from xiaohu.identity.limits import ClientLimits
 from xiaohu.identity.reference import sign_in_by_reference
 from xiaohu.identity.schemas import OtpIn, OtpOut, TokenIn, TokenOut
 from xiaohu.kit.errors import error_responses
-from xiaohu.kit.web import UnitOfWork, runtime_of
 
 router = APIRouter(prefix="/api/v1/auth", tags=["sign-in"])
 

@@ -3,7 +3,7 @@
 The two factors of the online channel: the code proves the SIM is in hand, the service password
 is a knowledge factor. Codes are stored only as a keyed MAC; failures are counted per line and
 lock sign-in for a while. Failures are writes that must outlive the error answer: their
-refusals are raised with `keep_writes=True`, which the units of work commit (`kit.web`).
+refusals are raised with `keep_writes=True`, which the units of work commit (`xiaohu.http`).
 """
 
 from __future__ import annotations

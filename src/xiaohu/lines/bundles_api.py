@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from xiaohu.http import UnitOfWork, run_idempotent
 from xiaohu.identity.deps import require_line
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import error_responses
-from xiaohu.kit.web import UnitOfWork, run_idempotent
 from xiaohu.lines import bundles
 
 router = APIRouter(prefix="/api/v1/lines", tags=["remedies"])

@@ -10,6 +10,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from xiaohu.kit.db import OUTBOX_WRITTEN
 from xiaohu.notifications.gateway import ProvisioningGateway, SmsGateway
 from xiaohu.notifications.models import OutboxMessage, OutboxTopic
 from xiaohu.notifications.rules import OutboxStatus, RetryPolicy
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PENDING_FLAG = "xiaohu_outbox_pending"  # session.info: deliver after this commit
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 
 
@@ -35,7 +35,7 @@ def enqueue(
     session marked so the unit of work delivers it after commit."""
     msg = OutboxMessage(topic=topic, payload=payload, created_at=at, province_code=province_code)
     session.add(msg)
-    session.info[PENDING_FLAG] = True
+    session.info[OUTBOX_WRITTEN] = True
     return msg
 
 
@@ -55,7 +55,7 @@ def enqueue_many(
         for topic, payload in messages
     ]
     session.connection().execute(_OUTBOX.insert(), rows)
-    session.info[PENDING_FLAG] = True
+    session.info[OUTBOX_WRITTEN] = True
 
 
 def sms_message(to: str, text: str, kind: str) -> tuple[str, dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from xiaohu.kit.web import UnitOfWork
+from xiaohu.http import UnitOfWork
 from xiaohu.runtime import read_test_clock
 from xiaohu.sandbox import service
 from xiaohu.sandbox.schemas import ClockIn, ClockOut, SmsList, SmsOut

@@ -23,9 +23,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from xiaohu.http import UnitOfWork, runtime_of
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import DomainError, error_responses
-from xiaohu.kit.web import UnitOfWork, problem_response, runtime_of
+from xiaohu.kit.web import problem_response
 from xiaohu.runtime import Context
 from xiaohu.web import csrf, remedies, session, views
 from xiaohu.web.i18n import LANGS, negotiate
