@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xiaohu import __version__
+from xiaohu.assembly import build_runtime
 from xiaohu.config import get_settings
 from xiaohu.kit.apidocs import mount_docs
 from xiaohu.kit.errors import DomainError
@@ -30,7 +31,7 @@ from xiaohu.kit.web import (
     on_validation_error,
 )
 from xiaohu.operations.api import install as install_operations
-from xiaohu.runtime import Runtime, build_runtime
+from xiaohu.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -43,9 +43,9 @@ def _runtime(migrate: bool = True):  # type: ignore[no-untyped-def]
     """Settings, policy and database, with one-line errors instead of tracebacks."""
     from pydantic import ValidationError
 
+    from xiaohu.assembly import ConfigurationError, build_runtime
     from xiaohu.kit.migrate import upgrade
     from xiaohu.policy.loader import PolicyError
-    from xiaohu.runtime import ConfigurationError, build_runtime
 
     try:
         settings = get_settings()

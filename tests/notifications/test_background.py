@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import TEST_KEY, test_settings
 from xiaohu.app import create_app
+from xiaohu.assembly import build_runtime
 from xiaohu.config import Settings
 from xiaohu.http import unit_of_work
 from xiaohu.kit.db import make_engine, transaction
@@ -26,7 +27,7 @@ from xiaohu.kit.migrate import upgrade
 from xiaohu.notifications.gateway import SandboxSmsGateway
 from xiaohu.notifications.models import OutboxMessage, SandboxProvisioning, SandboxSms
 from xiaohu.notifications.service import deliver, enqueue, order_provisioning, send_sms
-from xiaohu.runtime import Context, Runtime, build_runtime
+from xiaohu.runtime import Context, Runtime
 
 AT = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.UTC)
 

@@ -20,9 +20,9 @@ from xiaohu.audit.service import line_event
 from xiaohu.cancellation.models import latest_cancellation
 from xiaohu.cancellation.rules import undo_open
 from xiaohu.identity import passwords, tokens
-from xiaohu.identity.crypto import mac
 from xiaohu.identity.models import SignInState
 from xiaohu.identity.rules import IdProblem, mask_msisdn, normalise_document
+from xiaohu.kit.crypto import mac
 from xiaohu.kit.errors import DomainError, InvariantViolated
 from xiaohu.lines.models import Line, LineStatus, Owner
 from xiaohu.lines.service import lock_line

@@ -12,7 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from xiaohu.identity.crypto import mac
+from xiaohu.kit.crypto import mac
 
 _PURPOSE = "subscriber-token"
 

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Table, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from xiaohu.gateways import PaymentGateway, ProvisioningGateway, SmsGateway
 from xiaohu.kit.db import OUTBOX_WRITTEN
-from xiaohu.notifications.gateway import ProvisioningGateway, SmsGateway
 from xiaohu.notifications.models import OutboxMessage, OutboxTopic
 from xiaohu.notifications.rules import OutboxStatus, RetryPolicy
-
-if TYPE_CHECKING:
-    from xiaohu.billing.gateway import PaymentGateway
 
 log = logging.getLogger(__name__)
 
