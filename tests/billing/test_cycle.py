@@ -18,8 +18,8 @@ from xiaohu.cancellation import service
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.kit.errors import DomainError
 from xiaohu.ledger.models import JournalTransaction
+from xiaohu.lines.addressing import NO_OTHER_LINE
 from xiaohu.lines.models import Line
-from xiaohu.notifications.addressing import NO_OTHER_LINE
 from xiaohu.notifications.models import OutboxMessage
 from xiaohu.numbers.models import NumberRecord
 from xiaohu.runtime import Context, Runtime

@@ -45,9 +45,9 @@ from xiaohu.kit.money import yuan
 from xiaohu.kit.progress import progress
 from xiaohu.ledger.rules import credit, debit
 from xiaohu.ledger.service import post
+from xiaohu.lines.addressing import sms_about
 from xiaohu.lines.models import Line, LineStatus
 from xiaohu.lines.service import get_line, lock_line
-from xiaohu.notifications.addressing import sms_about
 from xiaohu.notifications.service import enqueue
 from xiaohu.numbers.service import release_due
 from xiaohu.runtime import Context, Runtime
