@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from xiaohu.billing.gateway import SandboxPaymentGateway, load_payment_gateway
 from xiaohu.config import Settings
+from xiaohu.delivery import deliver
 from xiaohu.identity.limits import ClientLimits
 from xiaohu.kit.crypto import PiiCipher
 from xiaohu.kit.db import make_engine, session_factory
@@ -24,7 +25,6 @@ from xiaohu.notifications.gateway import (
     load_sms_gateway,
 )
 from xiaohu.notifications.rules import RetryPolicy
-from xiaohu.notifications.service import deliver
 from xiaohu.policy.loader import cached as load_policy
 from xiaohu.runtime import Runtime
 from xiaohu.sandbox.service import read_test_clock

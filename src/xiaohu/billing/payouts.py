@@ -30,6 +30,7 @@ from xiaohu.kit.ids import new_id
 from xiaohu.ledger.rules import GATEWAY_CLEARING, credit, debit
 from xiaohu.ledger.service import post
 from xiaohu.notifications.models import OutboxTopic
+from xiaohu.notifications.service import enqueue
 
 PAYABLE = "refunds_payable"
 TOPIC = OutboxTopic.REFUND_PAYOUT
@@ -166,8 +167,6 @@ def failed_ids(session: Session) -> list[str]:
 def retry(session: Session, refund_ids: list[str], now: dt.datetime) -> int:
     """Send failed refunds again: each is `pending` once more with a fresh payout order (the
     dead one stays as the record of what failed). Returns how many were queued."""
-    from xiaohu.notifications.service import enqueue
-
     queued = 0
     for refund_id in refund_ids:
         refund = session.get(Refund, refund_id, with_for_update=True)
