@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from xiaohu import __version__
-from xiaohu.billing.refunds_cli import refunds_app
+from xiaohu.billing.refunds_cli import Shell, refunds_app
 from xiaohu.config import get_settings
 from xiaohu.kit.db import masked_url
 
@@ -32,11 +32,13 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _options(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
     """xiaohu (销户): number cancellation service"""
+    ctx.obj = Shell(_runtime, out, err)
 
 
 def _runtime(migrate: bool = True):  # type: ignore[no-untyped-def]
