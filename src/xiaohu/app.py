@@ -50,7 +50,7 @@ API_ROUTERS = [
     "xiaohu.overview.api",
     "xiaohu.billing.api",
     "xiaohu.contracts.api",
-    "xiaohu.lines.bundles_api",
+    "xiaohu.cancellation.remedies_api",
     "xiaohu.ledger.api",
     "xiaohu.audit.api",
 ]

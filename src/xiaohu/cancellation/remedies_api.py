@@ -1,4 +1,5 @@
-"""Remedies for what hangs off a line: broadband bundle, family group, pending orders."""
+"""Remedies for what hangs off a line and blocks its cancellation: broadband bundle, family group,
+pending orders (the work is `lines.bundles`). Here, above identity, for the subscriber's token."""
 
 from __future__ import annotations
 
