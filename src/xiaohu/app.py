@@ -54,7 +54,7 @@ API_ROUTERS = [
     "xiaohu.ledger.api",
     "xiaohu.audit.api",
 ]
-SANDBOX_ROUTERS = ["xiaohu.sandbox.api", "xiaohu.intake.sandbox_api", "xiaohu.billing.sandbox_api"]
+SANDBOX_ROUTERS = ["xiaohu.sandbox.api", "xiaohu.intake.sandbox_api", "xiaohu.sandbox.billing_api"]
 PAGE_ROUTERS = ["xiaohu.web.pages"]
 IMPORT_PATH = "/api/v1/sandbox/lines"  # the one route with its own body limit
 

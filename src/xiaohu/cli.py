@@ -261,7 +261,7 @@ def demo_reset() -> None:
 @run_app.command("close-cycle")
 def close_cycle(period: str = typer.Option(..., "--period", help="YYYY-MM")) -> None:
     """Close a billing cycle: rate late usage, true up settling accounts, release numbers."""
-    from xiaohu.billing.cycle import run_close_cycle
+    from xiaohu.cancellation.cycle import run_close_cycle
     from xiaohu.kit.errors import DomainError
 
     runtime = _runtime()
