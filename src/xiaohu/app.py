@@ -46,7 +46,7 @@ class HealthOut(BaseModel):
 # routes are matched first (Starlette tries routes in order). Areas not built yet are skipped.
 API_ROUTERS = [
     "xiaohu.cancellation.api",
-    "xiaohu.identity.api",
+    "xiaohu.signin.api",
     "xiaohu.overview.api",
     "xiaohu.billing.api",
     "xiaohu.contracts.api",

@@ -109,7 +109,7 @@ def request_otp(ctx: Context, msisdn: str) -> int:
     """Send a fresh 6-digit code to the line by SMS; return its lifetime in seconds.
 
     A cancelled number is deprovisioned and receives no SMS (its next holder might): nothing
-    is sent, and the answer says how to sign in instead (`reference.sign_in_by_reference`)."""
+    is sent, and the answer says how to sign in instead (`signin.reference`)."""
     try:
         line = lock_line(ctx.session, msisdn)
     except DomainError:

@@ -303,7 +303,7 @@ def reference_page(request: Request, ctx: UnitOfWork, msisdn: str = "") -> Respo
 
 @router.post("/sign-in/reference", response_class=HTMLResponse)
 async def sign_in_with_reference(request: Request, ctx: UnitOfWork) -> Response:
-    from xiaohu.identity.reference import sign_in_by_reference
+    from xiaohu.signin.reference import sign_in_by_reference
 
     form = await form_of(request)
     if not csrf_ok(request, ctx, form):

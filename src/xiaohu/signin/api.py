@@ -8,10 +8,10 @@ from fastapi import APIRouter, Request
 
 from xiaohu.http import UnitOfWork, runtime_of
 from xiaohu.identity import service
-from xiaohu.identity.reference import sign_in_by_reference
 from xiaohu.identity.schemas import OtpIn, OtpOut, TokenIn, TokenOut
 from xiaohu.kit.errors import error_responses
 from xiaohu.runtime import SignInLimits
+from xiaohu.signin.reference import sign_in_by_reference
 
 router = APIRouter(prefix="/api/v1/auth", tags=["sign-in"])
 
