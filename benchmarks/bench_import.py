@@ -30,12 +30,12 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
+from xiaohu.assembly import build_runtime
 from xiaohu.config import Settings
 from xiaohu.demo.data import write
 from xiaohu.intake.importer import SQLITE_CACHE_KIB, default_workers, import_path
 from xiaohu.kit.db import make_engine
 from xiaohu.kit.migrate import upgrade
-from xiaohu.runtime import build_runtime
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tables in foreign-key order: what one import writes.

@@ -213,10 +213,10 @@ def load_lines(url: str, key: str, records: list[dict[str, Any]], tmp: Path) -> 
     """Migrate, import through the real importer, and return (line id, msisdn) pairs."""
     from sqlalchemy import select
 
+    from xiaohu.assembly import build_runtime
     from xiaohu.intake.importer import import_path
     from xiaohu.kit.migrate import upgrade
     from xiaohu.lines.models import Line
-    from xiaohu.runtime import build_runtime
 
     runtime = build_runtime(settings_for(url, key))
     upgrade(runtime.engine)
@@ -584,8 +584,8 @@ def cancel_request(
 def count_cancelled(url: str, key: str) -> int:
     from sqlalchemy import func, select
 
+    from xiaohu.assembly import build_runtime
     from xiaohu.lines.models import Line
-    from xiaohu.runtime import build_runtime
 
     runtime = build_runtime(settings_for(url, key))
     with runtime.sessions() as session:
@@ -686,12 +686,12 @@ def profile_check(url: str, key: str, records: list[dict[str, Any]], n: int = 30
     the heaviest functions under cProfile."""
     from sqlalchemy import event, select
 
+    from xiaohu.assembly import build_runtime
     from xiaohu.cancellation import service
     from xiaohu.cancellation.schemas import CancellationRequest
     from xiaohu.identity import tokens
     from xiaohu.kit.db import transaction
     from xiaohu.lines.models import Line
-    from xiaohu.runtime import build_runtime
 
     runtime = build_runtime(settings_for(url, key))
     statements: dict[str, int] = {}

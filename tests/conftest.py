@@ -18,11 +18,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import sessionmaker
 
 from xiaohu.app import create_app
+from xiaohu.assembly import build_runtime
 from xiaohu.config import Settings
 from xiaohu.kit.clock import FrozenClock
 from xiaohu.kit.db import make_engine
 from xiaohu.kit.migrate import upgrade
-from xiaohu.runtime import Context, Runtime, build_runtime
+from xiaohu.runtime import Context, Runtime
 
 TEST_KEY = "test-secret-key-0123456789-abcdefghijklmnop"
 

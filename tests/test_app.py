@@ -9,8 +9,8 @@ from sqlalchemy import Engine
 
 from tests.conftest import TEST_KEY, test_settings
 from xiaohu.app import create_app
+from xiaohu.assembly import build_runtime
 from xiaohu.config import SANDBOX_SECRET_KEY, Settings
-from xiaohu.runtime import build_runtime
 
 
 def test_production_refuses_to_start_without_a_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:

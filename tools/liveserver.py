@@ -17,10 +17,11 @@ from pathlib import Path
 
 import uvicorn
 
+from xiaohu.assembly import build_runtime
 from xiaohu.config import Settings
 from xiaohu.kit.db import make_engine
 from xiaohu.kit.migrate import upgrade
-from xiaohu.runtime import Runtime, build_runtime
+from xiaohu.runtime import Runtime
 
 DEMO_KEY = "xiaohu-live-server-key-for-pages-0123456789"
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xiaohu import __version__
+from xiaohu.assembly import build_runtime
 from xiaohu.config import get_settings
 from xiaohu.kit.apidocs import mount_docs
 from xiaohu.kit.errors import DomainError
@@ -32,7 +33,7 @@ from xiaohu.kit.web import (
     on_validation_error,
 )
 from xiaohu.operations.api import install as install_operations
-from xiaohu.runtime import Runtime, build_runtime
+from xiaohu.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +48,15 @@ class HealthOut(BaseModel):
 # routes are matched first (Starlette tries routes in order). Areas not built yet are skipped.
 API_ROUTERS = [
     "xiaohu.cancellation.api",
-    "xiaohu.identity.api",
+    "xiaohu.signin.api",
     "xiaohu.overview.api",
     "xiaohu.billing.api",
     "xiaohu.contracts.api",
-    "xiaohu.lines.bundles_api",
+    "xiaohu.cancellation.remedies_api",
     "xiaohu.ledger.api",
     "xiaohu.audit.api",
 ]
-SANDBOX_ROUTERS = ["xiaohu.sandbox.api", "xiaohu.intake.sandbox_api", "xiaohu.billing.sandbox_api"]
+SANDBOX_ROUTERS = ["xiaohu.sandbox.api", "xiaohu.intake.sandbox_api", "xiaohu.sandbox.billing_api"]
 PAGE_ROUTERS = ["xiaohu.web.pages"]
 IMPORT_PATH = "/api/v1/sandbox/lines"  # the one route with its own body limit
 

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from xiaohu import __version__
-from xiaohu.billing.refunds_cli import refunds_app
+from xiaohu.billing.refunds_cli import Shell, refunds_app
 from xiaohu.config import get_settings
 from xiaohu.kit.db import masked_url
 
@@ -32,20 +32,22 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _options(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
     """xiaohu (销户): number cancellation service"""
+    ctx.obj = Shell(_runtime, out, err)
 
 
 def _runtime(migrate: bool = True):  # type: ignore[no-untyped-def]
     """Settings, policy and database, with one-line errors instead of tracebacks."""
     from pydantic import ValidationError
 
+    from xiaohu.assembly import ConfigurationError, build_runtime
     from xiaohu.kit.migrate import upgrade
     from xiaohu.policy.loader import PolicyError
-    from xiaohu.runtime import ConfigurationError, build_runtime
 
     try:
         settings = get_settings()
@@ -259,7 +261,7 @@ def demo_reset() -> None:
 @run_app.command("close-cycle")
 def close_cycle(period: str = typer.Option(..., "--period", help="YYYY-MM")) -> None:
     """Close a billing cycle: rate late usage, true up settling accounts, release numbers."""
-    from xiaohu.billing.cycle import run_close_cycle
+    from xiaohu.cancellation.cycle import run_close_cycle
     from xiaohu.kit.errors import DomainError
 
     runtime = _runtime()

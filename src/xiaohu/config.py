@@ -111,7 +111,7 @@ class Settings(BaseSettings):
 
     def admin_problem(self) -> str | None:
         """Why production cannot start with this admin credential (None: it can). Checked at
-        start-up (`runtime.build_runtime`) rather than here, so a Settings object for a test
+        start-up (`assembly.build_runtime`) rather than here, so a Settings object for a test
         or a command that serves nothing needs no admin token."""
         admin = self.admin_token.get_secret_value() if self.admin_token else ""
         if self.sandbox or len(admin) >= 32:

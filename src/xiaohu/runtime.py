@@ -1,7 +1,9 @@
-"""What one running process holds: settings, engine, session factory, policy, keys.
+"""What one running process holds: settings, engine, session factory, policy, keys, gateways.
 
-Built by `build_runtime()` at start-up (never at import); the app, the CLI and the tests each
-build their own. `Context` is what a unit of work hands to services.
+Built by `assembly.build_runtime()` at start-up (never at import); the app, the CLI and the
+tests each build their own. `Context` is what a unit of work hands to services. This module
+imports none of the areas: what it holds from them is typed by interfaces (`xiaohu.gateways`,
+`SignInLimits`) or handed in as functions (the outbox delivery, the test clock).
 """
 
 from __future__ import annotations
@@ -11,25 +13,19 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from xiaohu.config import Settings
-from xiaohu.identity.crypto import PiiCipher
-from xiaohu.kit.clock import Clock, LazyClock, SystemClock
-from xiaohu.kit.db import make_engine, session_factory
-from xiaohu.policy.loader import cached as load_policy
+from xiaohu.gateways import PaymentGateway, ProvisioningGateway, SmsGateway
+from xiaohu.kit.clock import Clock, LazyClock, SystemClock, local_date
+from xiaohu.kit.crypto import PiiCipher
+from xiaohu.kit.db import transaction
 from xiaohu.policy.schema import Policy, Values
 
-if TYPE_CHECKING:
-    from xiaohu.billing.gateway import PaymentGateway
-    from xiaohu.identity.limits import ClientLimits
-    from xiaohu.notifications.gateway import ProvisioningGateway, SmsGateway
-
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 SWEEP_SECONDS = 2.0  # the delivery thread looks for messages due again at least this often
 GATHER_SECONDS = 0.02  # after a wake-up, the delivery thread waits this long for more
 
@@ -44,6 +40,22 @@ class PolicyMemo:
     fingerprints: dict[int, tuple[Policy, str]] = field(default_factory=dict)
 
 
+class SignInLimits(Protocol):
+    """Per-client limits on sign-in (`identity.limits.ClientLimits`): count a request or refuse
+    it with a DomainError."""
+
+    def hit_otp(self, client: str) -> None: ...
+
+    def hit_token(self, client: str) -> None: ...
+
+
+# Delivers what is due in the outbox on the runtime's gateways (read at each call, so a test may
+# swap one), in `session` as of `now`, at most `limit`; returns how many.
+OutboxDelivery = Callable[["Runtime", Session, dt.datetime, int], int]
+# The sandbox's pinned time, if one is set (`sandbox.service.read_test_clock`).
+TestClockReader = Callable[[Session], dt.datetime | None]
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -55,10 +67,13 @@ class Runtime:
     sms_gateway: SmsGateway
     provisioning_gateway: ProvisioningGateway
     payment_gateway: PaymentGateway
+    # What the areas above lend the runtime (`assembly.build_runtime`).
+    outbox_delivery: OutboxDelivery
+    read_test_clock: TestClockReader
     system_clock: Clock = field(default_factory=SystemClock)
     outbox_worker: OutboxWorker | None = None
     sandbox_gateways: bool = True  # any outside system is a sandbox implementation
-    client_limits: ClientLimits | None = None  # per-client sign-in limits (identity.limits)
+    client_limits: SignInLimits | None = None  # per-client sign-in limits (identity.limits)
     # The policy terms the hot path prices with, memoised per runtime (`cancellation.terms`).
     policy_memo: PolicyMemo = field(default_factory=PolicyMemo, repr=False)
 
@@ -89,30 +104,14 @@ class Runtime:
     def deliver_outbox(self, limit: int = 200) -> int:
         """Deliver pending side effects in a transaction of their own (after the business
         transaction committed). Safe to call from anywhere, any number of times."""
-        from xiaohu.kit.db import transaction
-        from xiaohu.notifications.rules import RetryPolicy
-        from xiaohu.notifications.service import deliver
-
-        s = self.settings
-        retry = RetryPolicy(
-            s.outbox_max_attempts, s.outbox_retry_base_seconds, s.outbox_retry_cap_seconds
-        )
         with transaction(self.sessions) as session:
-            return deliver(
-                session,
-                self.sms_gateway,
-                self.provisioning_gateway,
-                self.clock_for(session).now(),
-                limit,
-                payments=self.payment_gateway,
-                retry=retry,
-            )
+            return self.outbox_delivery(self, session, self.clock_for(session).now(), limit)
 
     def clock_for(self, session: Session) -> Clock:
         """Production: the system clock. Sandbox: the test clock when one is set."""
         if not self.settings.sandbox:
             return self.system_clock
-        return LazyClock(lambda: read_test_clock(session), self.system_clock)
+        return LazyClock(lambda: self.read_test_clock(session), self.system_clock)
 
     def context(self, session: Session, actor: str = "system") -> Context:
         return Context(self, session, self.clock_for(session), actor)
@@ -180,12 +179,6 @@ class OutboxWorker:
         return total
 
 
-def read_test_clock(session: Session) -> dt.datetime | None:
-    from xiaohu.sandbox.models import TestClockSetting
-
-    return session.scalar(select(TestClockSetting.now).where(TestClockSetting.name == "default"))
-
-
 @dataclass
 class Context:
     """A unit of work: the session (owned by the caller), the clock, the policy, the actor."""
@@ -207,81 +200,4 @@ class Context:
         return self.clock.now()
 
     def policy_for(self, province_code: str) -> Values:
-        from xiaohu.kit.clock import local_date
-
         return self.runtime.policy.for_province(province_code, local_date(self.now()))
-
-
-class ConfigurationError(ValueError):
-    """A setting the process cannot start with; its message is the one line `serve` prints."""
-
-
-def build_runtime(settings: Settings, engine: Engine | None = None) -> Runtime:
-    from xiaohu.billing.gateway import SandboxPaymentGateway, load_payment_gateway
-    from xiaohu.identity.limits import ClientLimits
-    from xiaohu.notifications.gateway import (
-        SandboxProvisioningGateway,
-        SandboxSmsGateway,
-        load_provisioning_gateway,
-        load_sms_gateway,
-    )
-
-    def load(setting: str, make: Callable[[str], T], spec: str) -> T:
-        try:
-            return make(spec)
-        except (ImportError, AttributeError, TypeError, ValueError, AssertionError) as exc:
-            raise ConfigurationError(f"{setting} cannot be loaded: {exc}") from exc
-
-    sms = load("XIAOHU_SMS_GATEWAY", load_sms_gateway, settings.sms_gateway)
-    provisioning = load(
-        "XIAOHU_PROVISIONING_GATEWAY", load_provisioning_gateway, settings.provisioning_gateway
-    )
-    payment = load("XIAOHU_PAYMENT_GATEWAY", load_payment_gateway, settings.payment_gateway)
-    sandboxed = [
-        name
-        for name, gateway, sandbox in (
-            ("XIAOHU_SMS_GATEWAY", sms, SandboxSmsGateway),
-            ("XIAOHU_PAYMENT_GATEWAY", payment, SandboxPaymentGateway),
-            ("XIAOHU_PROVISIONING_GATEWAY", provisioning, SandboxProvisioningGateway),
-        )
-        if isinstance(gateway, sandbox)
-    ]
-    check_production(settings, sandboxed)
-    engine = engine or make_engine(settings.database_url)
-    return Runtime(
-        settings=settings,
-        engine=engine,
-        sessions=session_factory(engine),
-        policy=load_policy(settings.policy_file),
-        cipher=PiiCipher(settings.key),
-        sms_gateway=sms,
-        provisioning_gateway=provisioning,
-        payment_gateway=payment,
-        sandbox_gateways=bool(sandboxed),
-        client_limits=ClientLimits(*settings.client_limits()),
-    )
-
-
-def check_production(settings: Settings, sandboxed: list[str]) -> None:
-    """Production talks to real outside systems and guards its admin routes, or does not start.
-    A sandbox gateway only pretends (an SMS code lands in a table, a payment is credited with
-    no money moving): allowed in production only by XIAOHU_ALLOW_SANDBOX_GATEWAYS=true, for a
-    staging system, and then said loudly at start-up and by /healthz."""
-    if settings.sandbox:
-        return
-    problem = settings.admin_problem()
-    if problem is not None:
-        raise ConfigurationError(problem)
-    if not sandboxed:
-        return
-    if not settings.allow_sandbox_gateways:
-        raise ConfigurationError(
-            f"{sandboxed[0]} selects a sandbox gateway, which XIAOHU_MODE=production refuses: "
-            "set it to the operator's adapter (module:Class), or "
-            "XIAOHU_ALLOW_SANDBOX_GATEWAYS=true for a staging system"
-        )
-    log.warning(
-        "PRODUCTION ON SANDBOX GATEWAYS (%s): nothing is really sent, paid or provisioned; "
-        "allowed by XIAOHU_ALLOW_SANDBOX_GATEWAYS=true, for staging only",
-        ", ".join(sandboxed),
-    )

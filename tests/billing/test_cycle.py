@@ -11,15 +11,15 @@ from sqlalchemy import func, select
 from tests.cancellation.support import assert_books_consistent, request_for
 from tests.factories import line_record, load, owner
 from xiaohu.audit.models import AuditEvent
-from xiaohu.billing.cycle import add_usage, run_close_cycle
 from xiaohu.billing.models import Bill, Refund
-from xiaohu.billing.service import arrears_fen
+from xiaohu.billing.service import add_usage, arrears_fen
 from xiaohu.cancellation import service
+from xiaohu.cancellation.cycle import run_close_cycle
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.kit.errors import DomainError
 from xiaohu.ledger.models import JournalTransaction
+from xiaohu.lines.addressing import NO_OTHER_LINE
 from xiaohu.lines.models import Line
-from xiaohu.notifications.addressing import NO_OTHER_LINE
 from xiaohu.notifications.models import OutboxMessage
 from xiaohu.numbers.models import NumberRecord
 from xiaohu.runtime import Context, Runtime

@@ -16,11 +16,11 @@ from tests.factories import line_record, load
 from xiaohu.billing import payouts
 from xiaohu.billing.models import Refund
 from xiaohu.cancellation import service
+from xiaohu.delivery import deliver
 from xiaohu.kit.clock import FrozenClock
 from xiaohu.ledger.service import line_balance
 from xiaohu.notifications.models import OutboxMessage
 from xiaohu.notifications.rules import RetryPolicy
-from xiaohu.notifications.service import deliver
 from xiaohu.runtime import Context
 
 PLAN_30 = {"code": "4G-30", "name": "4G 30元", "monthly_fee_fen": 3000}

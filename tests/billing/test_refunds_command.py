@@ -14,6 +14,7 @@ from tests.billing.payout_support import DecliningGateway
 from tests.cancellation.support import request_for
 from tests.factories import line_record, load
 from tests.served.harness import fresh_database
+from xiaohu.assembly import build_runtime
 from xiaohu.billing.models import Refund
 from xiaohu.cancellation import service
 from xiaohu.cli import app
@@ -22,7 +23,7 @@ from xiaohu.kit.clock import FrozenClock
 from xiaohu.kit.db import transaction
 from xiaohu.kit.migrate import upgrade
 from xiaohu.ledger.service import line_balance, trial_balance
-from xiaohu.runtime import Context, build_runtime
+from xiaohu.runtime import Context
 
 
 @pytest.fixture()

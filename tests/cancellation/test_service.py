@@ -374,7 +374,7 @@ def test_usage_arriving_after_the_quote_stays_for_the_true_up(ctx: Context) -> N
     rec = clean(usage_unbilled_fen=500)
     [line] = load(ctx, rec)
     result = service.check(ctx, rec["msisdn"])
-    from xiaohu.billing.cycle import add_usage
+    from xiaohu.billing.service import add_usage
 
     add_usage(ctx, rec["msisdn"], 300)
     service.cancel(ctx, rec["msisdn"], request_for(rec, result))

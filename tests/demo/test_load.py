@@ -14,11 +14,12 @@ from sqlalchemy import select
 
 from tests.conftest import TEST_KEY, test_settings
 from tests.demo.support import cancel_demo_number
+from xiaohu.assembly import build_runtime
 from xiaohu.demo.data import write
 from xiaohu.demo.load import NotResettable, load, reset
 from xiaohu.kit.db import transaction
 from xiaohu.lines.models import Line
-from xiaohu.runtime import Runtime, build_runtime
+from xiaohu.runtime import Runtime
 
 XIAOHU = str(Path(sys.executable).with_name("xiaohu"))
 

@@ -9,7 +9,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from xiaohu.identity import passwords, tokens
-from xiaohu.identity.crypto import PiiCipher, derive, mac
 from xiaohu.identity.rules import (
     IdProblem,
     check_resident_id,
@@ -19,6 +18,7 @@ from xiaohu.identity.rules import (
     normalise_document,
     resident_id_check_char,
 )
+from xiaohu.kit.crypto import PiiCipher, derive, mac
 
 KEY = b"test-master-key-0123456789abcdefghijkl"
 NOW = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.UTC)

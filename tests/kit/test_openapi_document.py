@@ -11,8 +11,8 @@ from sqlalchemy import Engine
 
 from tests.conftest import TEST_KEY, test_settings
 from xiaohu.app import create_app
+from xiaohu.assembly import build_runtime
 from xiaohu.kit.errors import CATALOG
-from xiaohu.runtime import build_runtime
 
 MSISDN = "13800138000"
 # The cancellation's body is validated before the token is read (the token is read inline on

@@ -13,8 +13,9 @@ from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from xiaohu.http import run_idempotent, unit_of_work
 from xiaohu.kit.errors import DomainError
-from xiaohu.kit.web import on_domain_error, run_idempotent, unit_of_work
+from xiaohu.kit.web import on_domain_error
 from xiaohu.runtime import Context, Runtime
 from xiaohu.sandbox.models import TestClockSetting
 

@@ -19,14 +19,16 @@ from sqlalchemy.orm import Session
 
 from tests.conftest import TEST_KEY, test_settings
 from xiaohu.app import create_app
+from xiaohu.assembly import build_runtime
 from xiaohu.config import Settings
+from xiaohu.delivery import deliver
+from xiaohu.http import unit_of_work
 from xiaohu.kit.db import make_engine, transaction
 from xiaohu.kit.migrate import upgrade
-from xiaohu.kit.web import unit_of_work
 from xiaohu.notifications.gateway import SandboxSmsGateway
 from xiaohu.notifications.models import OutboxMessage, SandboxProvisioning, SandboxSms
-from xiaohu.notifications.service import deliver, enqueue, order_provisioning, send_sms
-from xiaohu.runtime import Context, Runtime, build_runtime
+from xiaohu.notifications.service import enqueue, order_provisioning, send_sms
+from xiaohu.runtime import Context, Runtime
 
 AT = dt.datetime(2026, 11, 24, 2, 0, tzinfo=dt.UTC)
 

@@ -12,10 +12,12 @@ from tests.cancellation.support import T0, Api, request_for
 from tests.factories import line_record, load
 from xiaohu.billing.gateway import SANDBOX_LIMIT_FEN, SandboxPaymentGateway
 from xiaohu.billing.models import Refund
+from xiaohu.billing.payouts import refund_key
 from xiaohu.cancellation import service
+from xiaohu.delivery import deliver
 from xiaohu.kit.clock import FrozenClock
 from xiaohu.notifications.models import OutboxMessage
-from xiaohu.notifications.service import deliver, enqueue, refund_key
+from xiaohu.notifications.service import enqueue
 from xiaohu.runtime import Context
 
 PLAN_30 = {"code": "4G-30", "name": "4G 30元", "monthly_fee_fen": 3000}

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import Engine
 
 from tests.conftest import test_settings
-from xiaohu.runtime import ConfigurationError, build_runtime
+from xiaohu.assembly import ConfigurationError, build_runtime
 
 ADAPTERS = "tests.served.adapters"
 

@@ -12,10 +12,11 @@ from tests.cancellation.support import request_for
 from tests.conftest import TEST_KEY, test_settings
 from tests.factories import line_record, load, msisdn
 from xiaohu.app import create_app
+from xiaohu.assembly import build_runtime
 from xiaohu.billing.models import Refund
 from xiaohu.cancellation import service
 from xiaohu.notifications.models import OutboxMessage
-from xiaohu.runtime import Context, Runtime, build_runtime
+from xiaohu.runtime import Context, Runtime
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

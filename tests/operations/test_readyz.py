@@ -13,10 +13,10 @@ from sqlalchemy import text
 from tests.conftest import test_settings
 from tests.served.harness import fresh_database
 from xiaohu.app import create_app
+from xiaohu.assembly import build_runtime
 from xiaohu.kit.db import make_engine
 from xiaohu.kit.migrate import alembic_config
 from xiaohu.operations.service import Migrations
-from xiaohu.runtime import build_runtime
 
 HEAD = ", ".join(sorted(Migrations.shipped().heads))
 

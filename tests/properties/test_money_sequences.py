@@ -16,9 +16,9 @@ from sqlalchemy import func, select
 
 from tests.cancellation.support import assert_books_consistent, request_for
 from tests.factories import line_record, load, owner
-from xiaohu.billing.cycle import Report, add_usage, settle
-from xiaohu.billing.service import pay
+from xiaohu.billing.service import add_usage, pay
 from xiaohu.cancellation import service
+from xiaohu.cancellation.cycle import Report, settle
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.contracts.service import terminate_early
 from xiaohu.kit.clock import FrozenClock

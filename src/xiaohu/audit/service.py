@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -12,9 +12,7 @@ from sqlalchemy.orm import Session
 
 from xiaohu.audit.models import AuditChainHead, AuditEvent
 from xiaohu.audit.rules import GENESIS, NATIONAL_CHAIN, event_hash
-
-if TYPE_CHECKING:
-    from xiaohu.runtime import Context
+from xiaohu.runtime import Context
 
 _HEADS: Table = AuditChainHead.__table__  # type: ignore[assignment]
 _EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]

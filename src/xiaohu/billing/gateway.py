@@ -23,40 +23,19 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass
-from typing import Literal, Protocol, cast
+from typing import cast
 
+# The interface lives below the runtime; named here too, where an adapter's author looks.
+from xiaohu.gateways import GatewayResult as GatewayResult
+from xiaohu.gateways import PaymentGateway as PaymentGateway
 from xiaohu.notifications.gateway import load_gateway, require_methods
-
-GatewayStatus = Literal["succeeded", "declined"]
 
 SANDBOX_DECLINE_SUFFIX = 9999  # amount_fen % 10000 == 9999 is declined
 SANDBOX_LIMIT_FEN = 5_000_000  # ¥50,000.00: one payment above it is declined
 
 
-@dataclass(frozen=True)
-class GatewayResult:
-    status: GatewayStatus
-    gateway_ref: str | None
-    reason: str | None = None  # why a charge was declined
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == "succeeded"
-
-
 class IdempotencyConflict(ValueError):
     """The same idempotency key was sent with a different request."""
-
-
-class PaymentGateway(Protocol):
-    name: str
-
-    def charge(self, amount_fen: int, msisdn: str, idempotency_key: str) -> GatewayResult: ...
-
-    def refund(
-        self, amount_fen: int, msisdn: str, idempotency_key: str, original_ref: str | None = None
-    ) -> GatewayResult: ...
 
 
 class SandboxPaymentGateway:

@@ -24,12 +24,13 @@ from sqlalchemy.orm import Session
 from xiaohu.billing.gateway import PaymentGateway
 from xiaohu.billing.models import Refund
 from xiaohu.billing.rules import RefundKind, RefundRoute, RefundStatus
-from xiaohu.cancellation.models import Cancellation
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.ids import new_id
 from xiaohu.ledger.rules import GATEWAY_CLEARING, credit, debit
 from xiaohu.ledger.service import post
+from xiaohu.lines.models import Line
 from xiaohu.notifications.models import OutboxTopic
+from xiaohu.notifications.service import enqueue
 
 PAYABLE = "refunds_payable"
 TOPIC = OutboxTopic.REFUND_PAYOUT
@@ -147,10 +148,11 @@ def park(session: Session, payload: dict[str, Any], error: str | None) -> None:
 def list_refunds(
     session: Session, status: str | None = None, limit: int = 500
 ) -> list[tuple[Refund, str]]:
-    """Refunds with their number, oldest first; `status` narrows to pending, paid or failed."""
+    """Refunds with their number (the cancelled line's), oldest first; `status` narrows to
+    pending, paid or failed."""
     stmt = (
-        select(Refund, Cancellation.msisdn)
-        .join(Cancellation, Cancellation.id == Refund.cancellation_id)
+        select(Refund, Line.msisdn)
+        .join(Line, Line.id == Refund.line_id)
         .order_by(Refund.created_at, Refund.id)
         .limit(limit)
     )
@@ -166,8 +168,6 @@ def failed_ids(session: Session) -> list[str]:
 def retry(session: Session, refund_ids: list[str], now: dt.datetime) -> int:
     """Send failed refunds again: each is `pending` once more with a fresh payout order (the
     dead one stays as the record of what failed). Returns how many were queued."""
-    from xiaohu.notifications.service import enqueue
-
     queued = 0
     for refund_id in refund_ids:
         refund = session.get(Refund, refund_id, with_for_update=True)
@@ -178,9 +178,7 @@ def retry(session: Session, refund_ids: list[str], now: dt.datetime) -> int:
                 "REFUND_NOT_FAILED", f"refund {refund_id} is {refund.status}, not failed"
             )
         refund.status, refund.last_error = RefundStatus.PENDING, None
-        msisdn = session.scalar(
-            select(Cancellation.msisdn).where(Cancellation.id == refund.cancellation_id)
-        )
+        msisdn = session.scalar(select(Line.msisdn).where(Line.id == refund.line_id))
         payout = payout_order(refund.id, str(msisdn), refund.amount_fen, refund.route)
         enqueue(session, TOPIC, payout, at=now, province_code=refund.province_code)
         queued += 1

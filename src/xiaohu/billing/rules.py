@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from xiaohu.kit.errors import InvariantViolated
 from xiaohu.kit.money import div_half_up
 from xiaohu.policy.schema import Values
 
@@ -235,8 +236,6 @@ def require_adds_up(cash_fen: int, gift_fen: int, bill: FinalBill) -> None:
     """The final bill spends exactly what the line holds: its cash pays the charges, the refund
     now and the reserve; its gift is applied or forfeited. Anything else would make or lose
     money, so it is an invariant raised as such (an `assert` would vanish under `python -O`)."""
-    from xiaohu.kit.errors import InvariantViolated
-
     spent_cash = bill.charges_from_cash_fen + bill.refund_now_fen + bill.reserve_fen
     if cash_fen != spent_cash:
         raise InvariantViolated(f"the quote does not add up: cash {cash_fen} != {spent_cash}")

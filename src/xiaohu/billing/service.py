@@ -8,6 +8,7 @@ leaves nothing behind; the gateway is idempotent by key, so a retried request ne
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -17,15 +18,16 @@ from sqlalchemy.orm import Session
 
 from xiaohu.audit.service import line_event
 from xiaohu.billing.gateway import GatewayResult, IdempotencyConflict, PaymentGateway
-from xiaohu.billing.models import Bill, Payment
+from xiaohu.billing.models import Bill, Payment, UsageRecord
 from xiaohu.kit.bounds import MAX_FEN
+from xiaohu.kit.clock import local_date
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.ids import new_id
 from xiaohu.kit.money import yuan
 from xiaohu.ledger.rules import GATEWAY_CLEARING, credit, debit
 from xiaohu.ledger.service import post
 from xiaohu.lines.models import Line
-from xiaohu.lines.service import lock_line
+from xiaohu.lines.service import get_line, lock_line
 from xiaohu.notifications.service import order_provisioning, send_sms
 from xiaohu.runtime import Context
 
@@ -392,11 +394,40 @@ def settle_from_payment(ctx: Context, line: Line, taken: TakenPayment, *, ref: s
 
 
 def list_bills(ctx: Context, msisdn: str) -> list[Bill]:
-    from xiaohu.lines.service import get_line
-
     line = get_line(ctx.session, msisdn)
     return list(
         ctx.session.scalars(
             select(Bill).where(Bill.line_id == line.id).order_by(Bill.period.desc(), Bill.id)
         )
     )
+
+
+def add_usage(
+    ctx: Context,
+    msisdn: str,
+    amount_fen: int,
+    *,
+    source: str = "late",
+    occurred_at: dt.datetime | None = None,
+) -> UsageRecord:
+    """Rated usage arriving for a line (the sandbox's late-usage feed)."""
+    if not 0 < amount_fen <= MAX_FEN:
+        raise DomainError(
+            "VALIDATION_FAILED",
+            f"amount_fen must be from 1 to {MAX_FEN}",
+            errors=[{"field": "amount_fen", "reason": f"must be 1 to {MAX_FEN}"}],
+        )
+    line = get_line(ctx.session, msisdn)
+    at = occurred_at or ctx.now()
+    record = UsageRecord(
+        line_id=line.id,
+        province_code=line.province_code,
+        amount_fen=amount_fen,
+        source=source,
+        period=f"{local_date(at):%Y-%m}",
+        occurred_at=at,
+        billed=False,
+    )
+    ctx.session.add(record)
+    ctx.session.flush()
+    return record

@@ -31,8 +31,8 @@ from xiaohu.kit.ids import new_id, reference
 from xiaohu.kit.money import yuan
 from xiaohu.ledger.rules import credit, debit
 from xiaohu.ledger.service import Txn, post_many
+from xiaohu.lines.addressing import recipient, withheld
 from xiaohu.lines.models import Line, LineStatus
-from xiaohu.notifications.addressing import recipient, withheld
 from xiaohu.notifications.service import enqueue_many, provisioning_message, sms_message
 from xiaohu.numbers import service as numbers
 from xiaohu.runtime import Context

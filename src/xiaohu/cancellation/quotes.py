@@ -23,7 +23,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 
-from xiaohu.identity.crypto import derive
+from xiaohu.kit.crypto import derive
 
 _PURPOSE = "cancellation-quote"
 _MAC_BYTES = 16

@@ -27,9 +27,9 @@ from xiaohu.kit.money import yuan
 from xiaohu.ledger.models import JournalEntry, JournalTransaction
 from xiaohu.ledger.rules import Posting
 from xiaohu.ledger.service import post
+from xiaohu.lines.addressing import sms_about
 from xiaohu.lines.models import LineStatus
 from xiaohu.lines.service import lock_line
-from xiaohu.notifications.addressing import sms_about
 from xiaohu.notifications.service import order_provisioning
 from xiaohu.numbers import service as numbers
 from xiaohu.runtime import Context

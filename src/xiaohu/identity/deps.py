@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import Depends, Request
 
+from xiaohu.http import UnitOfWork
 from xiaohu.identity import tokens
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import DomainError
-from xiaohu.kit.web import UnitOfWork
 
 
 def bearer_claims(request: Request, ctx: UnitOfWork) -> TokenClaims:

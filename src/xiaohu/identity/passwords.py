@@ -13,8 +13,8 @@ import hmac
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from xiaohu.identity.crypto import mac
 from xiaohu.kit.bounds import is_digits
+from xiaohu.kit.crypto import mac
 
 _hasher = PasswordHasher()  # argon2id, library defaults (RFC 9106 low-memory profile)
 _IMPORT_PREFIX = "hmac$"

@@ -3,7 +3,7 @@
 The two factors of the online channel: the code proves the SIM is in hand, the service password
 is a knowledge factor. Codes are stored only as a keyed MAC; failures are counted per line and
 lock sign-in for a while. Failures are writes that must outlive the error answer: their
-refusals are raised with `keep_writes=True`, which the units of work commit (`kit.web`).
+refusals are raised with `keep_writes=True`, which the units of work commit (`xiaohu.http`).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from xiaohu.audit.service import line_event
 from xiaohu.cancellation.models import latest_cancellation
 from xiaohu.cancellation.rules import undo_open
 from xiaohu.identity import passwords, tokens
-from xiaohu.identity.crypto import mac
 from xiaohu.identity.models import SignInState
 from xiaohu.identity.rules import IdProblem, mask_msisdn, normalise_document
+from xiaohu.kit.crypto import mac
 from xiaohu.kit.errors import DomainError, InvariantViolated
 from xiaohu.lines.models import Line, LineStatus, Owner
 from xiaohu.lines.service import lock_line
@@ -109,7 +109,7 @@ def request_otp(ctx: Context, msisdn: str) -> int:
     """Send a fresh 6-digit code to the line by SMS; return its lifetime in seconds.
 
     A cancelled number is deprovisioned and receives no SMS (its next holder might): nothing
-    is sent, and the answer says how to sign in instead (`reference.sign_in_by_reference`)."""
+    is sent, and the answer says how to sign in instead (`signin.reference`)."""
     try:
         line = lock_line(ctx.session, msisdn)
     except DomainError:

@@ -12,8 +12,8 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from xiaohu.identity.crypto import mac
 from xiaohu.kit.bounds import is_digits
+from xiaohu.kit.crypto import mac
 
 _PURPOSE = "subscriber-token"
 

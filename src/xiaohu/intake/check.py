@@ -14,10 +14,10 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import NamedTuple
 
-from xiaohu.identity.crypto import PiiCipher
 from xiaohu.identity.passwords import hash_for_import
 from xiaohu.identity.rules import mask_id
 from xiaohu.intake.rules import FieldError, LineRecord, validate_record
+from xiaohu.kit.crypto import PiiCipher
 from xiaohu.runtime import Runtime
 
 

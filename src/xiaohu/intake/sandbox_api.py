@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from xiaohu.http import UnitOfWork
 from xiaohu.intake.check import NESTED_TOO_DEEPLY
 from xiaohu.intake.importer import import_items
 from xiaohu.intake.rules import RECORD
 from xiaohu.kit.errors import DomainError, error_responses
-from xiaohu.kit.web import UnitOfWork
 
 router = APIRouter(prefix="/api/v1/sandbox", tags=["sandbox"])
 

@@ -35,6 +35,10 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
 
+# `session.info` key: the unit of work wrote outbox messages, to be delivered after its commit.
+# Set by the outbox (`notifications.service`), read by whoever owns the transaction.
+OUTBOX_WRITTEN = "xiaohu_outbox_pending"
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

@@ -204,7 +204,7 @@ class DomainError(Exception):
     `keep_writes=True` says the writes made before this refusal are evidence (a failed
     sign-in's count and lock-out, a logged refusal) and must be committed with the error
     answer; by default a refusal undoes everything its request wrote. The units of work in
-    `kit.web` and the pages' `attempt` honour it, so one flag replaces per-route special cases.
+    `xiaohu.http` and the pages' `attempt` honour it, so one flag replaces per-route special cases.
     """
 
     def __init__(

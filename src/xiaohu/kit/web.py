@@ -1,124 +1,26 @@
-"""FastAPI glue shared by every router: the unit of work, idempotency, problem+json."""
+"""FastAPI glue shared by every router that needs nothing of the project: problem+json and the
+error handlers. The request glue on the runtime (the unit of work) is `xiaohu.http`."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
-from typing import Annotated, Any, cast
+from typing import Any, cast
 
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from xiaohu.kit import idempotency
 from xiaohu.kit.errors import DomainError
-from xiaohu.notifications.service import PENDING_FLAG
-from xiaohu.runtime import Context, Runtime
 
 log = logging.getLogger(__name__)
 PROBLEM = "application/problem+json"
 RETRY_AFTER_SECONDS = 5
-
-
-def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
-    return runtime
-
-
-def unit_of_work(request: Request) -> Iterator[Context]:
-    """One transaction per request: commit on success, roll back on error (except a refusal
-    whose writes are evidence, `DomainError.keep_writes`); then hand the side effects the
-    request wrote to the outbox on (`Runtime.outbox_written`). GET and HEAD are read-only and
-    never commit."""
-    yield from _unit_of_work(request, readonly=request.method in ("GET", "HEAD"))
-
-
-# The unit of work as a route parameter. `scope="function"` makes FastAPI run the code after
-# `yield` (the commit, the outbox hand-over) when the route function returns, before the
-# response is sent: a client that got a 2xx reads what it wrote, and a commit that fails
-# answers an error instead of following a success. (A dependency of the default "request"
-# scope closes after the response has left.)
-UnitOfWork = Annotated[Context, Depends(unit_of_work, scope="function")]
-
-
-def _unit_of_work(request: Request, *, readonly: bool) -> Iterator[Context]:
-    """The one transaction of a request. A refusal with `keep_writes` commits this same
-    session: a second transaction would wait on the request's own locks (SQLite's write lock
-    from BEGIN IMMEDIATE, a PostgreSQL row lock on the line)."""
-    runtime = runtime_of(request)
-    session = runtime.sessions()
-    if readonly:
-        session.connection(execution_options={"xiaohu_readonly": True})
-    try:
-        yield runtime.context(session, actor=_actor(request))
-        if readonly:
-            session.rollback()
-        else:
-            session.commit()
-    except DomainError as err:
-        if err.keep_writes and not readonly:
-            session.commit()  # the refusal's bookkeeping outlives the error answer
-        else:
-            session.rollback()
-        raise
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        pending = session.info.pop(PENDING_FLAG, False)
-        session.close()
-    if pending:
-        runtime.outbox_written()  # inline: delivered now; background: wakes the thread
-
-
-def _actor(request: Request) -> str:
-    return f"api:{request.client.host if request.client else 'unknown'}"
-
-
-def run_idempotent(
-    ctx: Context,
-    request: Request,
-    scope: str,
-    body: Any,
-    work: Callable[[], tuple[int, Any]],
-) -> JSONResponse:
-    """Run `work` once per Idempotency-Key; a retry replays the first answer.
-
-    A refusal (`DomainError`) does not spend the key: the claim is released before the error
-    goes on, so a retry after the remedy runs afresh even when the refusal's own writes are
-    committed (`keep_writes`)."""
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        status, payload = work()
-        return JSONResponse(_encode(payload), status_code=status)
-    replay = idempotency.claim(ctx.session, scope, key, body, ctx.now())
-    if replay is not None:
-        return JSONResponse(
-            replay.body, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"}
-        )
-    try:
-        status, payload = work()
-    except DomainError:
-        idempotency.release(ctx.session, scope, key)
-        raise
-    encoded = _encode(payload)
-    idempotency.record(ctx.session, scope, key, status, encoded)
-    return JSONResponse(encoded, status_code=status)
-
-
-def _encode(payload: Any) -> Any:
-    """JSON-ready data; a Pydantic model dumps itself (several times cheaper than
-    `jsonable_encoder`, which walks the dump again)."""
-    if isinstance(payload, BaseModel):
-        return payload.model_dump(mode="json", by_alias=True)
-    return jsonable_encoder(payload)
 
 
 def problem_response(err: DomainError) -> JSONResponse:
@@ -181,7 +83,7 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     if code == "PAYLOAD_TOO_LARGE":
         from xiaohu.kit.guard import too_large
 
-        return problem_response(too_large(runtime_of(request).settings.max_body_bytes))
+        return problem_response(too_large(request.app.state.runtime.settings.max_body_bytes))
     return problem_response(DomainError(code, str(exc.detail), headers=headers))
 
 

@@ -6,12 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from xiaohu.identity.admin import require_admin
+from xiaohu.http import UnitOfWork, require_admin
 from xiaohu.kit.errors import error_responses
-from xiaohu.kit.web import UnitOfWork
 from xiaohu.ledger import service
 
-# Production: the operator's admin token (identity/admin.py); sandbox: open.
+# Production: the operator's admin token (`http.require_admin`); sandbox: open.
 router = APIRouter(
     prefix="/api/v1/admin/ledger",
     tags=["operations"],

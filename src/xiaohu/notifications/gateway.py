@@ -9,24 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+# The interfaces live below the runtime; named here too, where an adapter's author looks.
+from xiaohu.gateways import ProvisioningGateway as ProvisioningGateway
+from xiaohu.gateways import SmsGateway as SmsGateway
 from xiaohu.notifications.models import SandboxProvisioning, SandboxSms
-
-
-class SmsGateway(Protocol):
-    def send(
-        self, session: Session, *, message_id: int, to: str, text: str, kind: str, at: dt.datetime
-    ) -> None: ...
-
-
-class ProvisioningGateway(Protocol):
-    def order(
-        self, session: Session, *, message_id: int, msisdn: str, action: str, at: dt.datetime
-    ) -> None: ...
 
 
 class SandboxSmsGateway:

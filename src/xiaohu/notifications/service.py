@@ -1,25 +1,17 @@
-"""Writing side effects to the outbox (same transaction) and delivering them after commit."""
+"""Writing side effects to the outbox, in the caller's transaction; `xiaohu.delivery` delivers
+them after commit."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Table, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from xiaohu.notifications.gateway import ProvisioningGateway, SmsGateway
+from xiaohu.kit.db import OUTBOX_WRITTEN
 from xiaohu.notifications.models import OutboxMessage, OutboxTopic
-from xiaohu.notifications.rules import OutboxStatus, RetryPolicy
 
-if TYPE_CHECKING:
-    from xiaohu.billing.gateway import PaymentGateway
-
-log = logging.getLogger(__name__)
-
-PENDING_FLAG = "xiaohu_outbox_pending"  # session.info: deliver after this commit
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 
 
@@ -35,7 +27,7 @@ def enqueue(
     session marked so the unit of work delivers it after commit."""
     msg = OutboxMessage(topic=topic, payload=payload, created_at=at, province_code=province_code)
     session.add(msg)
-    session.info[PENDING_FLAG] = True
+    session.info[OUTBOX_WRITTEN] = True
     return msg
 
 
@@ -55,7 +47,7 @@ def enqueue_many(
         for topic, payload in messages
     ]
     session.connection().execute(_OUTBOX.insert(), rows)
-    session.info[PENDING_FLAG] = True
+    session.info[OUTBOX_WRITTEN] = True
 
 
 def sms_message(to: str, text: str, kind: str) -> tuple[str, dict[str, Any]]:
@@ -81,202 +73,3 @@ def order_provisioning(
     """Network provisioning: 'deprovision' stops service, 'restore' brings it back."""
     topic, payload = provisioning_message(msisdn, action)
     return enqueue(session, topic, payload, at=at, province_code=province_code)
-
-
-class UndeliverableMessage(Exception):
-    """A message this process cannot hand to any gateway (unknown topic, declined payout): it
-    is tried again later with backoff, then parked `dead` with `last_error`, for an operator
-    to see, instead of vanishing."""
-
-
-def refund_key(refund_id: str, declines: int = 0) -> str:
-    """The payment gateway's idempotency key for one refund payout (`billing.payouts`)."""
-    from xiaohu.billing.payouts import refund_key as key
-
-    return key(refund_id, declines)
-
-
-def due(now: dt.datetime) -> Any:
-    """The messages to deliver at `now`: pending, and new or past their next attempt."""
-    return (OutboxMessage.status == OutboxStatus.PENDING) & (
-        OutboxMessage.next_attempt_at.is_(None) | (OutboxMessage.next_attempt_at <= now)
-    )
-
-
-def deliver(
-    session: Session,
-    sms: SmsGateway,
-    provisioning: ProvisioningGateway,
-    now: dt.datetime,
-    limit: int = 200,
-    *,
-    payments: PaymentGateway | None = None,
-    retry: RetryPolicy | None = None,
-) -> int:
-    """Deliver up to `limit` due messages; each is marked in the same transaction as the
-    gateway's record, and gateways ignore a message (or refund) they have seen, so delivery is
-    at least once and its effect exactly once. A message that fails (a gateway error, a
-    declined payout, a topic nobody handles) records `last_error` and waits its backoff
-    (`rules.RetryPolicy`) before the next try; after the last one it is `dead`, and a dead
-    payout leaves its refund `failed`.
-
-    The batch runs under one savepoint, its writes flushed together at the end: a gateway that
-    refuses raises before writing, so only a database error can spoil the batch, and then it
-    is rolled back and delivered again one savepoint per message, to keep the others."""
-    retry = retry or RetryPolicy()
-    stmt = (
-        select(OutboxMessage)
-        .where(due(now))
-        # Fewest attempts first: a message that keeps failing never holds back new ones.
-        .order_by(OutboxMessage.attempts, OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    messages = list(session.scalars(stmt))
-    if not messages:
-        return 0
-    gateways = (sms, provisioning, payments)
-    try:
-        with session.begin_nested(), session.no_autoflush:
-            done = _deliver_batch(session, messages, *gateways, now)
-            session.flush()
-    except SQLAlchemyError as exc:
-        log.warning("outbox batch failed (%s); delivering one message at a time", exc)
-        done = 0
-        for msg in messages:
-            try:
-                with session.begin_nested():
-                    done += _deliver_one(session, msg, *gateways, now)
-            except SQLAlchemyError as one_exc:
-                msg.attempts += 1
-                msg.last_error = str(one_exc)[:500] or type(one_exc).__name__
-    _schedule(session, messages, now, retry)
-    session.flush()
-    return done
-
-
-def _schedule(
-    session: Session, messages: list[OutboxMessage], now: dt.datetime, retry: RetryPolicy
-) -> None:
-    """Delivered: done. Failed: its next try after the backoff, or dead after the last."""
-    from xiaohu.billing.payouts import TOPIC, park
-
-    for msg in messages:
-        if msg.delivered_at is not None:
-            msg.status, msg.next_attempt_at = OutboxStatus.DELIVERED, None
-            continue
-        msg.status, msg.next_attempt_at = retry.after_failure(msg.attempts, now)
-        if msg.status == OutboxStatus.DEAD:
-            log.error("outbox %s (%s) dead after %d attempts", msg.id, msg.topic, msg.attempts)
-            if msg.topic == TOPIC:
-                park(session, msg.payload, msg.last_error)
-
-
-# Topics whose gateway may take a whole batch at once: (gateway argument, method, payload keys).
-_BATCHED: dict[str, tuple[int, str, tuple[str, ...]]] = {
-    OutboxTopic.SMS: (0, "send_many", ("to", "text", "kind")),
-    OutboxTopic.PROVISIONING: (1, "order_many", ("msisdn", "action")),
-}
-
-
-def _deliver_batch(
-    session: Session,
-    messages: list[OutboxMessage],
-    sms: SmsGateway,
-    provisioning: ProvisioningGateway,
-    payments: PaymentGateway | None,
-    now: dt.datetime,
-) -> int:
-    """Hand the messages over: to a gateway's batch method (`send_many`, `order_many`) where it
-    has one, one statement for many messages; else one by one."""
-    gateways = (sms, provisioning)
-    groups: dict[str, list[OutboxMessage]] = {}
-    done = 0
-    for msg in messages:
-        batched = _BATCHED.get(msg.topic)
-        if batched is not None and hasattr(gateways[batched[0]], batched[1]):
-            groups.setdefault(msg.topic, []).append(msg)
-        else:
-            done += _deliver_one(session, msg, sms, provisioning, payments, now)
-    for topic, group in groups.items():
-        index, method, keys = _BATCHED[topic]
-        items, ready = [], []
-        for msg in group:
-            msg.attempts += 1
-            try:
-                items.append({"message_id": msg.id, **{k: str(msg.payload[k]) for k in keys}})
-            except (KeyError, TypeError) as exc:
-                msg.last_error = f"malformed {topic} payload: {exc!r}"
-                continue
-            ready.append(msg)
-        group = ready
-        if not group:
-            continue
-        try:
-            getattr(gateways[index], method)(session, items, now)
-        except SQLAlchemyError:
-            raise
-        except Exception as exc:  # the gateway refused the batch: every message retries later
-            log.warning("outbox %s batch of %d failed: %s", topic, len(group), exc)
-            for msg in group:
-                msg.last_error = str(exc)[:500] or type(exc).__name__
-            continue
-        for msg in group:
-            msg.delivered_at = now
-            msg.last_error = None
-        done += len(group)
-    return done
-
-
-def _deliver_one(
-    session: Session,
-    msg: OutboxMessage,
-    sms: SmsGateway,
-    provisioning: ProvisioningGateway,
-    payments: PaymentGateway | None,
-    now: dt.datetime,
-) -> int:
-    """Hand one message over; 1 if delivered. A gateway refusal is kept on the message; a
-    database error goes up (the batch is retried message by message)."""
-    msg.attempts += 1
-    try:
-        _hand_over(session, msg, sms, provisioning, payments, now)
-    except SQLAlchemyError:
-        raise
-    except Exception as exc:  # a gateway failure must not lose the message: retry later
-        log.warning("outbox %s delivery failed: %s", msg.id, exc)
-        msg.last_error = str(exc)[:500] or type(exc).__name__
-        return 0
-    msg.delivered_at = now
-    msg.last_error = None
-    return 1
-
-
-def _hand_over(
-    session: Session,
-    msg: OutboxMessage,
-    sms: SmsGateway,
-    provisioning: ProvisioningGateway,
-    payments: PaymentGateway | None,
-    now: dt.datetime,
-) -> None:
-    p = msg.payload
-    if msg.topic == OutboxTopic.SMS:
-        sms.send(
-            session,
-            message_id=msg.id,
-            to=str(p["to"]),
-            text=str(p["text"]),
-            kind=str(p["kind"]),
-            at=now,
-        )
-    elif msg.topic == OutboxTopic.PROVISIONING:
-        provisioning.order(
-            session, message_id=msg.id, msisdn=str(p["msisdn"]), action=str(p["action"]), at=now
-        )
-    elif msg.topic == OutboxTopic.REFUND_PAYOUT:
-        from xiaohu.billing.payouts import pay_out
-
-        pay_out(session, payments, p, now)
-    else:
-        raise UndeliverableMessage(f"no gateway handles topic {msg.topic!r}")

@@ -8,9 +8,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 
-from xiaohu.identity.admin import require_admin
+from xiaohu.http import require_admin, runtime_of
 from xiaohu.kit.errors import DomainError, error_responses
-from xiaohu.kit.web import problem_response, runtime_of
+from xiaohu.kit.web import problem_response
 from xiaohu.operations.metrics import Metrics
 from xiaohu.operations.middleware import RequestObservation
 from xiaohu.operations.service import OK, Migrations, readiness

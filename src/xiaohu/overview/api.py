@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
 
+from xiaohu.http import UnitOfWork
 from xiaohu.identity.deps import require_line
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import error_responses
-from xiaohu.kit.web import UnitOfWork
 from xiaohu.overview import service
 from xiaohu.overview.schemas import LineAuditOut, LineView
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 
-from xiaohu.kit.web import UnitOfWork
-from xiaohu.runtime import read_test_clock
+from xiaohu.http import UnitOfWork
 from xiaohu.sandbox import service
 from xiaohu.sandbox.schemas import ClockIn, ClockOut, SmsList, SmsOut
+from xiaohu.sandbox.service import read_test_clock
 
 router = APIRouter(prefix="/api/v1/sandbox", tags=["sandbox"])
 

@@ -20,6 +20,10 @@ def set_clock(session: Session, now: dt.datetime) -> None:
     session.flush()
 
 
+def read_test_clock(session: Session) -> dt.datetime | None:
+    return session.scalar(select(TestClockSetting.now).where(TestClockSetting.name == "default"))
+
+
 def clear_clock(session: Session) -> None:
     session.execute(delete(TestClockSetting))
 

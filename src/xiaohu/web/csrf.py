@@ -14,7 +14,7 @@ import secrets
 
 from fastapi import Request, Response
 
-from xiaohu.identity.crypto import mac
+from xiaohu.kit.crypto import mac
 
 SID_COOKIE = "xh_sid"
 FIELD = "csrf_token"

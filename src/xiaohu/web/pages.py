@@ -22,9 +22,10 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from xiaohu.http import UnitOfWork, runtime_of
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import DomainError, error_responses
-from xiaohu.kit.web import UnitOfWork, problem_response, runtime_of
+from xiaohu.kit.web import problem_response
 from xiaohu.runtime import Context
 from xiaohu.web import csrf, remedies, session, views
 from xiaohu.web.i18n import LANGS, negotiate
@@ -308,7 +309,7 @@ def reference_page(request: Request, ctx: UnitOfWork, msisdn: str = "") -> Respo
 
 @router.post("/sign-in/reference", response_class=HTMLResponse)
 async def sign_in_with_reference(request: Request, ctx: UnitOfWork) -> Response:
-    from xiaohu.identity.reference import sign_in_by_reference
+    from xiaohu.signin.reference import sign_in_by_reference
 
     form = await form_of(request)
     if not csrf_ok(request, ctx, form):

@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
-from xiaohu.identity.crypto import derive
 from xiaohu.kit.clock import local_date
+from xiaohu.kit.crypto import derive
 from xiaohu.kit.errors import DomainError
 from xiaohu.runtime import Context
 from xiaohu.web.i18n import CHANNELS, N_, charge_label, province_name, route_label

@@ -1,4 +1,5 @@
-"""Remedies for what hangs off a line: broadband bundle, family group, pending orders."""
+"""Remedies for what hangs off a line and blocks its cancellation: broadband bundle, family group,
+pending orders (the work is `lines.bundles`). Here, above identity, for the subscriber's token."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from xiaohu.http import UnitOfWork, run_idempotent
 from xiaohu.identity.deps import require_line
 from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import error_responses
-from xiaohu.kit.web import UnitOfWork, run_idempotent
 from xiaohu.lines import bundles
 
 router = APIRouter(prefix="/api/v1/lines", tags=["remedies"])

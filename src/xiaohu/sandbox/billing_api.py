@@ -8,10 +8,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from xiaohu.billing.cycle import add_usage, run_close_cycle
+from xiaohu.billing.service import add_usage
+from xiaohu.cancellation.cycle import run_close_cycle
+from xiaohu.http import UnitOfWork, runtime_of
 from xiaohu.kit.bounds import MAX_YEAR, MIN_YEAR, PERIOD_PATTERN, Instant, PositiveFen
 from xiaohu.kit.errors import error_responses
-from xiaohu.kit.web import UnitOfWork, runtime_of
 
 router = APIRouter(prefix="/api/v1/sandbox", tags=["sandbox"])
 

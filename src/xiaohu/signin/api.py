@@ -6,12 +6,12 @@ from typing import cast
 
 from fastapi import APIRouter, Request
 
+from xiaohu.http import UnitOfWork, runtime_of
 from xiaohu.identity import service
-from xiaohu.identity.limits import ClientLimits
-from xiaohu.identity.reference import sign_in_by_reference
 from xiaohu.identity.schemas import OtpIn, OtpOut, TokenIn, TokenOut
 from xiaohu.kit.errors import error_responses
-from xiaohu.kit.web import UnitOfWork, runtime_of
+from xiaohu.runtime import SignInLimits
+from xiaohu.signin.reference import sign_in_by_reference
 
 router = APIRouter(prefix="/api/v1/auth", tags=["sign-in"])
 
@@ -20,7 +20,7 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _limits(request: Request) -> ClientLimits | None:
+def _limits(request: Request) -> SignInLimits | None:
     return runtime_of(request).client_limits
 
 

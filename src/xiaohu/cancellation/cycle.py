@@ -37,7 +37,7 @@ from xiaohu.billing.rules import (
 from xiaohu.billing.service import post_charge
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.cancellation.rules import AccountStatus, CancellationStatus
-from xiaohu.kit.bounds import MAX_FEN, MAX_YEAR, MIN_YEAR
+from xiaohu.kit.bounds import MAX_YEAR, MIN_YEAR
 from xiaohu.kit.clock import FrozenClock, local_date, parse_period, period_bounds, start_of_day
 from xiaohu.kit.db import transaction
 from xiaohu.kit.errors import DomainError
@@ -45,9 +45,9 @@ from xiaohu.kit.money import yuan
 from xiaohu.kit.progress import progress
 from xiaohu.ledger.rules import credit, debit
 from xiaohu.ledger.service import post
+from xiaohu.lines.addressing import sms_about
 from xiaohu.lines.models import Line, LineStatus
-from xiaohu.lines.service import get_line, lock_line
-from xiaohu.notifications.addressing import sms_about
+from xiaohu.lines.service import lock_line
 from xiaohu.notifications.service import enqueue
 from xiaohu.numbers.service import release_due
 from xiaohu.runtime import Context, Runtime
@@ -284,34 +284,3 @@ def _transfer_target(ctx: Context, route: RefundRoute) -> Line | None:
         return None
     target = lock_line(ctx.session, route.to_msisdn)
     return target if target.status != LineStatus.CANCELLED else None
-
-
-def add_usage(
-    ctx: Context,
-    msisdn: str,
-    amount_fen: int,
-    *,
-    source: str = "late",
-    occurred_at: dt.datetime | None = None,
-) -> UsageRecord:
-    """Rated usage arriving for a line (the sandbox's late-usage feed)."""
-    if not 0 < amount_fen <= MAX_FEN:
-        raise DomainError(
-            "VALIDATION_FAILED",
-            f"amount_fen must be from 1 to {MAX_FEN}",
-            errors=[{"field": "amount_fen", "reason": f"must be 1 to {MAX_FEN}"}],
-        )
-    line = get_line(ctx.session, msisdn)
-    at = occurred_at or ctx.now()
-    record = UsageRecord(
-        line_id=line.id,
-        province_code=line.province_code,
-        amount_fen=amount_fen,
-        source=source,
-        period=f"{local_date(at):%Y-%m}",
-        occurred_at=at,
-        billed=False,
-    )
-    ctx.session.add(record)
-    ctx.session.flush()
-    return record

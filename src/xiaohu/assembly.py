@@ -1,0 +1,120 @@
+"""Assembling a process: `build_runtime` loads the settings' gateways, policy and keys and
+lends the runtime what the areas do for it (outbox delivery, the test clock). Above the areas,
+so `runtime.py` below them needs none of them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from xiaohu.billing.gateway import SandboxPaymentGateway, load_payment_gateway
+from xiaohu.config import Settings
+from xiaohu.delivery import deliver
+from xiaohu.identity.limits import ClientLimits
+from xiaohu.kit.crypto import PiiCipher
+from xiaohu.kit.db import make_engine, session_factory
+from xiaohu.notifications.gateway import (
+    SandboxProvisioningGateway,
+    SandboxSmsGateway,
+    load_provisioning_gateway,
+    load_sms_gateway,
+)
+from xiaohu.notifications.rules import RetryPolicy
+from xiaohu.policy.loader import cached as load_policy
+from xiaohu.runtime import Runtime
+from xiaohu.sandbox.service import read_test_clock
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class ConfigurationError(ValueError):
+    """A setting the process cannot start with; its message is the one line `serve` prints."""
+
+
+def build_runtime(settings: Settings, engine: Engine | None = None) -> Runtime:
+    """The runtime of one process, on `engine` (default: a new one for the settings' URL)."""
+
+    def load(setting: str, make: Callable[[str], T], spec: str) -> T:
+        try:
+            return make(spec)
+        except (ImportError, AttributeError, TypeError, ValueError, AssertionError) as exc:
+            raise ConfigurationError(f"{setting} cannot be loaded: {exc}") from exc
+
+    sms = load("XIAOHU_SMS_GATEWAY", load_sms_gateway, settings.sms_gateway)
+    provisioning = load(
+        "XIAOHU_PROVISIONING_GATEWAY", load_provisioning_gateway, settings.provisioning_gateway
+    )
+    payment = load("XIAOHU_PAYMENT_GATEWAY", load_payment_gateway, settings.payment_gateway)
+    sandboxed = [
+        name
+        for name, gateway, sandbox in (
+            ("XIAOHU_SMS_GATEWAY", sms, SandboxSmsGateway),
+            ("XIAOHU_PAYMENT_GATEWAY", payment, SandboxPaymentGateway),
+            ("XIAOHU_PROVISIONING_GATEWAY", provisioning, SandboxProvisioningGateway),
+        )
+        if isinstance(gateway, sandbox)
+    ]
+    check_production(settings, sandboxed)
+    engine = engine or make_engine(settings.database_url)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        policy=load_policy(settings.policy_file),
+        cipher=PiiCipher(settings.key),
+        sms_gateway=sms,
+        provisioning_gateway=provisioning,
+        payment_gateway=payment,
+        outbox_delivery=deliver_outbox,
+        read_test_clock=read_test_clock,
+        sandbox_gateways=bool(sandboxed),
+        client_limits=ClientLimits(*settings.client_limits()),
+    )
+
+
+def check_production(settings: Settings, sandboxed: list[str]) -> None:
+    """Production talks to real outside systems and guards its admin routes, or does not start.
+    A sandbox gateway only pretends (an SMS code lands in a table, a payment is credited with
+    no money moving): allowed in production only by XIAOHU_ALLOW_SANDBOX_GATEWAYS=true, for a
+    staging system, and then said loudly at start-up and by /healthz."""
+    if settings.sandbox:
+        return
+    problem = settings.admin_problem()
+    if problem is not None:
+        raise ConfigurationError(problem)
+    if not sandboxed:
+        return
+    if not settings.allow_sandbox_gateways:
+        raise ConfigurationError(
+            f"{sandboxed[0]} selects a sandbox gateway, which XIAOHU_MODE=production refuses: "
+            "set it to the operator's adapter (module:Class), or "
+            "XIAOHU_ALLOW_SANDBOX_GATEWAYS=true for a staging system"
+        )
+    log.warning(
+        "PRODUCTION ON SANDBOX GATEWAYS (%s): nothing is really sent, paid or provisioned; "
+        "allowed by XIAOHU_ALLOW_SANDBOX_GATEWAYS=true, for staging only",
+        ", ".join(sandboxed),
+    )
+
+
+def deliver_outbox(runtime: Runtime, session: Session, now: dt.datetime, limit: int) -> int:
+    """`Runtime.deliver_outbox`'s work: the outbox's delivery on the runtime's gateways."""
+    s = runtime.settings
+    retry = RetryPolicy(
+        s.outbox_max_attempts, s.outbox_retry_base_seconds, s.outbox_retry_cap_seconds
+    )
+    return deliver(
+        session,
+        runtime.sms_gateway,
+        runtime.provisioning_gateway,
+        now,
+        limit,
+        payments=runtime.payment_gateway,
+        retry=retry,
+    )

@@ -1,0 +1,133 @@
+"""The request glue on the runtime, shared by every router: the unit of work (one transaction
+per request, the outbox handed on after commit), idempotency, the operator's credential."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from xiaohu.kit import idempotency
+from xiaohu.kit.db import OUTBOX_WRITTEN
+from xiaohu.kit.errors import DomainError
+from xiaohu.runtime import Context, Runtime
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def unit_of_work(request: Request) -> Iterator[Context]:
+    """One transaction per request: commit on success, roll back on error (except a refusal
+    whose writes are evidence, `DomainError.keep_writes`); then hand the side effects the
+    request wrote to the outbox on (`Runtime.outbox_written`). GET and HEAD are read-only and
+    never commit."""
+    yield from _unit_of_work(request, readonly=request.method in ("GET", "HEAD"))
+
+
+# The unit of work as a route parameter. `scope="function"` makes FastAPI run the code after
+# `yield` (the commit, the outbox hand-over) when the route function returns, before the
+# response is sent: a client that got a 2xx reads what it wrote, and a commit that fails
+# answers an error instead of following a success. (A dependency of the default "request"
+# scope closes after the response has left.)
+UnitOfWork = Annotated[Context, Depends(unit_of_work, scope="function")]
+
+
+def _unit_of_work(request: Request, *, readonly: bool) -> Iterator[Context]:
+    """The one transaction of a request. A refusal with `keep_writes` commits this same
+    session: a second transaction would wait on the request's own locks (SQLite's write lock
+    from BEGIN IMMEDIATE, a PostgreSQL row lock on the line)."""
+    runtime = runtime_of(request)
+    session = runtime.sessions()
+    if readonly:
+        session.connection(execution_options={"xiaohu_readonly": True})
+    try:
+        yield runtime.context(session, actor=_actor(request))
+        if readonly:
+            session.rollback()
+        else:
+            session.commit()
+    except DomainError as err:
+        if err.keep_writes and not readonly:
+            session.commit()  # the refusal's bookkeeping outlives the error answer
+        else:
+            session.rollback()
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        pending = session.info.pop(OUTBOX_WRITTEN, False)
+        session.close()
+    if pending:
+        runtime.outbox_written()  # inline: delivered now; background: wakes the thread
+
+
+def _actor(request: Request) -> str:
+    return f"api:{request.client.host if request.client else 'unknown'}"
+
+
+def run_idempotent(
+    ctx: Context,
+    request: Request,
+    scope: str,
+    body: Any,
+    work: Callable[[], tuple[int, Any]],
+) -> JSONResponse:
+    """Run `work` once per Idempotency-Key; a retry replays the first answer.
+
+    A refusal (`DomainError`) does not spend the key: the claim is released before the error
+    goes on, so a retry after the remedy runs afresh even when the refusal's own writes are
+    committed (`keep_writes`)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        status, payload = work()
+        return JSONResponse(_encode(payload), status_code=status)
+    replay = idempotency.claim(ctx.session, scope, key, body, ctx.now())
+    if replay is not None:
+        return JSONResponse(
+            replay.body, status_code=replay.status_code, headers={"Idempotent-Replayed": "true"}
+        )
+    try:
+        status, payload = work()
+    except DomainError:
+        idempotency.release(ctx.session, scope, key)
+        raise
+    encoded = _encode(payload)
+    idempotency.record(ctx.session, scope, key, status, encoded)
+    return JSONResponse(encoded, status_code=status)
+
+
+def _encode(payload: Any) -> Any:
+    """JSON-ready data; a Pydantic model dumps itself (several times cheaper than
+    `jsonable_encoder`, which walks the dump again)."""
+    if isinstance(payload, BaseModel):
+        return payload.model_dump(mode="json", by_alias=True)
+    return jsonable_encoder(payload)
+
+
+# The operator credential for the admin routes, until staff sign-in exists.
+def require_admin(request: Request) -> None:
+    """Production: `Authorization: Bearer <XIAOHU_ADMIN_TOKEN>` (401 without one, 403 with
+    another), compared in constant time. Sandbox: open, as API.md says (a test system's
+    operations)."""
+    settings = runtime_of(request).settings
+    if settings.sandbox:
+        return
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise DomainError(
+            "UNAUTHENTICATED",
+            "the admin routes need Authorization: Bearer <the operator's admin token>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    expected = settings.admin_token.get_secret_value() if settings.admin_token else ""
+    # Never equal when no token is configured (production refuses to start without one).
+    if not expected or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise DomainError("FORBIDDEN", "this token is not the admin token")
