@@ -206,7 +206,12 @@ def test_cancel_then_receipt_for_the_owner_only(web: TestClient) -> None:
 
 def cancel_on_pages(web: TestClient, record: dict[str, Any]) -> str:
     """Sign in and cancel through the pages; the done page's path."""
-    token = sign_in(web, record["msisdn"])
+    return cancel_signed_in(web, record, sign_in(web, record["msisdn"]))
+
+
+def cancel_signed_in(web: TestClient, record: dict[str, Any], token: str) -> str:
+    """Confirm and cancel the signed-in line with every warning acknowledged; the done page's
+    path."""
     page = web.get("/line/confirm").text
     quote = re.search(r'name="quote_id" value="([^"]+)"', page)
     assert quote

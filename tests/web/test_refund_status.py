@@ -10,12 +10,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.web.test_pages import NOW, add, sign_in
+from tests.web.test_pages import NOW, add, cancel_on_pages
 from xiaohu.runtime import Runtime
 from xiaohu.web import receipt
 
@@ -28,23 +27,6 @@ def web(client: TestClient) -> TestClient:
     r = client.put("/api/v1/sandbox/clock", json={"now": NOW})
     assert r.status_code == 200
     return client
-
-
-def cancel_on_pages(web: TestClient, record: dict[str, Any]) -> str:
-    """Sign in and cancel through the pages; the done page's path."""
-    token = sign_in(web, record["msisdn"])
-    page = web.get("/line/confirm").text
-    quote = re.search(r'name="quote_id" value="([^"]+)"', page)
-    assert quote, page
-    r = web.post(
-        "/line/cancel",
-        data={"csrf_token": token, "quote_id": quote.group(1), "route": "original",
-              "name": record["owner"]["name"], "id_number": record["owner"]["id_number"],
-              "ack": re.findall(r'name="ack" value="([A-Z_]+)"', page)},
-        follow_redirects=False,
-    )  # fmt: skip
-    assert r.status_code == 303, r.text
-    return str(r.headers["location"])
 
 
 def status_shown(html: str) -> tuple[str, str]:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.factories import line_record, owner
-from tests.web.test_pages import RICH, add, sign_in, token_of
+from tests.web.test_pages import RICH, add, cancel_signed_in, sign_in, token_of
 from xiaohu.contracts.models import Contract
 from xiaohu.lines.models import Line
 from xiaohu.runtime import Runtime
@@ -98,21 +97,6 @@ def test_the_penalty_is_paid_by_its_own_payment_when_the_final_bill_needs_the_ca
         assert c.status == "terminated"
 
 
-def cancel_line(web: TestClient, record: dict[str, Any], token: str) -> str:
-    page = web.get("/line/confirm").text
-    quote = re.search(r'name="quote_id" value="([^"]+)"', page)
-    assert quote
-    r = web.post(
-        "/line/cancel",
-        data={"csrf_token": token, "quote_id": quote.group(1), "route": "original",
-              "name": record["owner"]["name"], "id_number": record["owner"]["id_number"],
-              "ack": re.findall(r'name="ack" value="([A-Z_]+)"', page)},
-        follow_redirects=False,
-    )  # fmt: skip
-    assert r.status_code == 303, r.text
-    return str(r.headers["location"])
-
-
 def pdf_text(pdf: bytes) -> str:
     tool = shutil.which("pdftotext")
     if tool is None:
@@ -127,7 +111,7 @@ def test_undo_says_what_it_restores_and_what_it_does_not(web: TestClient) -> Non
     review = web.get("/line/remedy/review",
                      params={"action": "early_termination", "contract_id": "C-9"}).text  # fmt: skip
     assert web.post("/line/remedy", data=fields_of(review)).status_code == 200
-    done_url = cancel_line(web, record, token)
+    done_url = cancel_signed_in(web, record, token)
     done = web.get(done_url).text
     assert "号码恢复使用" in done
     assert "撤销不会恢复销户前单独办理的事项：已提前解约的合约 C-9（违约金不退）" in done
