@@ -223,6 +223,12 @@ def test_errors_of_the_final_step(api: Api) -> None:
     check = api.check(rec["msisdn"])
     r = api.cancel(rec, check, real_name={"name": "某某", "id_number": rec["owner"]["id_number"]})
     assert r.status_code == 403 and r.json()["code"] == "REAL_NAME_MISMATCH"
+    # A resident ID whose check character is wrong is nobody's: named as such, not a guess.
+    wrong = rec["owner"]["id_number"][:17] + ("1" if rec["owner"]["id_number"][17] != "1" else "2")
+    r = api.cancel(rec, check, real_name={"name": rec["owner"]["name"], "id_number": wrong})
+    assert r.status_code == 422 and r.json()["code"] == "VALIDATION_FAILED", r.text
+    assert r.json()["errors"][0]["field"] == "real_name.id_number"
+    assert "check character" in r.json()["errors"][0]["reason"]
     r = api.cancel(rec, check, acknowledged_warnings=[])
     assert r.status_code == 422 and r.json()["code"] == "WARNINGS_NOT_ACKNOWLEDGED"
     assert "UNBIND_INTERNET_ACCOUNTS" in r.json()["missing"]

@@ -318,6 +318,14 @@ def confirm_real_name(ctx: Context, line: Line, name: str, id_number: str) -> No
         state.real_name_failures, state.real_name_window_until = 0, None
     elif window is not None and state.real_name_failures >= policy.real_name_max_mismatches:
         raise _real_name_locked(window, now)
+    try:  # a malformed number (a wrong check character) is nobody's: named, not counted
+        normalise_document(owner.id_type, id_number)
+    except IdProblem as exc:
+        raise DomainError(
+            "VALIDATION_FAILED",
+            f"real_name.id_number: {exc}",
+            errors=[{"field": "real_name.id_number", "reason": str(exc)}],
+        ) from None
     number_ok = id_matches(ctx, owner, id_number)
     name_ok = hmac.compare_digest(name.strip().encode(), owner.name.strip().encode())
     if number_ok and name_ok:
