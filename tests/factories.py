@@ -65,6 +65,29 @@ def owner(
     return {"name": name or _faker().name(), "id_type": id_type, "id_number": id_number}
 
 
+def example_contracts() -> list[dict[str, Any]]:
+    """The two contracts of the API.md import example (a handset term and a lifetime premium
+    number), fresh each call so a test may change them."""
+    return [
+        {
+            "id": "C-1",
+            "kind": "handset",
+            "starts_on": "2025-01-01",
+            "ends_on": "2026-12-31",
+            "handset_list_price_fen": 599900,
+            "handset_promo_price_fen": 299900,
+            "gift_prestore_remaining_fen": 60000,
+        },
+        {
+            "id": "C-2",
+            "kind": "premium_number",
+            "starts_on": "2024-01-01",
+            "ends_on": None,
+            "monthly_minimum_fen": 13800,
+        },
+    ]
+
+
 def line_record(*, province: str = "11", **overrides: Any) -> dict[str, Any]:
     """A valid import record; top-level keys in `overrides` replace the record's (nested
     objects wholesale). `owner=` lets several lines share one owner."""

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.factories import SERVICE_PASSWORD, line_record, load, owner
+from tests.factories import SERVICE_PASSWORD, example_contracts, line_record, load, owner
 from xiaohu.audit.service import count_events
 from xiaohu.billing.models import Bill, UsageHistory, UsageRecord
 from xiaohu.contracts.models import Contract
@@ -55,24 +55,7 @@ def _full(**overrides: object) -> dict[str, object]:
         usage_unbilled_fen=1200,
         bundle={"id": "BB-1", "broadband_account": "01012345678", "role": "anchor"},
         family={"group_id": "F-1", "role": "primary"},
-        contracts=[
-            {
-                "id": "C-1",
-                "kind": "handset",
-                "starts_on": "2025-01-01",
-                "ends_on": "2026-12-31",
-                "handset_list_price_fen": 599900,
-                "handset_promo_price_fen": 299900,
-                "gift_prestore_remaining_fen": 60000,
-            },
-            {
-                "id": "C-2",
-                "kind": "premium_number",
-                "starts_on": "2024-01-01",
-                "ends_on": None,
-                "monthly_minimum_fen": 13800,
-            },
-        ],
+        contracts=example_contracts(),
         pending_orders=[{"id": "O-1", "kind": "plan_change"}],
         bank_collection_pending=True,
         **overrides,

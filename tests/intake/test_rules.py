@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.factories import line_record, resident_id
+from tests.factories import example_contracts, line_record, resident_id
 from xiaohu.intake.rules import FieldError, FileChecks, LineRecord, check_number, validate_record
 from xiaohu.kit.bounds import MAX_FEN
 
@@ -50,24 +50,7 @@ def test_api_example_record_is_valid() -> None:
         "usage_history_fen": [2100, 1800, 2500],
         "bundle": {"id": "BB-1", "broadband_account": "01012345678", "role": "anchor"},
         "family": {"group_id": "F-1", "role": "primary"},
-        "contracts": [
-            {
-                "id": "C-1",
-                "kind": "handset",
-                "starts_on": "2025-01-01",
-                "ends_on": "2026-12-31",
-                "handset_list_price_fen": 599900,
-                "handset_promo_price_fen": 299900,
-                "gift_prestore_remaining_fen": 60000,
-            },
-            {
-                "id": "C-2",
-                "kind": "premium_number",
-                "starts_on": "2024-01-01",
-                "ends_on": None,
-                "monthly_minimum_fen": 13800,
-            },
-        ],
+        "contracts": example_contracts(),
         "pending_orders": [{"id": "O-1", "kind": "plan_change"}],
         "bank_collection_pending": False,
         "payment_route": {"kind": "alipay", "account": "zh***@example.com"},

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import line_record, load, resident_id
+from tests.factories import example_contracts, line_record, load, resident_id
 from xiaohu.identity import tokens
 from xiaohu.lines.models import Line
 from xiaohu.overview.service import line_view
@@ -39,24 +39,7 @@ def rich_record(number: str, **overrides: Any) -> dict[str, Any]:
             {"period": "2026-09", "amount_fen": 1000, "due_on": "2026-10-15"},
             {"period": "2026-10", "amount_fen": 3800, "due_on": "2026-11-15"},
         ],
-        contracts=[
-            {
-                "id": "C-1",
-                "kind": "handset",
-                "starts_on": "2025-01-01",
-                "ends_on": "2026-12-31",
-                "handset_list_price_fen": 599900,
-                "handset_promo_price_fen": 299900,
-                "gift_prestore_remaining_fen": 60000,
-            },
-            {
-                "id": "C-2",
-                "kind": "premium_number",
-                "starts_on": "2024-01-01",
-                "ends_on": None,
-                "monthly_minimum_fen": 13800,
-            },
-        ],
+        contracts=example_contracts(),
         bundle={"id": "BB-1", "broadband_account": "075512345678", "role": "anchor"},
         family={"group_id": "F-1", "role": "primary"},
         pending_orders=[{"id": "O-1", "kind": "plan_change"}],
