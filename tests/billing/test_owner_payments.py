@@ -10,9 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.cancellation.support import T0, Api, assert_books_consistent
+from tests.cancellation.support import T0, Api, checked_api, mint
 from tests.factories import line_record, owner
-from xiaohu.identity import tokens
 from xiaohu.ledger.service import line_balance
 from xiaohu.lines.models import Line
 from xiaohu.runtime import Runtime
@@ -23,19 +22,7 @@ BILL = [{"period": "2026-10", "amount_fen": 3800, "due_on": "2026-11-15"}]
 
 @pytest.fixture()
 def api(client: TestClient, runtime: Runtime) -> Iterator[Api]:
-    a = Api(client)
-    a.set_clock(T0)
-    yield a
-    a.books()
-    with runtime.sessions() as s:
-        assert_books_consistent(s)
-
-
-def mint(api: Api, runtime: Runtime, msisdn: str, now: dt.datetime) -> None:
-    """The token a cancelled line gets from signing in by its cancellation reference."""
-    with runtime.sessions() as s:
-        line_id = s.scalars(select(Line.id).where(Line.msisdn == msisdn)).one()
-    api.tokens[msisdn] = tokens.issue(runtime.settings.key, line_id, msisdn, now, 1800)
+    yield from checked_api(client, runtime)
 
 
 def receivable(runtime: Runtime, msisdn: str) -> tuple[int, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -13,8 +14,10 @@ from sqlalchemy.orm import Session
 from tests.factories import SERVICE_PASSWORD
 from xiaohu.audit.service import verify
 from xiaohu.cancellation.schemas import CancellationRequest, CheckOut
+from xiaohu.identity import tokens
 from xiaohu.ledger.service import line_balance, trial_balance
 from xiaohu.lines.models import Line
+from xiaohu.runtime import Runtime
 
 
 def request_for(record: dict[str, Any], result: CheckOut, **overrides: Any) -> CancellationRequest:
@@ -130,3 +133,21 @@ class Api:
         assert tb["balanced"] is True, tb
         audit = self.client.get("/api/v1/admin/audit/verify").json()
         assert audit["intact"] is True, audit
+
+
+def checked_api(client: TestClient, runtime: Runtime) -> Iterator[Api]:
+    """For an `api` fixture: the client at T0; afterwards the books must be consistent."""
+    a = Api(client)
+    a.set_clock(T0)
+    yield a
+    a.books()
+    with runtime.sessions() as s:
+        assert_books_consistent(s)
+
+
+def mint(api: Api, runtime: Runtime, msisdn: str, now: dt.datetime) -> None:
+    """A token for a line that cannot sign in by SMS (cancelled, or a lost SIM), as a later
+    visit would hold one."""
+    with runtime.sessions() as s:
+        line_id = s.scalars(select(Line.id).where(Line.msisdn == msisdn)).one()
+    api.tokens[msisdn] = tokens.issue(runtime.settings.key, line_id, msisdn, now, 1800)

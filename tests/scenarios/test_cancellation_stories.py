@@ -12,13 +12,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
-from tests.cancellation.support import T0, Api, assert_books_consistent
+from tests.cancellation.support import T0, Api, checked_api, mint
 from tests.factories import line_record, owner
 from xiaohu.billing.gateway import SandboxPaymentGateway
-from xiaohu.identity import tokens
-from xiaohu.lines.models import Line
 from xiaohu.runtime import Runtime
 
 PLAN_30 = {"code": "4G-30", "name": "4G 30元", "monthly_fee_fen": 3000}
@@ -26,19 +23,7 @@ PLAN_30 = {"code": "4G-30", "name": "4G 30元", "monthly_fee_fen": 3000}
 
 @pytest.fixture()
 def api(client: TestClient, runtime: Runtime) -> Iterator[Api]:
-    a = Api(client)
-    a.set_clock(T0)
-    yield a
-    a.books()
-    with runtime.sessions() as s:
-        assert_books_consistent(s)
-
-
-def mint(api: Api, runtime: Runtime, msisdn: str, now: dt.datetime) -> None:
-    """A token for a line that can no longer sign in (cancelled), as a later visit would hold."""
-    with runtime.sessions() as s:
-        line_id = s.scalars(select(Line.id).where(Line.msisdn == msisdn)).one()
-    api.tokens[msisdn] = tokens.issue(runtime.settings.key, line_id, msisdn, now, 1800)
+    yield from checked_api(client, runtime)
 
 
 def test_clean_online_cancellation_with_instant_refund(api: Api, client: TestClient) -> None:
