@@ -16,10 +16,14 @@ from faker import Faker
 from sqlalchemy import select
 
 from xiaohu.demo.data import prefix_table
+from xiaohu.identity.passwords import hash_password
 from xiaohu.identity.rules import resident_id_check_char
 from xiaohu.intake.importer import import_records
 from xiaohu.lines.models import Line
+from xiaohu.principals import issue_staff
 from xiaohu.runtime import Context
+from xiaohu.staff.models import StaffMember
+from xiaohu.stores.models import Store
 
 SERVICE_PASSWORD = "135790"
 PLAN = {"code": "5G-129", "name": "5G畅享129元", "monthly_fee_fen": 12900}
@@ -118,3 +122,73 @@ def load(ctx: Context, *records: dict[str, Any]) -> list[Line]:
         )
     }
     return [lines[n] for n in numbers]
+
+
+STAFF_PASSWORD = "counter-pass-2026"
+
+
+def add_store(
+    ctx: Context,
+    *,
+    code: str = "11-BJ-0001",
+    name: str = "北京西单营业厅",
+    province_code: str = "11",
+    city: str = "北京",
+    kind: str = "own_flagship",
+) -> Store:
+    """A store row (flushed)."""
+    now = ctx.now()
+    store = Store(
+        code=code,
+        name=name,
+        province_code=province_code,
+        city=city,
+        kind=kind,
+        created_at=now,
+        updated_at=now,
+    )
+    ctx.session.add(store)
+    ctx.session.flush()
+    return store
+
+
+def add_staff(
+    ctx: Context,
+    *,
+    login: str = "bj.wang",
+    role: str = "clerk",
+    province_code: str = "11",
+    store_code: str | None = "11-BJ-0001",
+    password: str = STAFF_PASSWORD,
+    name: str = "王五",
+) -> StaffMember:
+    """A member of staff (flushed), with an argon2 password hash."""
+    now = ctx.now()
+    member = StaffMember(
+        login=login,
+        name=name,
+        role=role,
+        province_code=province_code,
+        store_code=store_code if role == "clerk" else None,
+        password_hash=hash_password(password),
+        failures=0,
+        created_at=now,
+        updated_at=now,
+    )
+    ctx.session.add(member)
+    ctx.session.flush()
+    return member
+
+
+def staff_token(ctx: Context, member: StaffMember, *, ttl_seconds: int = 3600) -> str:
+    """A staff bearer token for this member, as the sign-in would issue it."""
+    return issue_staff(
+        ctx.settings.key,
+        staff_id=member.id,
+        login=member.login,
+        role=member.role,
+        province_code=member.province_code,
+        store_code=member.store_code,
+        now=ctx.now(),
+        ttl_seconds=ttl_seconds,
+    )

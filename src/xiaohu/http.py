@@ -12,6 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from xiaohu import principals
 from xiaohu.kit import idempotency
 from xiaohu.kit.db import OUTBOX_WRITTEN
 from xiaohu.kit.errors import DomainError
@@ -112,22 +113,39 @@ def _encode(payload: Any) -> Any:
     return jsonable_encoder(payload)
 
 
-# The operator credential for the admin routes, until staff sign-in exists.
-def require_admin(request: Request) -> None:
-    """Production: `Authorization: Bearer <XIAOHU_ADMIN_TOKEN>` (401 without one, 403 with
-    another), compared in constant time. Sandbox: open, as API.md says (a test system's
-    operations)."""
-    settings = runtime_of(request).settings
-    if settings.sandbox:
-        return
+def bearer_token(request: Request) -> str:
+    """The token of `Authorization: Bearer …`; 401 when there is none."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise DomainError(
             "UNAUTHENTICATED",
-            "the admin routes need Authorization: Bearer <the operator's admin token>",
+            "an Authorization: Bearer token is required",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    return token.strip()
+
+
+def require_admin(request: Request, ctx: UnitOfWork) -> None:
+    """The admin routes: a staff token of the `admin` role, or the operator's configured
+    `XIAOHU_ADMIN_TOKEN` (compared in constant time; how an operator gets in before any staff
+    is loaded). Production: 401 with no token, 403 with any other. Sandbox: open with no token
+    at all (API.md, a test system's operations), but a token that is not an admin's is still
+    refused."""
+    settings = ctx.settings
+    if settings.sandbox and not request.headers.get("Authorization", "").strip():
+        return
+    token = bearer_token(request)
+    now = ctx.now()
+    staff = principals.verify_staff(settings.key, token, now)
+    if staff is not None:
+        if staff.role != "admin":
+            raise DomainError("FORBIDDEN", f"the admin routes need an admin, not a {staff.role}")
+        ctx.actor = staff.actor
+        return
     expected = settings.admin_token.get_secret_value() if settings.admin_token else ""
     # Never equal when no token is configured (production refuses to start without one).
-    if not expected or not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        raise DomainError("FORBIDDEN", "this token is not the admin token")
+    if expected and hmac.compare_digest(token.encode(), expected.encode()):
+        return
+    if principals.verify(settings.key, token, now) is not None:
+        raise DomainError("FORBIDDEN", "a line token cannot use the admin routes")
+    raise DomainError("FORBIDDEN", "this token is not an admin's")

@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tests.factories import SERVICE_PASSWORD
+from xiaohu import principals as tokens
 from xiaohu.audit.service import verify
 from xiaohu.cancellation.schemas import CancellationRequest, CheckOut
-from xiaohu.identity import tokens
 from xiaohu.ledger.service import line_balance, trial_balance
 from xiaohu.lines.models import Line
 from xiaohu.runtime import Runtime

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from xiaohu.identity.tokens import issue
 from xiaohu.ledger.service import line_balance, trial_balance
 from xiaohu.lines.models import Line
+from xiaohu.principals import issue
 from xiaohu.runtime import Runtime
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))

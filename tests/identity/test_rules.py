@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xiaohu.identity import passwords, tokens
+from xiaohu import principals as tokens
+from xiaohu.identity import passwords
 from xiaohu.identity.rules import (
     IdProblem,
     check_resident_id,

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories import SERVICE_PASSWORD, line_record, load, resident_id
+from xiaohu import principals as tokens
 from xiaohu.audit.models import AuditEvent
-from xiaohu.identity import passwords, service, tokens
+from xiaohu.identity import passwords, service
 from xiaohu.identity.models import SignInState
 from xiaohu.kit.clock import FrozenClock
 from xiaohu.kit.errors import DomainError

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.factories import example_contracts, line_record, load, resident_id
-from xiaohu.identity import tokens
+from xiaohu import principals as tokens
 from xiaohu.lines.models import Line
 from xiaohu.overview.service import line_view
 from xiaohu.runtime import Context, Runtime

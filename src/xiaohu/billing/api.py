@@ -11,8 +11,8 @@ from xiaohu.billing import service
 from xiaohu.billing.schemas import BillOut, BillsOut, PaymentIn, PaymentOut
 from xiaohu.http import UnitOfWork, run_idempotent
 from xiaohu.identity.deps import bearer_claims, require_line
-from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import DomainError, error_responses
+from xiaohu.principals import TokenClaims
 
 router = APIRouter(prefix="/api/v1/lines", tags=["billing"])
 

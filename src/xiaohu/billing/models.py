@@ -69,6 +69,10 @@ class Payment(Base):
     status: Mapped[str] = mapped_column(String(12))  # succeeded | declined
     applied: Mapped[list[dict[str, object]]] = mapped_column(JsonDoc, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Taken at a store's counter: the store (cash goes into its drawer), cash or card, the clerk.
+    store_code: Mapped[str | None] = mapped_column(String(32))
+    method: Mapped[str | None] = mapped_column(String(8))
+    staff_login: Mapped[str | None] = mapped_column(String(40))
 
 
 class Refund(Base):

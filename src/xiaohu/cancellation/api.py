@@ -12,8 +12,8 @@ from xiaohu.cancellation import service
 from xiaohu.cancellation.schemas import CancellationOut, CancellationRequest, CheckOut
 from xiaohu.http import UnitOfWork, run_idempotent, unit_of_work
 from xiaohu.identity.deps import bearer_claims, require_line, require_same_line
-from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import DomainError, error_responses
+from xiaohu.principals import TokenClaims
 
 router = APIRouter(tags=["cancellation"])
 _unit_of_work = contextmanager(unit_of_work)

@@ -41,6 +41,10 @@ class Cancellation(Base):
     trued_up_fen: Mapped[int | None] = mapped_column(Fen)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     reversed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Who handled it away from the app: the store (its drawer paid a cash refund) and the
+    # staff login (a clerk, or the hotline agent who spoke with the caller).
+    store_code: Mapped[str | None] = mapped_column(String(32))
+    staff_login: Mapped[str | None] = mapped_column(String(40))
 
 
 def latest_cancellation(session: Session, line_id: int) -> Cancellation | None:
@@ -64,3 +68,9 @@ class Refusal(Base):
     channel: Mapped[str] = mapped_column(String(16))
     codes: Mapped[list[str]] = mapped_column(JsonDoc)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The notice's reference (拒绝销户告知书), and what was shown: each blocker's messages and
+    # remedy as the subscriber saw them (older refusals have only the codes).
+    reference: Mapped[str | None] = mapped_column(String(40), unique=True)
+    store_code: Mapped[str | None] = mapped_column(String(32))
+    staff_login: Mapped[str | None] = mapped_column(String(40))
+    blockers: Mapped[list[dict[str, object]] | None] = mapped_column(JsonDoc)

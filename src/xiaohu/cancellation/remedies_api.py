@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from xiaohu.http import UnitOfWork, run_idempotent
 from xiaohu.identity.deps import require_line
-from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import error_responses
 from xiaohu.lines import bundles
+from xiaohu.principals import TokenClaims
 
 router = APIRouter(prefix="/api/v1/lines", tags=["remedies"])
 

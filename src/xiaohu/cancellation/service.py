@@ -47,6 +47,7 @@ from xiaohu.identity.rules import mask_msisdn
 from xiaohu.identity.service import confirm_real_name
 from xiaohu.kit.clock import local_date
 from xiaohu.kit.errors import DomainError, InvariantViolated
+from xiaohu.kit.ids import reference
 from xiaohu.lines.models import Line, LineStatus
 from xiaohu.runtime import Context
 
@@ -102,28 +103,42 @@ def record_refusal(
     ctx: Context,
     line: Line,
     channel: str,
-    codes: tuple[str, ...],
+    blockers: list[rules.Blocker],
     at: dt.datetime,
-) -> None:
-    """The subscriber's evidence: the refusal and its codes, in the log and the audit chain."""
-    ctx.session.add(
-        Refusal(
-            line_id=line.id,
-            province_code=line.province_code,
-            channel=channel,
-            codes=list(codes),
-            at=at,
-        )
+    *,
+    store_code: str | None = None,
+    staff_login: str | None = None,
+) -> Refusal:
+    """The subscriber's evidence: the refusal with each blocker as shown (messages, remedy)
+    and a reference for its notice (拒绝销户告知书), in the log and the audit chain."""
+    codes = [b.code for b in blockers]
+    refusal = Refusal(
+        line_id=line.id,
+        province_code=line.province_code,
+        channel=channel,
+        codes=codes,
+        at=at,
+        reference=reference("RF", line.province_code, local_date(at).isoformat()),
+        store_code=store_code,
+        staff_login=staff_login,
+        blockers=[b.as_dict() for b in blockers],
     )
+    ctx.session.add(refusal)
     ctx.session.flush()
     line_event(
         ctx,
         "cancellation.refused",
         line.msisdn,
         line.province_code,
-        {"channel": channel, "codes": list(codes)},
+        {
+            "channel": channel,
+            "codes": codes,
+            "reference": refusal.reference,
+            **({"store_code": store_code} if store_code else {}),
+        },
         at=at,
     )
+    return refusal
 
 
 # --- the cancellation ------------------------------------------------------------------
@@ -158,7 +173,7 @@ def cancel(
     blockers = rules.check_cancellation(current.snapshot, values, today, channel)
     if blockers:
         codes = tuple(b.code for b in blockers)
-        record_refusal(ctx, line, channel, codes, now)
+        record_refusal(ctx, line, channel, blockers, now)
         raise DomainError(
             "CANCELLATION_BLOCKED",
             "the line cannot be cancelled now: " + ", ".join(codes),

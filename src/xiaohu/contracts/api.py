@@ -11,8 +11,8 @@ from xiaohu.contracts import service
 from xiaohu.contracts.schemas import ContractOut, ContractsOut, TerminationIn, TerminationOut
 from xiaohu.http import UnitOfWork, run_idempotent
 from xiaohu.identity.deps import require_line
-from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import error_responses
+from xiaohu.principals import TokenClaims
 
 router = APIRouter(prefix="/api/v1/lines", tags=["contracts"])
 

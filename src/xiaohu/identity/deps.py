@@ -4,28 +4,29 @@ from __future__ import annotations
 
 from fastapi import Depends, Request
 
-from xiaohu.http import UnitOfWork
-from xiaohu.identity import tokens
-from xiaohu.identity.tokens import TokenClaims
+from xiaohu import principals as tokens
+from xiaohu.http import UnitOfWork, bearer_token
 from xiaohu.kit.errors import DomainError
+from xiaohu.principals import TokenClaims
 
 
 def bearer_claims(request: Request, ctx: UnitOfWork) -> TokenClaims:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise DomainError(
-            "UNAUTHENTICATED",
-            "an Authorization: Bearer token is required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    claims = tokens.verify(ctx.settings.key, token.strip(), ctx.now())
+    """A line token's claims (the subscriber's or a hotline session's); the unit of work's
+    actor becomes whoever the token names, so the audit log does too. A staff token is the
+    wrong kind here: 403."""
+    token = bearer_token(request)
+    claims = tokens.verify(ctx.settings.key, token, ctx.now())
     if claims is None:
+        if tokens.verify_staff(ctx.settings.key, token, ctx.now()) is not None:
+            raise DomainError(
+                "FORBIDDEN", "a staff token cannot act as a subscriber: use the staff routes"
+            )
         raise DomainError(
             "UNAUTHENTICATED",
             "the token is invalid or has expired",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    ctx.actor = claims.actor
     return claims
 
 

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from xiaohu import principals as tokens
 from xiaohu.audit.service import line_event
 from xiaohu.cancellation.models import latest_cancellation
 from xiaohu.cancellation.rules import undo_open
-from xiaohu.identity import passwords, tokens
+from xiaohu.identity import passwords
 from xiaohu.identity.models import SignInState
 from xiaohu.identity.rules import IdProblem, mask_msisdn, normalise_document
 from xiaohu.kit.crypto import mac

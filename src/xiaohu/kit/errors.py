@@ -190,6 +190,26 @@ CATALOG: dict[str, ErrorKind] = {
     "PERIOD_NOT_ENDED": ErrorKind(
         409, "Period not ended", "账期尚未结束", "The billing period has not ended yet"
     ),
+    # stores, staff, documents at the counter
+    "STORE_NOT_FOUND": ErrorKind(404, "Store not found", "未找到该营业厅", "No such store"),
+    "DOCUMENTS_MISSING": ErrorKind(
+        422,
+        "Documents missing",
+        "证件不齐全，请补齐所列材料",
+        "Documents are missing: bring every piece listed",
+    ),
+    "AGENT_IS_OWNER": ErrorKind(
+        422,
+        "Agent is the owner",
+        "代办人与机主为同一人，请按机主本人办理",
+        "The agent is the owner: handle it as the owner in person",
+    ),
+    "NOT_AT_COUNTER": ErrorKind(
+        409,
+        "Needs the owner at the counter",
+        "此项须机主本人持证到柜台办理",
+        "This needs the owner in person at the counter",
+    ),
 }
 
 

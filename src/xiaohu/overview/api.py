@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, Query
 
 from xiaohu.http import UnitOfWork
 from xiaohu.identity.deps import require_line
-from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import error_responses
 from xiaohu.overview import service
 from xiaohu.overview.schemas import LineAuditOut, LineView
+from xiaohu.principals import TokenClaims
 
 router = APIRouter(prefix="/api/v1/lines", tags=["lines"])
 

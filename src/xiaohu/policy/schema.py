@@ -40,7 +40,11 @@ class Values(BaseModel):
     reserve_cap_fen: int = Field(5000, ge=0)
     arrears_scope: Literal["line", "owner"] = "line"
     online_id_types: list[str] = ["resident_id"]
-    store_kinds_allowed: list[str] = ["own_flagship", "own_standard"]  # reserved: stores area
+    # Which kinds of store may cancel a line (a partner's hall by default may not).
+    store_kinds_allowed: list[Literal["own_flagship", "own_standard", "partner"]] = [
+        "own_flagship",
+        "own_standard",
+    ]
     # contracts: penalty formulas
     handset_penalty_prestore_percent: int = Field(30, ge=0, le=100)
     # reserved: the one formula there is, which `contracts.rules.penalty` applies unasked
@@ -58,6 +62,7 @@ class Values(BaseModel):
     sign_in_max_failures: int = Field(5, ge=1, le=20)
     sign_in_lock_minutes: int = Field(30, ge=1, le=24 * 60)
     token_ttl_seconds: int = Field(1800, ge=60, le=86400)
+    staff_token_ttl_seconds: int = Field(8 * 3600, ge=60, le=86400)  # a shift at the counter
     # real-name
     max_lines_per_id: int = Field(5, ge=1, le=20)
     real_name_max_mismatches: int = Field(5, ge=1, le=20)  # per line, then a pause

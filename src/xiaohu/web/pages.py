@@ -23,9 +23,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from xiaohu.http import UnitOfWork, runtime_of
-from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.errors import DomainError, error_responses
 from xiaohu.kit.web import problem_response
+from xiaohu.principals import TokenClaims
 from xiaohu.runtime import Context
 from xiaohu.web import csrf, remedies, session, views
 from xiaohu.web.i18n import LANGS, negotiate

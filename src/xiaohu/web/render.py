@@ -19,8 +19,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from xiaohu.config import Settings
-from xiaohu.identity.tokens import TokenClaims
 from xiaohu.kit.money import yuan
+from xiaohu.principals import TokenClaims
 from xiaohu.runtime import Context
 from xiaohu.web import csrf, session
 from xiaohu.web.i18n import (

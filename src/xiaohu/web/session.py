@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from xiaohu.identity import tokens
-from xiaohu.identity.tokens import TokenClaims
+from xiaohu import principals as tokens
+from xiaohu.principals import TokenClaims
 from xiaohu.runtime import Context
 
 TOKEN_COOKIE = "xh_session"  # noqa: S105 (a cookie name)

@@ -1,0 +1,1 @@
+"""The hotline: an agent acts for a caller who read back the code sent to the line."""
