@@ -43,6 +43,7 @@ def get_line(
     ),
     responses=error_responses(*_AUTH_ERRORS),
     dependencies=[Depends(line_or_clerk)],
+    openapi_extra={"security": [{"LineToken": []}, {"StaffToken": []}]},
 )
 def get_line_audit(
     ctx: UnitOfWork,
