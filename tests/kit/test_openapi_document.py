@@ -47,7 +47,8 @@ def _production_client(engine: Engine) -> TestClient:
 def test_a_scheme_is_declared_exactly_where_a_missing_token_is_refused(engine: Engine) -> None:
     with _production_client(engine) as client:
         doc = client.get("/openapi.json").json()
-        assert set(doc["components"]["securitySchemes"]) == {"LineToken", "AdminToken"}
+        schemes = {"LineToken", "AdminToken", "StaffToken"}
+        assert set(doc["components"]["securitySchemes"]) == schemes
         for scheme in doc["components"]["securitySchemes"].values():
             assert scheme == {**scheme, "type": "http", "scheme": "bearer"}
         secured = {"LineToken": 0, "AdminToken": 0}
