@@ -19,6 +19,7 @@ from xiaohu.counter.schemas import (
     Documents,
     DocumentsIn,
     DrawerReportOut,
+    ReversalIn,
     StoreCancellationOut,
     StoreCancellationRequest,
     StoreCheckIn,
@@ -228,12 +229,12 @@ def reverse_cancellation(
     cancellation_id: str,
     request: Request,
     ctx: UnitOfWork,
-    body: DocumentsIn | None = Body(None),
+    body: ReversalIn | None = Body(None),
 ) -> JSONResponse:
     scope = f"reversal:{cancellation_id}"
     if principals.verify_staff(ctx.settings.key, bearer_token(request), ctx.now()) is not None:
         staff = clerk(request, ctx)
-        documents = body.documents if body is not None else Documents()
+        documents = body.documents if body is not None and body.documents else Documents()
 
         def at_store() -> tuple[int, Any]:
             out = service.reverse(ctx, staff, cancellation_id, documents)
@@ -244,7 +245,7 @@ def reverse_cancellation(
     c = cancellation.find(ctx, cancellation_id)
     if claims.line_id != c.line_id:
         raise DomainError("FORBIDDEN", "this token acts on another line")
-    if body is not None:
+    if body is not None and body.documents is not None:
         raise DomainError(
             "VALIDATION_FAILED",
             "documents are shown at a store's counter; the line's own token needs no body",
