@@ -254,3 +254,32 @@ def test_a_card_payment_goes_through_the_gateway_not_the_drawer(
     assert at.drawer().json()["movements"] == []
     r = at.pay(rec["msisdn"], 5000, "cheque")
     assert r.status_code == 422 and r.json()["code"] == "VALIDATION_FAILED"
+
+
+def test_a_retried_cash_payment_or_cancellation_acts_once(
+    api: Api, client: TestClient, desk: Desk, runtime: Runtime
+) -> None:
+    rec = beijing()
+    api.import_lines(rec)
+    m = rec["msisdn"]
+    headers = {**desk.clerk, "Idempotency-Key": "drawer-pay-1"}
+    body = {"msisdn": m, "amount_fen": 1000, "method": "cash"}
+    first = client.post("/api/v1/store/payments", json=body, headers=headers)
+    again = client.post("/api/v1/store/payments", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json() == first.json()
+    r = client.post("/api/v1/store/payments", json={**body, "amount_fen": 2000}, headers=headers)
+    assert r.status_code == 422 and r.json()["code"] == "IDEMPOTENCY_KEY_REUSED", r.text
+
+    at = Counter(client, desk.clerk)
+    check = checked(at, rec)
+    one = at.cancel(rec, check, key="counter-cancel-1")
+    two = at.cancel(rec, check, key="counter-cancel-1")
+    assert one.status_code == two.status_code == 201, two.text
+    assert two.json()["id"] == one.json()["id"]
+    report = at.drawer().json()
+    assert report["cash_in_fen"] == 1000
+    assert report["cash_out_fen"] == one.json()["refund"]["refund_now_fen"]
+    with runtime.sessions() as s:
+        assert _count(s, Payment) == 1 and _count(s, Cancellation) == 1
