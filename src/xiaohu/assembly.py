@@ -88,6 +88,13 @@ def check_production(settings: Settings, sandboxed: list[str]) -> None:
     problem = settings.admin_problem()
     if problem is not None:
         raise ConfigurationError(problem)
+    if settings.notice_cert is not None and not settings.notice_cert.is_file():
+        raise ConfigurationError(f"XIAOHU_NOTICE_CERT={settings.notice_cert} is not a file")
+    if settings.notice_cert is None:
+        log.warning(
+            "XIAOHU_NOTICE_CERT is not set: refusal notices are signed with a key derived from "
+            "XIAOHU_SECRET_KEY under a self-signed certificate; set the operator's PKCS#12 file"
+        )
     if not sandboxed:
         return
     if not settings.allow_sandbox_gateways:

@@ -38,6 +38,7 @@ class Accepted:
     channel: str
     quote_id: str
     token: quotes.QuoteToken
+    staff_login: str | None = None  # who handled it for the subscriber (a hotline agent)
 
 
 def lock_lines(ctx: Context, msisdn: str, other: str | None) -> tuple[Line, Line | None]:

@@ -82,6 +82,7 @@ def execute(ctx: Context, accepted: Accepted) -> Cancellation:
         "route": route.as_dict(),
         "previous_status": line.status,
         "gift_applied_fen": gift_applied,
+        "staff_login": accepted.staff_login,
     }
     # Inserted at once (the refund row refers to it); `c` is the same row as an object, for
     # the answer. A later `find()` in this session reads it from the database.

@@ -107,6 +107,9 @@ class Notice:
 
 
 Blocker = Notice
+# Where the owner is not seen: the hotline takes the online factors, so the online channel's
+# document rule (`online_id_types`) holds for it too.
+REMOTE_CHANNELS = ("online", "hotline")
 
 
 class CancellationStatus(StrEnum):
@@ -343,7 +346,7 @@ def check_cancellation(
                 remedy={"action": "wait", "method": None, "href": None},
             )
         )
-    if channel == "online" and snap.id_type not in values.online_id_types:
+    if channel in REMOTE_CHANNELS and snap.id_type not in values.online_id_types:
         doc = ID_TYPE_NAMES.get(snap.id_type, snap.id_type)
         out.append(
             Notice(

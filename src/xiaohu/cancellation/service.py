@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from xiaohu.audit.service import line_event
 from xiaohu.billing.models import Refund
-from xiaohu.cancellation import quotes, rules, snapshot
+from xiaohu.cancellation import quotes, rules, snapshot, where
 from xiaohu.cancellation.acceptance import (
     Accepted,
     lock_lines,
@@ -73,6 +73,9 @@ def check_json(ctx: Context, msisdn: str, *, channel: str = "online") -> dict[st
     values = policy_values(ctx, snap.province_code, today)
     bill = rules.price(snap, values, today)
     blockers = rules.check_cancellation(snap, values, today, channel, bill)
+    if where.needs_store(blockers):  # off the hot path: only a line that needs a store
+        city = where.line_city(ctx.session, snap.line_id)
+        blockers = where.with_stores(ctx.session, values, blockers, snap.province_code, city)
     warnings = rules.warnings(snap, values, bill, cycle_closes_on(today))
     token = quotes.issue(
         ctx.settings.key,
@@ -145,7 +148,12 @@ def record_refusal(
 
 
 def cancel(
-    ctx: Context, msisdn: str, request: CancellationRequest, *, channel: str = "online"
+    ctx: Context,
+    msisdn: str,
+    request: CancellationRequest,
+    *,
+    channel: str = "online",
+    staff_login: str | None = None,
 ) -> CancellationOut:
     """Cancel the line at the quoted amounts, in the caller's transaction.
 
@@ -171,9 +179,10 @@ def cancel(
     today = local_date(now)
     values = policy_values(ctx, line.province_code, today)
     blockers = rules.check_cancellation(current.snapshot, values, today, channel)
+    blockers = where.with_stores(ctx.session, values, blockers, line.province_code, line.city)
     if blockers:
         codes = tuple(b.code for b in blockers)
-        record_refusal(ctx, line, channel, blockers, now)
+        record_refusal(ctx, line, channel, blockers, now, staff_login=staff_login)
         raise DomainError(
             "CANCELLATION_BLOCKED",
             "the line cannot be cancelled now: " + ", ".join(codes),
@@ -186,7 +195,9 @@ def cancel(
     if token is None:  # quoted_bill refuses a cancellation without a quote
         raise InvariantViolated("a cancellation got past its checks without a quote")
     with ctx.session.no_autoflush:
-        accepted = Accepted(line, target, bill, route, values, channel, request.quote_id, token)
+        accepted = Accepted(
+            line, target, bill, route, values, channel, request.quote_id, token, staff_login
+        )
         c = execute(ctx, accepted)
         return to_out(c, refund_status(ctx, c))
 

@@ -210,6 +210,10 @@ CATALOG: dict[str, ErrorKind] = {
         "此项须机主本人持证到柜台办理",
         "This needs the owner in person at the counter",
     ),
+    # refusal evidence (the notice of a refused cancellation)
+    "REFUSAL_NOT_FOUND": ErrorKind(
+        404, "Refusal not found", "未找到该拒绝销户记录", "No such refused cancellation"
+    ),
 }
 
 
