@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     # starts so, with a warning.
     notice_cert: Path | None = None
     notice_cert_password: SecretStr | None = None
-    operator_name: str = "xiaohu 沙箱运营商 (sandbox operator)"
+    operator_name: str = "xiaohu 沙箱运营商"  # the sandbox operator
     operator_service_phone: str = "10086"  # the operator's customer service number
 
     @model_validator(mode="after")

@@ -85,10 +85,10 @@ def render(data: NoticeData) -> bytes:
     pdf.add_page()
     pdf.set_font("cjk", "B", 22)
     pdf.set_text_color(*INK)
-    pdf.cell(0, 12, TITLE_ZH, new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 12, TITLE_ZH, new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.set_font("cjk", "", 11)
     pdf.set_text_color(*MUTED)
-    pdf.cell(0, 6, TITLE_EN, new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 6, TITLE_EN, new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.ln(4)
     pdf.rule()
 
@@ -127,28 +127,28 @@ def render(data: NoticeData) -> bytes:
 def _reason(pdf: BilingualPdf, number: int, reason: Reason) -> None:
     pdf.set_font("cjk", "B", 10.5)
     pdf.set_text_color(*INK)
-    pdf.multi_cell(0, 6, f"{number}. {reason.message}  [{reason.code}]", new_x="LMARGIN")
+    pdf.multi_cell(0, 6, f"{number}. {reason.message}  [{reason.code}]", new_x="LMARGIN", align="L")
     pdf.set_font("cjk", "", 8.5)
     pdf.set_text_color(*MUTED)
-    pdf.multi_cell(0, 5, reason.message_en, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, reason.message_en, new_x="LMARGIN", new_y="NEXT", align="L")
     text = remedy_text(reason.remedy)
     if text is not None:
         pdf.set_font("cjk", "", 10)
         pdf.set_text_color(*INK)
-        pdf.multi_cell(0, 6, f"解决办法：{text[0]}", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 6, f"解决办法：{text[0]}", new_x="LMARGIN", new_y="NEXT", align="L")
         pdf.set_font("cjk", "", 8.5)
         pdf.set_text_color(*MUTED)
-        pdf.multi_cell(0, 5, f"Remedy: {text[1]}", new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, f"Remedy: {text[1]}", new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.ln(2)
 
 
 def _paragraph(pdf: BilingualPdf, zh: str, en: str) -> None:
     pdf.set_font("cjk", "", 10)
     pdf.set_text_color(*INK)
-    pdf.multi_cell(0, 6, zh, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 6, zh, new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.set_font("cjk", "", 8.5)
     pdf.set_text_color(*MUTED)
-    pdf.multi_cell(0, 5, en, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, en, new_x="LMARGIN", new_y="NEXT", align="L")
     pdf.ln(2)
 
 
