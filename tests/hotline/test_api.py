@@ -169,7 +169,9 @@ def test_a_hotline_token_acts_on_its_line_only(api: Api, agent: str) -> None:
 
 
 def test_a_hotline_refusal_is_logged_as_the_agents(api: Api, agent: str, runtime: Runtime) -> None:
-    rec = line_record(province="11", bank_collection_pending=True)
+    rec = line_record(
+        province="11", bank_collection_pending=True, balance={"cash_fen": 30000, "gift_fen": 0}
+    )
     api.import_lines(rec)
     m = rec["msisdn"]
     api.tokens[m] = session_for(api, agent, m).json()["access_token"]
@@ -177,9 +179,13 @@ def test_a_hotline_refusal_is_logged_as_the_agents(api: Api, agent: str, runtime
     r = api.cancel(rec, check)
     assert r.status_code == 409 and r.json()["code"] == "CANCELLATION_BLOCKED"
     with runtime.sessions() as s:
-        refusal = s.scalars(select(Refusal).where(Refusal.codes.is_not(None))).all()
-        mine = [x for x in refusal if x.channel == "hotline"]
-        assert mine and mine[-1].staff_login == AGENT
+        rows = s.scalars(select(Refusal).where(Refusal.channel == "hotline")).all()
+        assert [x.staff_login for x in rows] == [AGENT]
+    # The caller's evidence, read with the same session token.
+    listed = api.client.get(f"/api/v1/lines/{m}/refusals", headers=api.auth(m)).json()
+    assert [(x["channel"], x["codes"]) for x in listed["refusals"]] == [
+        ("hotline", ["BANK_COLLECTION_PENDING"])
+    ]
 
 
 def test_the_hotline_keeps_the_online_document_rule(api: Api, agent: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from xiaohu.cancellation.rules import Blocker
@@ -45,5 +45,8 @@ def with_stores(
     ]
 
 
+_CITY = select(Line.city).where(Line.id == bindparam("line_id"))  # built once
+
+
 def line_city(session: Session, line_id: int) -> str | None:
-    return session.scalar(select(Line.city).where(Line.id == line_id))
+    return session.scalar(_CITY, {"line_id": line_id})
