@@ -58,6 +58,8 @@ API_ROUTERS = [
     "xiaohu.cancellation.remedies_api",
     "xiaohu.ledger.api",
     "xiaohu.audit.api",
+    "xiaohu.hotline.api",
+    "xiaohu.web.evidence",
 ]
 SANDBOX_ROUTERS = ["xiaohu.sandbox.api", "xiaohu.intake.sandbox_api", "xiaohu.sandbox.billing_api"]
 PAGE_ROUTERS = ["xiaohu.web.pages"]

@@ -88,19 +88,25 @@ def check_production(settings: Settings, sandboxed: list[str]) -> None:
     problem = settings.admin_problem()
     if problem is not None:
         raise ConfigurationError(problem)
-    if not sandboxed:
-        return
-    if not settings.allow_sandbox_gateways:
-        raise ConfigurationError(
-            f"{sandboxed[0]} selects a sandbox gateway, which XIAOHU_MODE=production refuses: "
-            "set it to the operator's adapter (module:Class), or "
-            "XIAOHU_ALLOW_SANDBOX_GATEWAYS=true for a staging system"
+    if settings.notice_cert is not None and not settings.notice_cert.is_file():
+        raise ConfigurationError(f"XIAOHU_NOTICE_CERT={settings.notice_cert} is not a file")
+    if sandboxed:
+        if not settings.allow_sandbox_gateways:
+            raise ConfigurationError(
+                f"{sandboxed[0]} selects a sandbox gateway, which XIAOHU_MODE=production "
+                "refuses: set it to the operator's adapter (module:Class), or "
+                "XIAOHU_ALLOW_SANDBOX_GATEWAYS=true for a staging system"
+            )
+        log.warning(
+            "PRODUCTION ON SANDBOX GATEWAYS (%s): nothing is really sent, paid or provisioned; "
+            "allowed by XIAOHU_ALLOW_SANDBOX_GATEWAYS=true, for staging only",
+            ", ".join(sandboxed),
         )
-    log.warning(
-        "PRODUCTION ON SANDBOX GATEWAYS (%s): nothing is really sent, paid or provisioned; "
-        "allowed by XIAOHU_ALLOW_SANDBOX_GATEWAYS=true, for staging only",
-        ", ".join(sandboxed),
-    )
+    if settings.notice_cert is None:  # said once the process is sure to start
+        log.warning(
+            "XIAOHU_NOTICE_CERT is not set: refusal notices are signed with a key derived from "
+            "XIAOHU_SECRET_KEY under a self-signed certificate; set the operator's PKCS#12 file"
+        )
 
 
 def deliver_outbox(runtime: Runtime, session: Session, now: dt.datetime, limit: int) -> int:

@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     # default follows the mode (`log_renderer`). Phone and ID numbers are masked in either.
     log_format: Literal["json", "console"] | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # The refusal notice (拒绝销户告知书): its signing certificate and key as a PKCS#12 file,
+    # and where a subscriber complains. Without a certificate the notice is signed with a key
+    # derived from the secret key under a self-signed certificate (`kit.signing`); production
+    # starts so, with a warning.
+    notice_cert: Path | None = None
+    notice_cert_password: SecretStr | None = None
+    operator_name: str = "xiaohu 沙箱运营商"  # the sandbox operator
+    operator_service_phone: str = "10086"  # the operator's customer service number
 
     @model_validator(mode="after")
     def _production_needs_a_key(self) -> Settings:
@@ -75,7 +83,13 @@ class Settings(BaseSettings):
         return self
 
     @field_validator(
-        "admin_token", "otp_client_limit", "token_client_limit", "log_format", mode="before"
+        "admin_token",
+        "otp_client_limit",
+        "token_client_limit",
+        "log_format",
+        "notice_cert",
+        "notice_cert_password",
+        mode="before",
     )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:

@@ -38,8 +38,8 @@ class Accepted:
     channel: str
     quote_id: str
     token: quotes.QuoteToken
-    store_code: str | None = None  # the store channel: where, and by whom
-    staff_login: str | None = None
+    store_code: str | None = None  # the store channel: where
+    staff_login: str | None = None  # who handled it: the clerk, or the hotline agent
     evidence: dict[str, object] | None = None  # what the clerk saw (documents, masked)
 
 

@@ -47,8 +47,8 @@ def cancellation_check(msisdn: str, request: Request) -> JSONResponse:
     # document sent as it is (the shape of CheckOut, which the tests hold it to) without a
     # second validation by the response model.
     with _unit_of_work(request) as ctx:
-        require_line(msisdn, bearer_claims(request, ctx))
-        return JSONResponse(service.check_json(ctx, msisdn))
+        claims = require_line(msisdn, bearer_claims(request, ctx))
+        return JSONResponse(service.check_json(ctx, msisdn, channel=claims.channel))
 
 
 @router.post(
@@ -78,10 +78,15 @@ def cancellation_check(msisdn: str, request: Request) -> JSONResponse:
 def create_cancellation(body: CancellationRequest, request: Request) -> JSONResponse:
     # The unit of work entered inline, as for the check: one thread-pool hop, not four.
     with _unit_of_work(request) as ctx:
-        require_same_line(bearer_claims(request, ctx), body.msisdn)
+        claims = bearer_claims(request, ctx)
+        require_same_line(claims, body.msisdn)
 
         def work() -> tuple[int, Any]:
-            return 201, service.cancel(ctx, body.msisdn, body).model_dump(mode="json")
+            # A hotline token: the agent who heard the caller is the cancellation's staff.
+            out = service.cancel(
+                ctx, body.msisdn, body, channel=claims.channel, staff_login=claims.agent_login
+            )
+            return 201, out.model_dump(mode="json")
 
         # Blocked: the refusal is logged and kept (keep_writes); the key is released.
         return run_idempotent(

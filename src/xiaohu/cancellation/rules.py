@@ -107,6 +107,9 @@ class Notice:
 
 
 Blocker = Notice
+# Where the owner is not seen: the hotline takes the online factors, so the online channel's
+# document rule (`online_id_types`) holds for it too.
+REMOTE_CHANNELS = ("online", "hotline")
 
 
 class CancellationStatus(StrEnum):
@@ -152,8 +155,6 @@ class AtCounter:
     store_kind: str
     kinds_allowed: tuple[str, ...]
     in_person: bool
-    stores_that_can: tuple[dict[str, Any], ...] = ()
-    stores_href: str | None = None
 
     @property
     def may_cancel(self) -> bool:
@@ -383,7 +384,7 @@ def check_cancellation(
                 remedy={"action": "wait", "method": None, "href": None},
             )
         )
-    if channel == "online" and snap.id_type not in values.online_id_types:
+    if channel in REMOTE_CHANNELS and snap.id_type not in values.online_id_types:
         doc = ID_TYPE_NAMES.get(snap.id_type, snap.id_type)
         out.append(
             Notice(
@@ -404,20 +405,14 @@ def check_cancellation(
 
 
 def _partner_store(counter: AtCounter) -> Blocker:
-    """A store whose kind the province's policy does not let cancel (a partner hall): the
-    stores that can, nearest first, and the search that lists them all."""
+    """A store whose kind the province's policy does not let cancel (a partner hall)."""
     return Notice(
         "CHANNEL_NOT_ALLOWED",
         "本厅（合作营业厅）不能办理销户，请到以下自有营业厅办理。",
         "This store (a partner hall) cannot cancel lines; any of the own stores below can.",
         details={"channel": "store", "store_code": counter.store_code, "kind": counter.store_kind},
-        remedy={
-            "action": "visit_store",
-            "method": "GET",
-            "href": counter.stores_href,
-            "stores": list(counter.stores_that_can),
-            "channels": ["store"],
-        },
+        # `cancellation.where` adds the stores that can, nearest first, and their search
+        remedy={**_store_visit([], "channel"), "channels": ["store"]},
     )
 
 

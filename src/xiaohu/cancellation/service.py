@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from xiaohu.audit.service import line_event
 from xiaohu.billing.models import Refund
-from xiaohu.cancellation import quotes, rules, snapshot
+from xiaohu.cancellation import quotes, rules, snapshot, where
 from xiaohu.cancellation.acceptance import (
     Accepted,
     lock_lines,
@@ -79,6 +79,9 @@ def check_json(
     values = policy_values(ctx, snap.province_code, today)
     bill = rules.price(snap, values, today)
     blockers = rules.check_cancellation(snap, values, today, channel, bill, counter)
+    if where.needs_store(blockers):  # off the hot path: only a line that needs a store
+        city = where.line_city(ctx.session, snap.line_id)
+        blockers = where.with_stores(ctx.session, values, blockers, snap.province_code, city)
     warnings = rules.warnings(snap, values, bill, cycle_closes_on(today))
     token = quotes.issue(
         ctx.settings.key,
@@ -186,6 +189,7 @@ def cancel(
     today = local_date(now)
     values = policy_values(ctx, line.province_code, today)
     blockers = rules.check_cancellation(current.snapshot, values, today, channel, None, counter)
+    blockers = where.with_stores(ctx.session, values, blockers, line.province_code, line.city)
     store_code = counter.store_code if counter else None
     if blockers:
         codes = tuple(b.code for b in blockers)

@@ -40,7 +40,6 @@ from xiaohu.notifications.service import order_provisioning
 from xiaohu.principals import StaffClaims
 from xiaohu.runtime import Context
 from xiaohu.staff.deps import require_province
-from xiaohu.stores import directory
 from xiaohu.stores.models import Store
 
 CHANNEL = "store"
@@ -98,21 +97,15 @@ def documents_seen(
 
 
 def at_counter(ctx: Context, store: Store, line: Line, seen: rules.SeenDocuments) -> AtCounter:
-    """The store's side of the check, under the line's home province's policy."""
+    """The store's side of the check, under the line's home province's policy. (A partner
+    hall's refusal names the stores that can through `cancellation.where`, as every
+    store-visit remedy does.)"""
     values = policy_values(ctx, line.province_code, local_date(ctx.now()))
-    allowed = tuple(values.store_kinds_allowed)
-    alternatives: tuple[dict[str, Any], ...] = ()
-    if store.kind not in allowed:
-        alternatives = tuple(
-            directory.that_can_cancel(ctx.session, values, line.province_code, line.city)
-        )
     return AtCounter(
         store_code=store.code,
         store_kind=store.kind,
-        kinds_allowed=allowed,
+        kinds_allowed=tuple(values.store_kinds_allowed),
         in_person=seen.in_person,
-        stores_that_can=alternatives,
-        stores_href=directory.search_href(line.province_code, line.city),
     )
 
 

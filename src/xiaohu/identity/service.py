@@ -234,13 +234,25 @@ def record_failure(
     )
 
 
-def sign_in(ctx: Context, msisdn: str, otp: str, service_password: str) -> IssuedToken:
-    """Check both factors and issue a bearer token for this line only.
+@dataclass(frozen=True)
+class Verified:
+    """A line whose code and service password were just read back correctly."""
+
+    line: Line
+    policy: Values
+    password_rehashed: bool  # an imported hash upgraded on the way
+
+
+def verify_factors(ctx: Context, msisdn: str, otp: str, service_password: str) -> Verified:
+    """The one check of the SMS code and the service password, for every channel that takes
+    them (the subscriber's own sign-in, a hotline agent hearing them read back), so both share
+    the line's failure count and lock-out: five wrong tries lock the line whoever typed them.
 
     Raises VERIFICATION_FAILED / VERIFICATION_LOCKED after recording the failure (flushed),
     with `keep_writes=True`: the unit of work commits the count and lock-out with the answer.
     Only a try against a live code counts; without one it is OTP_NOT_REQUESTED, not counted.
-    """
+    On success the code is spent, the count starts afresh and an imported password hash is
+    upgraded; the line stays locked for the caller's transaction."""
     line = _signable_line(ctx, msisdn)
     if line is None:  # no code was sent to it: the same answer as a number with none asked
         raise _not_requested(msisdn)
@@ -257,28 +269,48 @@ def sign_in(ctx: Context, msisdn: str, otp: str, service_password: str) -> Issue
         raise record_failure(ctx, line, state, policy, reason, now)
     state.otp_hash = None  # one use
     state.otp_expires_at = None
-    return signed_in(ctx, line, state, service_password, policy, "online")
+    return Verified(line, policy, factors_passed(line, state, service_password, now))
 
 
-def signed_in(
-    ctx: Context, line: Line, state: SignInState, password: str, policy: Values, channel: str
-) -> IssuedToken:
-    """Both factors passed: the count starts afresh, an imported password hash is upgraded,
-    and a token for this line is issued."""
-    now = ctx.now()
+def factors_passed(line: Line, state: SignInState, password: str, now: dt.datetime) -> bool:
+    """The count starts afresh and an imported password hash is upgraded (True if it was)."""
     state.failures = 0
     stored = line.service_password_hash
     upgraded = stored is not None and passwords.needs_upgrade(stored)
     if upgraded:
         line.service_password_hash = passwords.hash_password(password)
         line.updated_at = now
+    return upgraded
+
+
+def sign_in(ctx: Context, msisdn: str, otp: str, service_password: str) -> IssuedToken:
+    """Check both factors (`verify_factors`) and issue a bearer token for this line only."""
+    verified = verify_factors(ctx, msisdn, otp, service_password)
+    return issue_line_token(
+        ctx, verified.line, verified.policy, "online", verified.password_rehashed
+    )
+
+
+def signed_in(
+    ctx: Context, line: Line, state: SignInState, password: str, policy: Values, channel: str
+) -> IssuedToken:
+    """Both factors passed (another way in, `signin.reference`): the count starts afresh, an
+    imported password hash is upgraded, and a token for this line is issued."""
+    upgraded = factors_passed(line, state, password, ctx.now())
+    return issue_line_token(ctx, line, policy, channel, upgraded)
+
+
+def issue_line_token(
+    ctx: Context, line: Line, policy: Values, channel: str, password_rehashed: bool
+) -> IssuedToken:
+    now = ctx.now()
     token = tokens.issue(ctx.settings.key, line.id, line.msisdn, now, policy.token_ttl_seconds)
     line_event(
         ctx,
         "auth.signed_in",
         line.msisdn,
         line.province_code,
-        {"channel": channel, "password_rehashed": upgraded},
+        {"channel": channel, "password_rehashed": password_rehashed},
         at=now,
     )
     ctx.session.flush()

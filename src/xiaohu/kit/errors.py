@@ -217,6 +217,10 @@ CATALOG: dict[str, ErrorKind] = {
         "号码不处于该柜台业务可处理的状态",
         "The line is not in the state this counter action clears",
     ),
+    # refusal evidence (the notice of a refused cancellation)
+    "REFUSAL_NOT_FOUND": ErrorKind(
+        404, "Refusal not found", "未找到该拒绝销户记录", "No such refused cancellation"
+    ),
 }
 
 

@@ -163,8 +163,11 @@ ACCENT = (11, 94, 120)
 RULE = (214, 221, 228)
 
 
-class _Receipt(FPDF):
-    def __init__(self, face: FontFace) -> None:
+class BilingualPdf(FPDF):
+    """An A4 page in Chinese with English beside (the receipt, the refusal notice): the CJK
+    font embedded, the house colours, labelled fields."""
+
+    def __init__(self, face: FontFace, title: str = TITLE) -> None:
         super().__init__(format="A4", unit="mm")
         self.set_margins(20, 18, 20)
         self.set_auto_page_break(auto=True, margin=18)
@@ -173,7 +176,7 @@ class _Receipt(FPDF):
         self.add_font(
             "cjk", "B", str((bold or face).path), collection_font_number=(bold or face).index
         )
-        self.set_title(" ".join(both(TITLE)))
+        self.set_title(" ".join(both(title)))
         self.set_creator("xiaohu")
         self.set_lang("zh-CN")
 
@@ -183,7 +186,9 @@ class _Receipt(FPDF):
         self.ln(3)
 
     def heading(self, message: str) -> None:
-        zh, en = both(message)
+        self.heading_pair(*both(message))
+
+    def heading_pair(self, zh: str, en: str) -> None:
         self.ln(2)
         self.set_font("cjk", "B", 12)
         self.set_text_color(*ACCENT)
@@ -216,7 +221,7 @@ class _Receipt(FPDF):
 
 def render(data: ReceiptData) -> bytes:
     """The receipt as PDF bytes (A4, Chinese with English labels)."""
-    pdf = _Receipt(find_cjk_font())
+    pdf = BilingualPdf(find_cjk_font())
     pdf.add_page()
     pdf.set_font("cjk", "B", 22)
     pdf.set_text_color(*INK)
