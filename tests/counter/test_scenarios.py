@@ -173,7 +173,7 @@ def test_a_small_partner_hall_refuses_and_lists_the_halls_that_can(
     codes = [s["code"] for s in blocker["remedy"]["stores"]]
     assert codes == [STORE, "11-BJ-0002"]  # the flagship first; never the partner itself
     assert all(s["can_cancel"] for s in blocker["remedy"]["stores"])
-    assert blocker["remedy"]["href"].startswith("/api/v1/stores?province_code=11")
+    assert blocker["remedy"]["stores_href"].startswith("/api/v1/stores?province_code=11")
 
     r = at.cancel(rec, check)
     assert r.status_code == 409, r.text

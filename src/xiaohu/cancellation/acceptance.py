@@ -61,6 +61,19 @@ def lock_lines(ctx: Context, msisdn: str, other: str | None) -> tuple[Line, Line
     return line, locked[other]
 
 
+def cash_needs_a_counter(request: CancellationRequest, store_code: str | None) -> None:
+    """A cash refund is handed over from a store's drawer: refused at once anywhere else
+    (online, the hotline), before the line is locked or its blockers read, because no remedy
+    makes it possible there."""
+    if request.refund_route.kind == "cash" and store_code is None:
+        raise DomainError(
+            "REFUND_ROUTE_INVALID",
+            "a cash refund is paid only at a store's counter; choose original, bank_card or "
+            "transfer",
+            errors=[{"field": "refund_route.kind", "reason": "cash only at a store"}],
+        )
+
+
 def refund_route(
     line: Line,
     target: Line | None,
@@ -70,13 +83,7 @@ def refund_route(
     store_code: str | None = None,
 ) -> RefundRoute:
     r = request.refund_route
-    if r.kind == "cash":  # handed over from the drawer: only where there is one
-        if store_code is None:
-            raise DomainError(
-                "REFUND_ROUTE_INVALID",
-                "a cash refund is paid only at a store's counter; choose one of "
-                + ", ".join(values.refund_routes),
-            )
+    if r.kind == "cash" and store_code is not None:  # `cash_needs_a_counter` passed
         return RefundRoute(RefundRouteKind.CASH, store_code=store_code)
     if r.kind not in values.refund_routes:
         raise DomainError(

@@ -25,6 +25,7 @@ from xiaohu.billing.models import Refund
 from xiaohu.cancellation import quotes, rules, snapshot, where
 from xiaohu.cancellation.acceptance import (
     Accepted,
+    cash_needs_a_counter,
     lock_lines,
     quoted_bill,
     refund_route,
@@ -171,6 +172,7 @@ def cancel(
     row and the refusal name the store and the clerk, a cash refund comes out of its drawer,
     and `evidence` (the documents seen, masked) goes into the audit event."""
     route_in = request.refund_route
+    cash_needs_a_counter(request, counter.store_code if counter else None)
     other = route_in.to_msisdn if route_in.kind == "transfer" else None
     line, target = lock_lines(ctx, msisdn, other)
     now = ctx.now()
