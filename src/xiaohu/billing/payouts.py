@@ -73,8 +73,9 @@ def refund_to_route(
     at: dt.datetime,
 ) -> dict[str, object] | None:
     """Record a refund (at cancellation or at the true-up) to its route, one Core insert; the
-    ledger legs are the caller's. A transfer to another line is done here (`paid`); a payout
-    is owed (`pending`) and its order is returned for the caller's outbox write."""
+    ledger legs are the caller's. A transfer to another line or cash from a store's drawer is
+    done here (`paid`); a payout is owed (`pending`) and its order is returned for the
+    caller's outbox write."""
     refund_id = new_id()
     stored = route.as_dict()
     session.connection().execute(
@@ -87,11 +88,12 @@ def refund_to_route(
             "kind": kind,
             "amount_fen": amount_fen,
             "route": stored,
-            "status": RefundStatus.PAID if route.is_transfer else RefundStatus.PENDING,
+            "status": RefundStatus.PAID if route.paid_at_once else RefundStatus.PENDING,
             "created_at": at,
+            "paid_at": at if route.is_cash else None,
         },
     )
-    if route.is_transfer:
+    if route.paid_at_once:
         return None
     return payout_order(refund_id, msisdn, amount_fen, stored)
 

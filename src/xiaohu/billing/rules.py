@@ -51,13 +51,15 @@ class RefundRouteKind(StrEnum):
     ORIGINAL = "original"  # back the way the money came (the line's payment route)
     BANK_CARD = "bank_card"
     TRANSFER = "transfer"  # to another active line of the same owner
+    CASH = "cash"  # handed over from a store's drawer at the counter (store channel only)
 
 
 @dataclass(frozen=True)
 class RefundRoute:
     """Where a refund goes. Stored as JSON on the cancellation and the refund (`as_dict`), in
     a shape per kind: transfer {to_msisdn, to_line_id}, bank card {account (masked)}, original
-    {method, account} or, for a transfer whose line has since gone, {method, fallback_from}."""
+    {method, account} or, for a transfer whose line has since gone, {method, fallback_from};
+    cash {store_code} (the drawer it was paid from)."""
 
     kind: RefundRouteKind
     to_msisdn: str | None = None
@@ -65,10 +67,21 @@ class RefundRoute:
     account: str | None = None
     method: str | None = None
     fallback_from: str | None = None
+    store_code: str | None = None
 
     @property
     def is_transfer(self) -> bool:
         return self.kind is RefundRouteKind.TRANSFER
+
+    @property
+    def is_cash(self) -> bool:
+        return self.kind is RefundRouteKind.CASH
+
+    @property
+    def paid_at_once(self) -> bool:
+        """Paid when the cancellation commits (no payout to wait for): a transfer to another
+        line, or cash from the drawer."""
+        return self.is_transfer or self.is_cash
 
     def as_dict(self) -> dict[str, object]:
         kind = str(self.kind)
@@ -76,6 +89,8 @@ class RefundRoute:
             return {"kind": kind, "to_msisdn": self.to_msisdn, "to_line_id": self.to_line_id}
         if self.kind is RefundRouteKind.BANK_CARD:
             return {"kind": kind, "account": self.account}
+        if self.kind is RefundRouteKind.CASH:
+            return {"kind": kind, "store_code": self.store_code}
         if self.fallback_from is not None:
             return {"kind": kind, "method": self.method, "fallback_from": self.fallback_from}
         return {"kind": kind, "method": self.method, "account": self.account}
@@ -94,6 +109,7 @@ class RefundRoute:
             account=text("account"),
             method=text("method"),
             fallback_from=text("fallback_from"),
+            store_code=text("store_code"),
         )
 
 

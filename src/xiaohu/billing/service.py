@@ -30,6 +30,7 @@ from xiaohu.lines.models import Line
 from xiaohu.lines.service import get_line, lock_line
 from xiaohu.notifications.service import order_provisioning, send_sms
 from xiaohu.runtime import Context
+from xiaohu.stores.models import drawer_account
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,33 @@ class ChargeResult:
     from_cash: int
     from_gift: int
     unpaid: int = 0  # left in receivables: the caller bills it (a final bill) or refuses
+
+
+@dataclass(frozen=True)
+class PaymentSource:
+    """Where a payment comes from: online through the gateway (the default), or at a store's
+    counter, in cash (into the store's drawer, no gateway) or by card (through the gateway),
+    taken by a clerk. The payment row records the store, the method and the clerk."""
+
+    method: str = "sandbox"  # online: a label for the log; at a store: cash | card
+    store_code: str | None = None
+    staff_login: str | None = None
+
+    @property
+    def is_cash(self) -> bool:
+        return self.store_code is not None and self.method == "cash"
+
+    @property
+    def debit_account(self) -> str:
+        """Where the money arrives: the store's drawer for cash, else the gateway's clearing."""
+        return (
+            drawer_account(self.store_code)
+            if self.store_code and self.is_cash
+            else (GATEWAY_CLEARING)
+        )
+
+
+ONLINE = PaymentSource()
 
 
 @dataclass
@@ -97,10 +125,19 @@ def require_amount(amount_fen: object) -> int:
 
 
 def take_payment(
-    ctx: Context, line: Line, amount_fen: int, *, idempotency_key: str, purpose: str
+    ctx: Context,
+    line: Line,
+    amount_fen: int,
+    *,
+    idempotency_key: str,
+    purpose: str,
+    source: PaymentSource = ONLINE,
 ) -> TakenPayment:
     """Charge the gateway and record the Payment row (no ledger posting: the caller decides
-    where the money goes). Declined: `PAYMENT_DECLINED`, nothing written."""
+    where the money goes). Declined: `PAYMENT_DECLINED`, nothing written. Cash at a counter
+    has no gateway: the clerk took the notes, so the row is recorded at once."""
+    if source.is_cash:
+        return _record(ctx, line, amount_fen, "store_drawer", None, purpose, source)
     gateway = gateway_of(ctx)
     try:
         result = gateway.charge(amount_fen, line.msisdn, idempotency_key)
@@ -118,19 +155,40 @@ def take_payment(
     ).first()
     if earlier is not None:  # the same charge, already recorded: never count it twice
         return TakenPayment(earlier, result, replayed=True)
+    name = getattr(gateway, "name", "external")
+    taken = _record(ctx, line, amount_fen, name, result.gateway_ref, purpose, source)
+    return TakenPayment(taken.payment, result)
+
+
+def _record(
+    ctx: Context,
+    line: Line,
+    amount_fen: int,
+    gateway: str,
+    gateway_ref: str | None,
+    purpose: str,
+    source: PaymentSource,
+) -> TakenPayment:
+    """The Payment row of money received, and its audit event."""
     payment = Payment(
         id=new_id(),
         line_id=line.id,
         province_code=line.province_code,
         amount_fen=amount_fen,
-        gateway=getattr(gateway, "name", "external"),
-        gateway_ref=result.gateway_ref,
+        gateway=gateway,
+        gateway_ref=gateway_ref,
         status="succeeded",
         applied=[],
         created_at=ctx.now(),
+        store_code=source.store_code,
+        method=source.method if source.store_code else None,
+        staff_login=source.staff_login,
     )
     ctx.session.add(payment)
     ctx.session.flush()
+    at_store = (
+        {"store_code": source.store_code, "method": source.method} if source.store_code else {}
+    )
     line_event(
         ctx,
         "payment.received",
@@ -139,11 +197,12 @@ def take_payment(
         {
             "payment_id": payment.id,
             "amount_fen": amount_fen,
-            "gateway_ref": result.gateway_ref,
+            "gateway_ref": gateway_ref,
             "purpose": purpose,
+            **at_store,
         },
     )
-    return TakenPayment(payment, result)
+    return TakenPayment(payment, GatewayResult("succeeded", gateway_ref))
 
 
 def pay(
@@ -154,10 +213,13 @@ def pay(
     idempotency_key: str | None = None,
     method: str = "sandbox",
     bills_only: bool = False,
+    source: PaymentSource | None = None,
 ) -> PaymentResult:
     """Pay into a line: cash in, then oldest unpaid bills first; the rest stays as cash. A line
     suspended for arrears is reactivated once nothing is owed. `bills_only` (a payment made
-    with another line's token): only what the line owes, never a top-up of its cash."""
+    with another line's token): only what the line owes, never a top-up of its cash. `source`:
+    online by default; at a store's counter, cash goes into its drawer (`PaymentSource`)."""
+    source = source or PaymentSource(method=method)
     amount = require_amount(amount_fen)
     line = lock_line(ctx.session, msisdn)
     if bills_only:
@@ -166,8 +228,10 @@ def pay(
     # (nothing was stored), so a retry under it with another amount is another charge.
     key = f"pay:{msisdn}:{idempotency_key or new_id()}:{amount}"
     if line.status == "cancelled":
-        return pay_closed_account(ctx, line, amount, key=key, method=method)
-    taken = take_payment(ctx, line, amount, idempotency_key=key, purpose=f"payment:{method}")
+        return pay_closed_account(ctx, line, amount, key=key, source=source)
+    taken = take_payment(
+        ctx, line, amount, idempotency_key=key, purpose=f"payment:{source.method}", source=source
+    )
     if taken.replayed:
         return PaymentResult(taken.payment.id, list(taken.payment.applied), line.cash_fen)
     now = ctx.now()
@@ -176,7 +240,7 @@ def pay(
         ctx.session,
         "payment.received",
         [
-            debit(GATEWAY_CLEARING, amount),
+            debit(source.debit_account, amount),
             credit(f"subscriber_cash:{p}", amount, line.id),
         ],
         at=now,
@@ -203,14 +267,21 @@ def pay(
 
 
 def pay_closed_account(
-    ctx: Context, line: Line, amount_fen: int, *, key: str, method: str
+    ctx: Context, line: Line, amount_fen: int, *, key: str, source: PaymentSource = ONLINE
 ) -> PaymentResult:
     """Pay what a cancelled line still owes (a true-up's shortfall): accepted up to the unpaid
     bills, never more, and straight to them (Dr gateway_clearing / Cr receivables), so no
     cash ever appears on a line that is gone. More than it owes: `PAYMENT_EXCEEDS_OWED`,
     refused before the gateway is charged. No SMS: a cancelled number receives none."""
     refuse_above_owed(ctx, line, amount_fen, "is cancelled")
-    taken = take_payment(ctx, line, amount_fen, idempotency_key=key, purpose=f"payment:{method}")
+    taken = take_payment(
+        ctx,
+        line,
+        amount_fen,
+        idempotency_key=key,
+        purpose=f"payment:{source.method}",
+        source=source,
+    )
     if taken.replayed:
         return PaymentResult(taken.payment.id, list(taken.payment.applied), line.cash_fen)
     bills = ctx.session.scalars(
@@ -232,7 +303,7 @@ def pay_closed_account(
     post(
         ctx.session,
         "payment.received",
-        [debit(GATEWAY_CLEARING, amount_fen), credit(f"receivables:{p}", amount_fen, line.id)],
+        [debit(source.debit_account, amount_fen), credit(f"receivables:{p}", amount_fen, line.id)],
         at=ctx.now(),
         ref=taken.payment.id,
         memo="closed_account",

@@ -38,6 +38,9 @@ class Accepted:
     channel: str
     quote_id: str
     token: quotes.QuoteToken
+    store_code: str | None = None  # the store channel: where, and by whom
+    staff_login: str | None = None
+    evidence: dict[str, object] | None = None  # what the clerk saw (documents, masked)
 
 
 def lock_lines(ctx: Context, msisdn: str, other: str | None) -> tuple[Line, Line | None]:
@@ -64,8 +67,17 @@ def refund_route(
     request: CancellationRequest,
     values: Values,
     loaded: snapshot.Loaded,
+    store_code: str | None = None,
 ) -> RefundRoute:
     r = request.refund_route
+    if r.kind == "cash":  # handed over from the drawer: only where there is one
+        if store_code is None:
+            raise DomainError(
+                "REFUND_ROUTE_INVALID",
+                "a cash refund is paid only at a store's counter; choose one of "
+                + ", ".join(values.refund_routes),
+            )
+        return RefundRoute(RefundRouteKind.CASH, store_code=store_code)
     if r.kind not in values.refund_routes:
         raise DomainError(
             "REFUND_ROUTE_INVALID",

@@ -272,8 +272,11 @@ def _late_bill(ctx: Context, c: Cancellation, line: Line, amount: int, paid: int
 
 def _payout_route(ctx: Context, c: Cancellation) -> RefundRoute:
     """The route of the refund at cancellation; a transfer to a line that has since been
-    cancelled falls back to the original payment route."""
+    cancelled falls back to the original payment route, and so does cash (nobody stands at
+    the counter when the cycle closes: the reserve goes back through the gateway)."""
     route = RefundRoute.from_dict(c.route)
+    if route.is_cash:
+        return RefundRoute(RefundRouteKind.ORIGINAL, method="gateway", fallback_from="cash")
     if route.is_transfer and _transfer_target(ctx, route) is None:
         return RefundRoute(RefundRouteKind.ORIGINAL, method="gateway", fallback_from="transfer")
     return route

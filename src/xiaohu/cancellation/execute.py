@@ -36,6 +36,7 @@ from xiaohu.lines.models import Line, LineStatus
 from xiaohu.notifications.service import enqueue_many, provisioning_message, sms_message
 from xiaohu.numbers import service as numbers
 from xiaohu.runtime import Context
+from xiaohu.stores.models import drawer_account
 
 REFUND_KIND = "cancellation.refund"
 
@@ -65,6 +66,8 @@ def execute(ctx: Context, accepted: Accepted) -> Cancellation:
         "province_code": p,
         "handling_province_code": p,
         "channel": channel,
+        "store_code": accepted.store_code,
+        "staff_login": accepted.staff_login,
         "status": CancellationStatus.CANCELLED,
         "account_status": AccountStatus.SETTLING,
         "quote_id": accepted.quote_id,
@@ -94,6 +97,8 @@ def execute(ctx: Context, accepted: Accepted) -> Cancellation:
         to_leg = credit(f"subscriber_cash:{target.province_code}", refund_now, target.id)
         target.cash_fen += refund_now
         target.updated_at = now
+    elif route.is_cash and route.store_code:  # handed over from the drawer, at once
+        to_leg = credit(drawer_account(route.store_code), refund_now)
     else:  # owed until the gateway confirms the payout (`billing.payouts`)
         to_leg = payable_leg(p, refund_now, line.id)
     post_many(
@@ -187,6 +192,8 @@ def execute(ctx: Context, accepted: Accepted) -> Cancellation:
             "reserve_fen": reserve,
             "route": str(route.kind),
             "undo_until": c.undo_until.isoformat(),
+            **({"store_code": accepted.store_code} if accepted.store_code else {}),
+            **({"documents_seen": accepted.evidence} if accepted.evidence else {}),
         },
         at=now,
     )

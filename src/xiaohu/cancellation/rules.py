@@ -142,6 +142,33 @@ def undo_open(c: UndoState, now: dt.datetime) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class AtCounter:
+    """The store channel's side of the check: which kind of store handles the line, whether
+    the owner stands at the counter in person (not a proxy), and the stores that may cancel
+    (`stores.directory`), for a store that may not."""
+
+    store_code: str
+    store_kind: str
+    kinds_allowed: tuple[str, ...]
+    in_person: bool
+    stores_that_can: tuple[dict[str, Any], ...] = ()
+    stores_href: str | None = None
+
+    @property
+    def may_cancel(self) -> bool:
+        return self.store_kind in self.kinds_allowed
+
+
+def _store_href(msisdn: str, tail: str) -> str:
+    return f"/api/v1/store/lines/{msisdn}/{tail}"
+
+
+def _at_counter(action: str, href: str, bring: list[str]) -> dict[str, Any]:
+    """A remedy the clerk carries out at once, with the owner in front of them."""
+    return {"action": action, "method": "POST", "href": href, "where": "counter", "bring": bring}
+
+
 def _line_href(msisdn: str, tail: str) -> str:
     return f"/api/v1/lines/{msisdn}/{tail}"
 
@@ -246,8 +273,10 @@ def check_cancellation(
     today: dt.date,
     channel: str,
     bill: FinalBill | None = None,
+    counter: AtCounter | None = None,
 ) -> list[Blocker]:
-    """Every blocker that applies, in a stable order; an empty list means the line may go."""
+    """Every blocker that applies, in a stable order; an empty list means the line may go.
+    `counter`: the store handling it (store channel), which may clear some blockers at once."""
     m = snap.msisdn
     out: list[Blocker] = []
     if snap.status == "cancelled":
@@ -261,23 +290,34 @@ def check_cancellation(
     bill = bill or price(snap, values, today)
 
     out.extend(_arrears_blockers(snap, values, bill))
+    owner_here = counter is not None and counter.in_person
     if snap.status in ABNORMAL_STATES:
+        remedy = _store_visit(["owner's ID document (original)"], snap.status)
+        if owner_here and snap.status == "lost":  # 挂失 is lifted by the owner in person
+            remedy = _at_counter(
+                "lift_lost_state", _store_href(m, "lost-state/lift"), ["owner's ID (original)"]
+            )
         out.append(
             Notice(
                 "ABNORMAL_STATE",
                 f"号码处于{ABNORMAL_STATES[snap.status]}状态，需本人持证件到营业厅办理。",
                 f"The line is in state {snap.status}; the owner must visit a store with the ID.",
                 details={"state": snap.status},
-                remedy=_store_visit(["owner's ID document (original)"], snap.status),
+                remedy=remedy,
             )
         )
     if not snap.real_name_verified:
+        remedy = _store_visit(["owner's ID document (original)"], "real-name registration")
+        if owner_here:
+            remedy = _at_counter(
+                "register_real_name", _store_href(m, "real-name"), ["owner's ID (original)"]
+            )
         out.append(
             Notice(
                 "NOT_REAL_NAME",
                 "号码未完成实名登记，请机主持有效证件到营业厅办理。",
                 "The line was never real-name verified; the owner must visit a store with the ID.",
-                remedy=_store_visit(["owner's ID document (original)"], "real-name registration"),
+                remedy=remedy,
             )
         )
     out.extend(_contract_blockers(snap, values, today))
@@ -358,7 +398,27 @@ def check_cancellation(
                 },
             )
         )
+    if counter is not None and not counter.may_cancel:
+        out.append(_partner_store(counter))
     return out
+
+
+def _partner_store(counter: AtCounter) -> Blocker:
+    """A store whose kind the province's policy does not let cancel (a partner hall): the
+    stores that can, nearest first, and the search that lists them all."""
+    return Notice(
+        "CHANNEL_NOT_ALLOWED",
+        "本厅（合作营业厅）不能办理销户，请到以下自有营业厅办理。",
+        "This store (a partner hall) cannot cancel lines; any of the own stores below can.",
+        details={"channel": "store", "store_code": counter.store_code, "kind": counter.store_kind},
+        remedy={
+            "action": "visit_store",
+            "method": "GET",
+            "href": counter.stores_href,
+            "stores": list(counter.stores_that_can),
+            "channels": ["store"],
+        },
+    )
 
 
 def _contract_blockers(snap: LineSnapshot, values: Values, today: dt.date) -> list[Blocker]:

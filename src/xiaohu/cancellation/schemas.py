@@ -90,7 +90,9 @@ class RefundRouteIn(BaseModel):
         },
     )
 
-    kind: Literal["original", "bank_card", "transfer"]
+    # cash: handed over from a store's drawer, on the store channel only (elsewhere the
+    # service answers REFUND_ROUTE_INVALID)
+    kind: Literal["original", "bank_card", "transfer", "cash"]
     account: str | None = Field(
         None,
         max_length=100,

@@ -59,10 +59,16 @@ def receipt_url(cancellation_id: str) -> str:
 # --- the check -------------------------------------------------------------------------
 
 
-def check_json(ctx: Context, msisdn: str, *, channel: str = "online") -> dict[str, Any]:
+def check_json(
+    ctx: Context,
+    msisdn: str,
+    *,
+    channel: str = "online",
+    counter: rules.AtCounter | None = None,
+) -> dict[str, Any]:
     """The check as the JSON document the API answers (the shape of `CheckOut`), built
     without a Pydantic round trip: every blocker, the warnings and a signed quote valid
-    `quote_valid_minutes`. Reads only."""
+    `quote_valid_minutes`. Reads only. `counter`: the store handling it (store channel)."""
     loaded = snapshot.load_by_msisdn(ctx.session, msisdn)
     snap = loaded.snapshot
     if snap.status == LineStatus.CANCELLED:
@@ -72,7 +78,7 @@ def check_json(ctx: Context, msisdn: str, *, channel: str = "online") -> dict[st
     today = local_date(now)
     values = policy_values(ctx, snap.province_code, today)
     bill = rules.price(snap, values, today)
-    blockers = rules.check_cancellation(snap, values, today, channel, bill)
+    blockers = rules.check_cancellation(snap, values, today, channel, bill, counter)
     warnings = rules.warnings(snap, values, bill, cycle_closes_on(today))
     token = quotes.issue(
         ctx.settings.key,
@@ -145,13 +151,22 @@ def record_refusal(
 
 
 def cancel(
-    ctx: Context, msisdn: str, request: CancellationRequest, *, channel: str = "online"
+    ctx: Context,
+    msisdn: str,
+    request: CancellationRequest,
+    *,
+    channel: str = "online",
+    counter: rules.AtCounter | None = None,
+    staff_login: str | None = None,
+    evidence: dict[str, Any] | None = None,
 ) -> CancellationOut:
     """Cancel the line at the quoted amounts, in the caller's transaction.
 
     Blocked: the refusal is logged (the subscriber's evidence) and CANCELLATION_BLOCKED raised
     with `keep_writes=True`. Nothing before the block check writes (locks and reads only), so
-    what the caller commits with the 409 is exactly the refusal."""
+    what the caller commits with the 409 is exactly the refusal. At a store (`counter`) the
+    row and the refusal name the store and the clerk, a cash refund comes out of its drawer,
+    and `evidence` (the documents seen, masked) goes into the audit event."""
     route_in = request.refund_route
     other = route_in.to_msisdn if route_in.kind == "transfer" else None
     line, target = lock_lines(ctx, msisdn, other)
@@ -170,10 +185,13 @@ def cancel(
     )
     today = local_date(now)
     values = policy_values(ctx, line.province_code, today)
-    blockers = rules.check_cancellation(current.snapshot, values, today, channel)
+    blockers = rules.check_cancellation(current.snapshot, values, today, channel, None, counter)
+    store_code = counter.store_code if counter else None
     if blockers:
         codes = tuple(b.code for b in blockers)
-        record_refusal(ctx, line, channel, blockers, now)
+        record_refusal(
+            ctx, line, channel, blockers, now, store_code=store_code, staff_login=staff_login
+        )
         raise DomainError(
             "CANCELLATION_BLOCKED",
             "the line cannot be cancelled now: " + ", ".join(codes),
@@ -182,11 +200,23 @@ def cancel(
         )
     bill, shown = quoted_bill(ctx, line, token, quoted)
     require_acknowledged(shown, request.acknowledged_warnings)
-    route = refund_route(line, target, request, values, current)
+    route = refund_route(line, target, request, values, current, store_code)
     if token is None:  # quoted_bill refuses a cancellation without a quote
         raise InvariantViolated("a cancellation got past its checks without a quote")
     with ctx.session.no_autoflush:
-        accepted = Accepted(line, target, bill, route, values, channel, request.quote_id, token)
+        accepted = Accepted(
+            line,
+            target,
+            bill,
+            route,
+            values,
+            channel,
+            request.quote_id,
+            token,
+            store_code=store_code,
+            staff_login=staff_login,
+            evidence=evidence,
+        )
         c = execute(ctx, accepted)
         return to_out(c, refund_status(ctx, c))
 

@@ -301,8 +301,18 @@ def id_matches(ctx: Context, owner: Owner, id_number: str) -> bool:
     return hmac.compare_digest(ctx.cipher.blind_index(owner.id_type, normalised), owner.id_index)
 
 
-def confirm_real_name(ctx: Context, line: Line, name: str, id_number: str) -> None:
-    """The owner's exact name and full ID number, before the final cancellation step.
+def confirm_real_name(
+    ctx: Context,
+    line: Line,
+    name: str,
+    id_number: str,
+    *,
+    id_type: str | None = None,
+    field: str = "real_name.id_number",
+) -> None:
+    """The owner's exact name and full ID number, before the final cancellation step (and at
+    a store's counter, the owner's document: `id_type` must then be the owner's too, and a
+    malformed number is named as `field`).
 
     Mismatches are counted per line (the caller holds its lock), `real_name_max_mismatches`
     in a window of `real_name_window_minutes` from the first; then REAL_NAME_LOCKED (429)
@@ -324,10 +334,10 @@ def confirm_real_name(ctx: Context, line: Line, name: str, id_number: str) -> No
     except IdProblem as exc:
         raise DomainError(
             "VALIDATION_FAILED",
-            f"real_name.id_number: {exc}",
-            errors=[{"field": "real_name.id_number", "reason": str(exc)}],
+            f"{field}: {exc}",
+            errors=[{"field": field, "reason": str(exc)}],
         ) from None
-    number_ok = id_matches(ctx, owner, id_number)
+    number_ok = (id_type is None or id_type == owner.id_type) and id_matches(ctx, owner, id_number)
     name_ok = hmac.compare_digest(name.strip().encode(), owner.name.strip().encode())
     if number_ok and name_ok:
         state.real_name_failures, state.real_name_window_until = 0, None

@@ -210,6 +210,13 @@ CATALOG: dict[str, ErrorKind] = {
         "此项须机主本人持证到柜台办理",
         "This needs the owner in person at the counter",
     ),
+    # the store channel (counter/)
+    "NOTHING_TO_CLEAR": ErrorKind(
+        409,
+        "Nothing to clear",
+        "号码不处于该柜台业务可处理的状态",
+        "The line is not in the state this counter action clears",
+    ),
 }
 
 

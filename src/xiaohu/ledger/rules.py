@@ -62,6 +62,9 @@ GATEWAY_CLEARING = "gateway_clearing"  # the one national account: money in tran
 NATIONAL_ACCOUNTS: dict[str, tuple[str, str]] = {
     GATEWAY_CLEARING: ("asset", "Payment gateway clearing (money in transit)"),
 }
+# One account per store rather than per province (`store_drawer:<store code>`): each drawer
+# is counted at the end of the day on its own. Created on first use.
+STORE_DRAWER = "store_drawer"
 
 
 def account_code(template: str, province_code: str) -> str:
@@ -74,6 +77,10 @@ def account_type(code: str) -> tuple[str, str, str | None]:
         kind, name = NATIONAL_ACCOUNTS[code]
         return kind, name, None
     stem, _, province = code.rpartition(":")
+    if stem == STORE_DRAWER and province:
+        # Store codes begin with their province (44-GZ-0001); none other is assumed.
+        home = province[:2] if is_digits(province[:2]) and province[2:3] in ("-", "") else None
+        return "asset", f"Store cash drawer [{province}]", home
     template = f"{stem}:{{p}}"
     if template in ACCOUNTS and len(province) == 2 and is_digits(province):
         kind, name = ACCOUNTS[template]
