@@ -49,6 +49,8 @@ class HealthOut(BaseModel):
 API_ROUTERS = [
     "xiaohu.cancellation.api",
     "xiaohu.signin.api",
+    "xiaohu.staff.api",
+    "xiaohu.stores.api",
     "xiaohu.overview.api",
     "xiaohu.billing.api",
     "xiaohu.contracts.api",

@@ -20,6 +20,12 @@ app = typer.Typer(help="xiaohu (销户): number cancellation service", no_args_i
 run_app = typer.Typer(help="Batch runs; every run is safe to repeat.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
 app.add_typer(refunds_app, name="refunds")
+stores_app = typer.Typer(help="The stores (营业厅) where lines are served.", no_args_is_help=True)
+staff_app = typer.Typer(
+    help="Staff accounts: clerks, hotline, back office, admins.", no_args_is_help=True
+)
+app.add_typer(stores_app, name="stores")
+app.add_typer(staff_app, name="staff")
 err = Console(stderr=True, soft_wrap=True)
 out = Console()
 
@@ -147,6 +153,44 @@ def _print_import_errors(errors: list[Any]) -> None:
         err.print(f"line {e.line}: {e.field}: {e.reason}", markup=False, highlight=False)
     if len(errors) > 200:
         err.print(f"... and {len(errors) - 200} more errors")
+
+
+def _import_roster(what: str, file: Path, skip_invalid: bool) -> None:
+    """`xiaohu stores import` / `xiaohu staff import`: the line import's rules and report."""
+    from xiaohu.intake.roster import STAFF, STORES, import_file
+
+    roster = STORES if what == "stores" else STAFF
+    result = import_file(_runtime(), roster, file, skip_invalid=skip_invalid, show_progress=None)
+    _print_import_errors(result.errors)
+    if result.errors and not skip_invalid:
+        err.print(f"[red]{result.invalid} invalid record(s): nothing was written[/red]")
+        raise typer.Exit(1)
+    out.print(
+        f"imported {result.imported} {'store' if what == 'stores' else 'staff record'}(s) "
+        f"({result.created} new, "
+        f"{result.updated} updated)"
+        + (f", skipped {result.skipped} invalid" if result.skipped else "")
+    )
+
+
+@stores_app.command("import")
+def stores_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON Lines file"),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="write the valid records"),
+) -> None:
+    """Load stores from JSON Lines (a code already loaded is updated); invalid records are
+    reported as `line N: field: reason` and, without --skip-invalid, nothing is written."""
+    _import_roster("stores", file, skip_invalid)
+
+
+@staff_app.command("import")
+def staff_import(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON Lines file"),
+    skip_invalid: bool = typer.Option(False, "--skip-invalid", help="write the valid records"),
+) -> None:
+    """Load staff from JSON Lines (a login already loaded is updated; a new password lifts a
+    lock-out); a clerk's store must be loaded first. Passwords are stored as argon2id hashes."""
+    _import_roster("staff", file, skip_invalid)
 
 
 @app.command("demo-data")

@@ -8,60 +8,27 @@ fixes a file of a million lines in one pass. Pure: no database, no clock.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from xiaohu.intake.record import FieldError
 from xiaohu.kit.bounds import MAX_FEN, is_digits
+from xiaohu.kit.import_records import RecordErrors, read_choice, read_object, read_str, type_name
 from xiaohu.regions.rules import NumberProblem, check_msisdn
 
-
-class RecordErrors:
-    """Collects the errors of one record."""
-
-    __slots__ = ("errors", "line")
-
-    def __init__(self, line: int) -> None:
-        self.line = line
-        self.errors: list[FieldError] = []
-
-    def add(self, path: str, reason: str) -> None:
-        self.errors.append(FieldError(self.line, path, reason))
-
-
-def type_name(value: object) -> str:
-    if value is None:
-        return "null"
-    return {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-        dict: "an object",
-    }.get(type(value), type(value).__name__)
-
-
-def read_str(
-    e: RecordErrors, obj: dict[str, Any], key: str, path: str, *, max_len: int, required: bool
-) -> str | None:
-    value = obj.get(key)
-    if value is None:
-        if required:
-            e.add(path, "required" if key not in obj else "must not be null")
-        return None
-    if not isinstance(value, str):
-        e.add(path, f"must be a string, not {type_name(value)}")
-        return None
-    value = value.strip()
-    if required and not value:
-        e.add(path, "must not be empty")
-        return None
-    if len(value) > max_len:
-        e.add(path, f"must be at most {max_len} characters")
-        return None
-    return value
+__all__ = [
+    "RecordErrors",
+    "check_number",
+    "read_array",
+    "read_bool",
+    "read_choice",
+    "read_date",
+    "read_fen",
+    "read_object",
+    "read_opt_fen",
+    "read_period",
+    "read_str",
+    "type_name",
+]
 
 
 def read_fen(e: RecordErrors, value: object, path: str) -> int:
@@ -118,31 +85,6 @@ def read_bool(e: RecordErrors, obj: dict[str, Any], key: str, path: str, default
     if not isinstance(value, bool):
         e.add(path, f"must be true or false, not {type_name(value)}")
         return default
-    return value
-
-
-def read_choice(
-    e: RecordErrors, obj: dict[str, Any], key: str, path: str, allowed: Iterable[str], what: str
-) -> str | None:
-    value = read_str(e, obj, key, path, max_len=40, required=True)
-    if value is None:
-        return None
-    options = tuple(allowed)
-    if value not in options:
-        e.add(path, f"unknown {what} {value!r}; one of {', '.join(options)}")
-        return None
-    return value
-
-
-def read_object(
-    e: RecordErrors, value: object, path: str, allowed: frozenset[str]
-) -> dict[str, Any] | None:
-    if not isinstance(value, dict):
-        e.add(path, f"must be an object, not {type_name(value)}")
-        return None
-    for key in value:
-        if key not in allowed:
-            e.add(f"{path}.{key}", "unknown field")
     return value
 
 

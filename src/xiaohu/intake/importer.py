@@ -103,7 +103,7 @@ def import_items(
         else:
             valid.append((record, problems, sealed))
     if errors and not skip_invalid:
-        raise _invalid(invalid, errors)
+        raise invalid_import(invalid, errors)
     # Valid so far: now the checks against the file and the database, then the writes.
     ctx.session.flush()
     imp = Importer(ctx)
@@ -112,7 +112,7 @@ def import_items(
     for start in range(0, len(valid), BATCH):
         accepted.extend(imp.accept(valid[start : start + BATCH]))
     if imp.result.errors and not skip_invalid:
-        raise _invalid(imp.result.invalid, imp.result.errors)
+        raise invalid_import(imp.result.invalid, imp.result.errors)
     for start in range(0, len(accepted), BATCH):
         imp.write(accepted[start : start + BATCH])
     result = imp.finish(source=source)
@@ -120,7 +120,7 @@ def import_items(
     return result
 
 
-def _invalid(invalid: int, errors: list[FieldError]) -> DomainError:
+def invalid_import(invalid: int, errors: list[FieldError]) -> DomainError:
     return DomainError(
         "IMPORT_INVALID",
         f"{invalid} invalid record(s); nothing was written",

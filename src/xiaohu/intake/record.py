@@ -1,4 +1,5 @@
-"""The import record: one valid line of an import file, typed, and the error of an invalid one.
+"""The import record: one valid line of an import file, typed (its error, `FieldError`, is shared
+by every import and lives in `kit.import_records`).
 
 Shared by the record checks (`intake.rules`), the checks across the file (`intake.file_checks`)
 and the importer. Records travel between processes by the million, hence the compact pickling.
@@ -11,20 +12,9 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-RECORD = "(record)"  # the field name of an error about the record as a whole
+from xiaohu.kit.import_records import RECORD, FieldError
 
-
-@dataclass(frozen=True, slots=True)
-class FieldError:
-    line: int
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.field}: {self.reason}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "field": self.field, "reason": self.reason}
+__all__ = ["RECORD", "BillRec", "ContractRec", "FieldError", "LineRecord", "owner_hash"]
 
 
 class BillRec(NamedTuple):

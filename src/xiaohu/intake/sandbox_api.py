@@ -13,6 +13,8 @@ from pydantic import BaseModel
 from xiaohu.http import UnitOfWork
 from xiaohu.intake.check import NESTED_TOO_DEEPLY
 from xiaohu.intake.importer import import_items
+from xiaohu.intake.roster import STAFF, STORES, Roster
+from xiaohu.intake.roster import import_items as import_roster
 from xiaohu.intake.rules import RECORD
 from xiaohu.kit.errors import DomainError, error_responses
 
@@ -134,3 +136,67 @@ def import_lines(
     if not seen[0]:
         raise DomainError("IMPORT_INVALID", "the body holds no records; nothing was written")
     return ImportOut(imported=result.imported, skipped=result.skipped)
+
+
+def _import_roster(
+    ctx: UnitOfWork, roster: Roster, items: Iterator[tuple[int, object]], skip_invalid: bool
+) -> ImportOut:
+    seen = [0]
+    result = import_roster(
+        ctx, roster, _counted(items, seen), skip_invalid=skip_invalid, source="sandbox"
+    )
+    if not seen[0]:
+        raise DomainError("IMPORT_INVALID", "the body holds no records; nothing was written")
+    return ImportOut(imported=result.imported, skipped=result.skipped)
+
+
+_STORES_DOC = {
+    "requestBody": {
+        **_BODY_DOC["requestBody"],
+        "description": "JSON Lines, one store a line (`code`, `name`, `province_code`, `city`, "
+        "`kind`), or a JSON array of them. Any content type.",
+    }
+}
+_STAFF_DOC = {
+    "requestBody": {
+        **_BODY_DOC["requestBody"],
+        "description": "JSON Lines, one member of staff a line (`login`, `name`, `role`, "
+        "`province_code`, `store_code` for clerks, `password`), or a JSON array of them.",
+    }
+}
+
+
+@router.post(
+    "/stores",
+    response_model=ImportOut,
+    summary="Import stores (same rules as `xiaohu stores import`)",
+    description="A code already loaded is updated. All or nothing unless `skip_invalid`.",
+    responses=error_responses("IMPORT_INVALID"),
+    openapi_extra=_STORES_DOC,
+)
+def import_stores(
+    ctx: UnitOfWork,
+    skip_invalid: bool = Query(False, description="write the valid records, report the rest"),
+    items: Iterator[tuple[int, object]] = Depends(body_items),
+) -> ImportOut:
+    return _import_roster(ctx, STORES, items, skip_invalid)
+
+
+@router.post(
+    "/staff",
+    response_model=ImportOut,
+    summary="Import staff (same rules as `xiaohu staff import`)",
+    description=(
+        "A login already loaded is updated; a new password replaces the old one and lifts a "
+        "lock-out. A clerk's `store_code` must name a store already loaded, in the clerk's "
+        "province. All or nothing unless `skip_invalid`."
+    ),
+    responses=error_responses("IMPORT_INVALID"),
+    openapi_extra=_STAFF_DOC,
+)
+def import_staff(
+    ctx: UnitOfWork,
+    skip_invalid: bool = Query(False, description="write the valid records, report the rest"),
+    items: Iterator[tuple[int, object]] = Depends(body_items),
+) -> ImportOut:
+    return _import_roster(ctx, STAFF, items, skip_invalid)

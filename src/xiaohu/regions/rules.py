@@ -62,3 +62,10 @@ def home_of_prefix(prefix7: str) -> Home | None:
 
 def home_of(msisdn: str) -> Home | None:
     return home_of_prefix(msisdn[:7])
+
+
+def province_problem(code: str) -> str | None:
+    """Why a province code is refused, or None for one of the 31 GB/T 2260 provinces."""
+    if code in PROVINCES:
+        return None
+    return f"unknown province {code!r} (GB/T 2260 two-digit code)"
