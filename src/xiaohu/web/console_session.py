@@ -107,5 +107,3 @@ def visit_of(request: Request, ctx: Context, staff: StaffClaims) -> Visit | None
 
 def end_visit(response: Response) -> None:
     response.delete_cookie(VISIT_COOKIE, path=PATH)
-
-

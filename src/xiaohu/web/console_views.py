@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -121,12 +122,16 @@ def fen_of(text: str) -> int | None:
 
 
 def once(
-    ctx: Context, scope: str, key: str | None, body: dict[str, Any], work: Any
+    ctx: Context,
+    scope: str,
+    key: str | None,
+    body: dict[str, Any],
+    work: Callable[[], tuple[int, Any]],
 ) -> tuple[int, Any]:
     """Run a money-moving call once per rendered form (its `form_key` is the Idempotency-Key):
     a form sent twice (a double click, a reload) replays the first answer."""
     if not key:
-        return work()  # type: ignore[no-any-return]
+        return work()
     replay = idempotency.claim(ctx.session, scope, key, body, ctx.now())
     if replay is not None:
         return replay.status_code, replay.body
@@ -165,12 +170,15 @@ def pay(
 
     data = {"msisdn": msisdn, "amount_fen": amount, "method": method}
     body = _model(StorePaymentIn, data)
+    # The rendered form's key is the payment's Idempotency-Key: a form sent twice (a double
+    # click, a reload) takes the money once; cash has no gateway to catch the repeat.
+    key = form.get("form_key") or None
     _, out = once(
         ctx,
         f"console-payment:{staff.store_code}",
-        form.get("form_key") or None,
+        key,
         data,
-        lambda: (201, service.pay(ctx, staff, body)),
+        lambda: (201, service.pay(ctx, staff, body, idempotency_key=key)),
     )
     return dict(out), {}
 

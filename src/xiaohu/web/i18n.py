@@ -191,9 +191,8 @@ MESSAGES: dict[str, str] = {
     "document_agent": N_("The agent's ID document"),
     "document_authorization_letter": N_("The authorization letter"),
     "cancellation_reversed": N_("Undone"),
-    "drawer_payment_cash": N_("Cash payment"),
-    "drawer_payment_card": N_("Card payment"),
-    "drawer_refund_cash": N_("Cash refund"),
+    "movement_payment_received": N_("Payment taken"),
+    "movement_cancellation_refund": N_("Cash refund"),
 }
 
 CHANNELS = {"online": N_("Online"), "store": N_("Store"), "hotline": N_("Hotline")}
