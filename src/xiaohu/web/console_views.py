@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from xiaohu.kit import idempotency
+from xiaohu.kit.clock import SHANGHAI
 from xiaohu.kit.errors import DomainError
 from xiaohu.principals import StaffClaims
 from xiaohu.runtime import Context
@@ -279,4 +280,6 @@ def drawer(ctx: Context, store_code: str, day: dt.date) -> dict[str, Any]:
     from xiaohu.counter.drawer import report
 
     out: dict[str, Any] = as_dict(report(ctx, store_code, day))
+    for m in out["movements"]:  # the day is in the heading: each movement's time of day
+        m["time"] = m["at"].astimezone(SHANGHAI).strftime("%H:%M")
     return out
