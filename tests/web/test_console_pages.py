@@ -18,6 +18,7 @@ from tests.factories import STAFF_PASSWORD, add_staff, add_store, line_record, s
 from xiaohu.audit.models import AuditEvent
 from xiaohu.audit.service import verify
 from xiaohu.billing.models import Payment
+from xiaohu.cancellation.models import Cancellation
 from xiaohu.runtime import Context
 from xiaohu.web import console_session, csrf
 
@@ -312,3 +313,59 @@ def test_the_console_speaks_english(web: TestClient) -> None:
     assert '<html lang="en">' in html
     assert "Unpaid bills" in html and "Take the payment" in html
     assert "营业员" not in html
+
+
+def test_a_proxy_brings_the_agents_document_and_the_letter(web: TestClient) -> None:
+    record = add(web)
+    token = signed_in(web)
+    data = owner_documents(
+        record, mode="proxy", agent_name="李代办", agent_id_type="passport",
+        agent_id_number="E98765432", letter_reference="SQ-2026-0001",
+    )  # fmt: skip
+    r = web.post("/console/visit", data={"csrf_token": token, **data}, follow_redirects=False)
+    assert r.status_code == 303
+    html = web.get("/console/visit")
+    assert html.status_code == 200, html.text
+    assert "代办人：李代办" in html.text and 'id="cancel-form"' in html.text
+
+
+def test_an_undo_at_the_counter_uses_the_visits_documents(web: TestClient, ctx: Context) -> None:
+    record = add(web)
+    signed_in(web)
+    html = start_visit(web, record)
+    r = cancel_in_cash(web, html)
+    here = r.headers["location"].split("?")[0]
+    page = web.get(here).text
+    assert 'id="reverse"' in page
+    r = web.post(f"{here}/reverse", data={"csrf_token": token_of(page)}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"{here}?reversed=1"
+    page = web.get(r.headers["location"]).text
+    assert 'id="reversed"' in page and 'id="reverse"' not in page
+    actions = ctx.session.execute(
+        select(AuditEvent.action, AuditEvent.actor).where(
+            AuditEvent.subject == f"line:{record['msisdn']}"
+        )
+    ).all()
+    assert ("store.documents_seen", "clerk:bj.wang") in actions
+    row = ctx.session.get(Cancellation, here.rsplit("/", 1)[-1])
+    assert row is not None and row.status == "reversed"
+    assert_books_consistent(ctx.session)
+
+
+def test_an_unknown_cancellation_is_a_page_with_the_codes_message(web: TestClient) -> None:
+    signed_in(web)
+    r = web.get("/console/cancellations/nope")
+    assert r.status_code == 404 and 'data-code="CANCELLATION_NOT_FOUND"' in r.text
+
+
+def test_signing_out_forgets_the_clerk_and_the_visit(web: TestClient) -> None:
+    record = add(web)
+    token = signed_in(web)
+    start_visit(web, record)
+    token = token_of(web.get("/console/find").text)
+    r = web.post("/console/sign-out", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console"
+    cleared = " ".join(r.headers.get_list("set-cookie"))
+    assert f"{console_session.STAFF_COOKIE}=" in cleared
+    assert f"{console_session.VISIT_COOKIE}=" in cleared
+    assert web.get("/console/visit", follow_redirects=False).status_code == 303
