@@ -48,6 +48,7 @@ class HealthOut(BaseModel):
 # routes are matched first (Starlette tries routes in order). Areas not built yet are skipped.
 API_ROUTERS = [
     "xiaohu.cancellation.api",
+    "xiaohu.counter.api",
     "xiaohu.signin.api",
     "xiaohu.staff.api",
     "xiaohu.stores.api",

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from xiaohu import __version__
 from xiaohu.billing.refunds_cli import Shell, refunds_app
 from xiaohu.config import get_settings
+from xiaohu.counter.drawer_cli import drawer as drawer_command
 from xiaohu.kit.db import masked_url
 
 app = typer.Typer(help="xiaohu (销户): number cancellation service", no_args_is_help=True)
@@ -21,6 +22,7 @@ run_app = typer.Typer(help="Batch runs; every run is safe to repeat.", no_args_i
 app.add_typer(run_app, name="run")
 app.add_typer(refunds_app, name="refunds")
 stores_app = typer.Typer(help="The stores (营业厅) where lines are served.", no_args_is_help=True)
+stores_app.command("drawer")(drawer_command)
 staff_app = typer.Typer(
     help="Staff accounts: clerks, hotline, back office, admins.", no_args_is_help=True
 )

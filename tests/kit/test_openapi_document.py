@@ -47,10 +47,12 @@ def _production_client(engine: Engine) -> TestClient:
 def test_a_scheme_is_declared_exactly_where_a_missing_token_is_refused(engine: Engine) -> None:
     with _production_client(engine) as client:
         doc = client.get("/openapi.json").json()
-        assert set(doc["components"]["securitySchemes"]) == {"LineToken", "AdminToken"}
+        assert set(doc["components"]["securitySchemes"]) == {
+            "LineToken", "StaffToken", "AdminToken",
+        }  # fmt: skip
         for scheme in doc["components"]["securitySchemes"].values():
             assert scheme == {**scheme, "type": "http", "scheme": "bearer"}
-        secured = {"LineToken": 0, "AdminToken": 0}
+        secured = {"LineToken": 0, "StaffToken": 0, "AdminToken": 0}
         for path, method, op in _operations(doc):
             url = re.sub(r"\{msisdn\}", MSISDN, path)
             url = re.sub(r"\{[a-z_]+\}", "x", url)
@@ -83,7 +85,10 @@ def test_idempotency_key_is_declared_where_it_is_read(client: TestClient) -> Non
     assert ("post", "/api/v1/lines/{msisdn}/payments") in declared
     assert ("post", "/api/v1/cancellations/{cancellation_id}/reversal") in declared
     assert ("post", "/api/v1/auth/otp") not in declared  # no key: a code is sent each time
-    assert len(declared) == 7
+    assert ("post", "/api/v1/store/cancellations") in declared
+    assert ("post", "/api/v1/store/payments") in declared
+    assert ("post", "/api/v1/store/cancellation-checks") not in declared  # a check acts on nothing
+    assert len(declared) == 11  # 7, and the store's payment, cancellation and two counter remedies
 
 
 def test_every_refusal_has_an_example_problem_with_its_code(client: TestClient) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 import httpx2
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from xiaohu.kit.db import make_engine
 
@@ -187,3 +188,14 @@ def serve(mode: str = "sandbox", env: dict[str, str] | None = None) -> Iterator[
             yield server
         finally:
             server.stop()
+
+
+def add_rows(server: Served, *rows: Any) -> None:
+    """Write ORM rows (stores, staff) straight into a served database, committed: for tables
+    that no endpoint of this version loads."""
+    engine = make_engine(server.database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            session.add_all(rows)
+    finally:
+        engine.dispose()

@@ -72,11 +72,9 @@ class PaymentSource:
     @property
     def debit_account(self) -> str:
         """Where the money arrives: the store's drawer for cash, else the gateway's clearing."""
-        return (
-            drawer_account(self.store_code)
-            if self.store_code and self.is_cash
-            else (GATEWAY_CLEARING)
-        )
+        if self.store_code is not None and self.is_cash:
+            return drawer_account(self.store_code)
+        return GATEWAY_CLEARING
 
 
 ONLINE = PaymentSource()

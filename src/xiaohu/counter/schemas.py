@@ -81,6 +81,14 @@ class DocumentsIn(BaseModel):
     documents: Documents
 
 
+class ReversalIn(BaseModel):
+    """The reversal's body: the documents at a store; none (or no body) with a line token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    documents: Documents | None = None
+
+
 class StoreCheckOut(CheckOut):
     channel: Literal["store"] = "store"
     store_code: str

@@ -42,11 +42,19 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 ADMIN_PREFIX = "/api/v1/admin/"
+STAFF_PREFIXES = ("/api/v1/store/",)  # the routes for staff tokens only
+# Routes that take a line token or a clerk's: a cancellation read or reversed at a store.
+EITHER_TOKEN = ("/api/v1/cancellations/{cancellation_id}",)
 SECURITY_SCHEMES = {
     "LineToken": HTTPBearer(
         bearerFormat="xiaohu line token",
         description="From `POST /api/v1/auth/token`: acts on that one line (and pays the "
         "owner's other lines' bills).",
+        auto_error=False,
+    ).model,
+    "StaffToken": HTTPBearer(
+        bearerFormat="xiaohu staff token",
+        description="A member of staff's token: a role, a province, and a clerk's store.",
         auto_error=False,
     ).model,
     "AdminToken": HTTPBearer(
@@ -114,7 +122,13 @@ def add_problems(document: dict[str, Any], idempotent: set[tuple[str, str]] | No
 def _add_security(path: str, operation: dict[str, Any]) -> None:
     if path.startswith(ADMIN_PREFIX):
         operation["security"] = [{"AdminToken": []}]
-    elif "UNAUTHENTICATED" in operation["responses"].get("401", {}).get("description", ""):
+    elif "UNAUTHENTICATED" not in operation["responses"].get("401", {}).get("description", ""):
+        return
+    elif path.startswith(STAFF_PREFIXES):
+        operation["security"] = [{"StaffToken": []}]
+    elif path.startswith(EITHER_TOKEN):
+        operation["security"] = [{"LineToken": []}, {"StaffToken": []}]
+    else:
         operation["security"] = [{"LineToken": []}]
 
 

@@ -22,11 +22,15 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from xiaohu import principals
+from xiaohu.cancellation.models import Cancellation
 from xiaohu.http import UnitOfWork, runtime_of
 from xiaohu.kit.errors import DomainError, error_responses
 from xiaohu.kit.web import problem_response
 from xiaohu.principals import TokenClaims
 from xiaohu.runtime import Context
+from xiaohu.staff.deps import require_province
+from xiaohu.staff.models import Role
 from xiaohu.web import csrf, remedies, session, views
 from xiaohu.web.i18n import LANGS, negotiate
 from xiaohu.web.render import render, render_for
@@ -550,10 +554,30 @@ def error_page(request: Request, ctx: Context, err: DomainError) -> Response:
 # --- the receipt (API and pages) -----------------------------------------------------------
 
 
+def _receipt_reader(cancellation_id: str, request: Request, ctx: UnitOfWork) -> str | None:
+    """The number whose receipt the caller may read: their line's, or for a clerk's token any
+    cancellation of the clerk's province (the receipt handed over at the counter)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        staff = principals.verify_staff(ctx.settings.key, token.strip(), ctx.now())
+        if staff is not None:
+            if staff.role != Role.CLERK:
+                raise DomainError("FORBIDDEN", f"receipts are for clerks, not a {staff.role}")
+            ctx.actor = staff.actor
+            c = ctx.session.get(Cancellation, cancellation_id)
+            if c is None:
+                raise DomainError("CANCELLATION_NOT_FOUND", f"no cancellation {cancellation_id}")
+            require_province(staff, c.province_code)
+            return c.msisdn
+    claims = session.bearer_or_cookie(request, ctx)
+    return claims.msisdn if claims is not None else None
+
+
 @receipt_router.get(
     "/api/v1/cancellations/{cancellation_id}/receipt.pdf",
     summary="The cancellation receipt (销户证明) as a PDF",
-    description="Bearer token or the pages' session cookie; only the cancelled line's own.",
+    description="Bearer token or the pages' session cookie: the cancelled line's own, or a "
+    "clerk's token of the line's province.",
     response_class=Response,
     responses={
         200: {"content": {"application/pdf": {}}, "description": "The receipt"},
@@ -561,17 +585,17 @@ def error_page(request: Request, ctx: Context, err: DomainError) -> Response:
     },
 )
 def receipt_pdf(cancellation_id: str, request: Request, ctx: UnitOfWork) -> Response:
-    claims = session.bearer_or_cookie(request, ctx)
-    if claims is None:
-        return problem_response(
-            DomainError(
-                "UNAUTHENTICATED",
-                "a bearer token or a signed-in page session is required",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        )
     try:
-        data = views.receipt_data(ctx, cancellation_id, claims.msisdn, negotiate(request))
+        msisdn = _receipt_reader(cancellation_id, request, ctx)
+        if msisdn is None:
+            return problem_response(
+                DomainError(
+                    "UNAUTHENTICATED",
+                    "a bearer token or a signed-in page session is required",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            )
+        data = views.receipt_data(ctx, cancellation_id, msisdn, negotiate(request))
     except DomainError as err:
         return problem_response(err)
     from xiaohu.web.receipt import ReceiptFontMissing
