@@ -276,6 +276,38 @@ def demo_load(
         raise typer.Exit(1)
     kept = f"; {loaded.kept} already here, kept as earlier tries left them" if loaded.kept else ""
     out.print(f"imported {result.imported} line(s){kept}")
+    if loaded.roster is not None:
+        _print_demo_roster(loaded.roster)
+
+
+def _print_demo_roster(roster: Any) -> None:
+    """The demo's stores and staff, and the sandbox passwords to sign them in with."""
+    from rich.table import Table
+
+    from xiaohu.demo.stores import CAPITALS, DEMO_STAFF_PASSWORDS
+
+    out.print(
+        f"added {roster.stores} store(s) and {roster.staff} staff account(s) "
+        f"in {len(roster.provinces)} province(s)"
+    )
+    if not roster.provinces:
+        return
+    tag = CAPITALS["11" if "11" in roster.provinces else roster.provinces[0]][0].lower()
+    table = Table(title="Demo staff (SANDBOX ONLY passwords): POST /api/v1/staff/token")
+    for column in ("role", "login, e.g.", "password"):
+        table.add_column(column, no_wrap=True)
+    for role, login in [
+        ("clerk", f"{tag}.clerk1, {tag}.clerk2"),
+        ("hotline_agent", f"{tag}.hotline"),
+        ("backoffice", f"{tag}.backoffice"),
+        ("admin", f"{tag}.admin"),
+    ]:
+        table.add_row(role, login, DEMO_STAFF_PASSWORDS[role])
+    out.print(table)
+    out.print(
+        "every province's logins start with its tag: "
+        + " ".join(CAPITALS[p][0].lower() for p in roster.provinces)
+    )
 
 
 @app.command("demo-reset")

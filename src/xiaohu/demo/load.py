@@ -8,6 +8,7 @@ yet and leaves the others as the earlier tries left them. `reset` removes the de
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from xiaohu.demo.stores import RosterLoaded, load_roster
 from xiaohu.intake.importer import import_items, import_path
 from xiaohu.intake.record import FieldError
 from xiaohu.intake.run import ImportResult
@@ -28,11 +30,23 @@ from xiaohu.runtime import Runtime
 class Loaded:
     result: ImportResult  # what was imported now
     kept: int  # records whose number the database already held: left as they were
+    roster: RosterLoaded | None = None  # the stores and staff of the lines' provinces
 
 
 def load(runtime: Runtime, path: Path, *, show_progress: bool | None = None) -> Loaded:
-    """Import the records of `path` whose numbers are new here; when one of them is invalid,
-    nothing is written and the result lists the errors."""
+    """Import the records of `path` whose numbers are new here, then the demo stores and staff
+    of every province the lines are in (`demo.stores`); when a record is invalid, nothing is
+    written and the result lists the errors."""
+    loaded = _load_lines(runtime, path, show_progress=show_progress)
+    if loaded.result.errors:
+        return loaded
+    with transaction(runtime.sessions) as session:
+        provinces = set(session.scalars(select(Line.province_code).distinct()))
+        roster = load_roster(runtime.context(session, actor="cli:demo-load"), provinces)
+    return dataclasses.replace(loaded, roster=roster)
+
+
+def _load_lines(runtime: Runtime, path: Path, *, show_progress: bool | None) -> Loaded:
     with transaction(runtime.sessions, readonly=True) as session:
         held = set(session.scalars(select(Line.msisdn)))
     if not held:  # the first try: the file's fast path

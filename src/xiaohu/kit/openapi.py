@@ -52,13 +52,14 @@ SECURITY_SCHEMES = {
         "owner's other lines' bills).",
         auto_error=False,
     ).model,
-    "StaffToken": HTTPBearer(
-        bearerFormat="xiaohu staff token",
-        description="A member of staff's token: a role, a province, and a clerk's store.",
+    "AdminToken": HTTPBearer(
+        description="An `admin` staff token, or the operator's `XIAOHU_ADMIN_TOKEN`; the "
+        "sandbox admin routes are open.",
         auto_error=False,
     ).model,
-    "AdminToken": HTTPBearer(
-        description="The operator's `XIAOHU_ADMIN_TOKEN`; the sandbox admin routes are open.",
+    "StaffToken": HTTPBearer(
+        bearerFormat="xiaohu staff token",
+        description="From `POST /api/v1/staff/token`: a role, a province and a clerk's store.",
         auto_error=False,
     ).model,
 }
@@ -120,6 +121,10 @@ def add_problems(document: dict[str, Any], idempotent: set[tuple[str, str]] | No
 
 
 def _add_security(path: str, operation: dict[str, Any]) -> None:
+    """Admin routes take the admin scheme, others that answer 401 a line token, unless the
+    route says which tokens it takes (`openapi_extra={"security": ...}`)."""
+    if "security" in operation:
+        return
     if path.startswith(ADMIN_PREFIX):
         operation["security"] = [{"AdminToken": []}]
     elif "UNAUTHENTICATED" not in operation["responses"].get("401", {}).get("description", ""):

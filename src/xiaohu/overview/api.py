@@ -10,6 +10,7 @@ from xiaohu.kit.errors import error_responses
 from xiaohu.overview import service
 from xiaohu.overview.schemas import LineAuditOut, LineView
 from xiaohu.principals import TokenClaims
+from xiaohu.staff.deps import line_or_clerk
 
 router = APIRouter(prefix="/api/v1/lines", tags=["lines"])
 
@@ -34,13 +35,19 @@ def get_line(
     "/{msisdn}/audit",
     response_model=LineAuditOut,
     summary="Every audited event about this line, oldest first",
-    description="Sign-ins, refusals with their codes, state changes: evidence for a complaint.",
+    description=(
+        "Sign-ins, refusals with their codes, state changes: evidence for a complaint. The "
+        "line's token, or a clerk's token of the line's home province (any other staff role "
+        "or province: 403). Each event names its actor (`subscriber`, `clerk:<login>`, "
+        "`hotline_agent:<login>`, …), also split into `actor_kind` and `staff_login`."
+    ),
     responses=error_responses(*_AUTH_ERRORS),
+    dependencies=[Depends(line_or_clerk)],
+    openapi_extra={"security": [{"LineToken": []}, {"StaffToken": []}]},
 )
 def get_line_audit(
     ctx: UnitOfWork,
     msisdn: str,
     limit: int = Query(500, ge=1, le=5000),
-    claims: TokenClaims = Depends(require_line),
 ) -> LineAuditOut:
     return LineAuditOut(msisdn=msisdn, events=service.line_audit(ctx, msisdn, limit))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -76,7 +76,12 @@ class LineView(BaseModel):
 class AuditEventOut(BaseModel):
     action: str
     occurred_at: dt.datetime
-    actor: str
+    actor: str = Field(
+        examples=["clerk:gz.wang"],
+        description="`subscriber`, `<role>:<login>` for staff, or the system's name",
+    )
+    actor_kind: Literal["subscriber", "staff", "system"] = Field(examples=["staff"])
+    staff_login: str | None = Field(None, examples=["gz.wang"], description="staff only")
     data: dict[str, Any]
 
 

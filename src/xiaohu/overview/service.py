@@ -27,6 +27,7 @@ from xiaohu.overview.schemas import (
 )
 from xiaohu.regions.provinces import PROVINCES
 from xiaohu.runtime import Context
+from xiaohu.staff.rules import actor_kind
 
 
 def line_view(ctx: Context, msisdn: str) -> LineView:
@@ -100,7 +101,17 @@ def line_audit(ctx: Context, msisdn: str, limit: int = 500) -> list[AuditEventOu
         .order_by(AuditEvent.occurred_at, AuditEvent.id)
         .limit(limit)
     )
-    return [
-        AuditEventOut(action=e.action, occurred_at=e.occurred_at, actor=e.actor, data=e.data)
-        for e in events
-    ]
+    out = []
+    for e in events:
+        kind, login = actor_kind(e.actor)
+        out.append(
+            AuditEventOut(
+                action=e.action,
+                occurred_at=e.occurred_at,
+                actor=e.actor,
+                actor_kind=kind,
+                staff_login=login,
+                data=e.data,
+            )
+        )
+    return out

@@ -10,7 +10,9 @@ from fastapi import Request
 
 from xiaohu import principals
 from xiaohu.http import UnitOfWork, bearer_token
+from xiaohu.identity.deps import bearer_claims, require_same_line
 from xiaohu.kit.errors import DomainError
+from xiaohu.lines.service import get_line
 from xiaohu.principals import StaffClaims
 from xiaohu.staff.models import Role
 
@@ -55,3 +57,18 @@ def require_province(claims: StaffClaims, province_code: str) -> None:
             f"a {claims.role} of province {claims.province_code} cannot act on a line of "
             f"province {province_code}",
         )
+
+
+def line_or_clerk(msisdn: str, request: Request, ctx: UnitOfWork) -> None:
+    """For `{msisdn}` routes a clerk may read too: the line's own token (the subscriber's or a
+    hotline session's), or a clerk's token of the line's home province. Any other staff role
+    or province is 403; the unit of work's actor becomes whoever the token names."""
+    token = bearer_token(request)
+    staff = principals.verify_staff(ctx.settings.key, token, ctx.now())
+    if staff is None:
+        require_same_line(bearer_claims(request, ctx), msisdn)
+        return
+    if staff.role != Role.CLERK:
+        raise DomainError("FORBIDDEN", f"this route is for the line or a clerk, not a {staff.role}")
+    require_province(staff, get_line(ctx.session, msisdn).province_code)
+    ctx.actor = staff.actor

@@ -69,9 +69,8 @@ def validate_staff(value: object, line: int) -> tuple[StaffRecord | None, list[F
     if role is not None and role != Role.CLERK and obj.get("store_code") is not None:
         e.add("store_code", f"only a clerk works at a store; leave it out for the role {role}")
     password = _password(e, obj)
-    if e.errors or None in (login, name, role, province):
+    if login is None or name is None or role is None or province is None or e.errors:
         return None, e.errors
-    assert login and name and role and province  # for the type checker
     return StaffRecord(line, login, name, role, province, store_code, password), []
 
 

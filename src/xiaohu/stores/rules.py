@@ -60,9 +60,10 @@ def validate_store(value: object, line: int) -> tuple[StoreRecord | None, list[F
         elif province is not None and code[:2] != province:
             e.add("code", f"starts with {code[:2]}, not its province_code {province}")
             code = None
-    if e.errors or None in (code, name, province, city, kind):
+    if code is None or name is None or province is None or city is None or kind is None:
         return None, e.errors
-    assert code and name and province and city and kind  # for the type checker
+    if e.errors:
+        return None, e.errors
     return StoreRecord(line, code, name, province, city, kind), []
 
 
