@@ -52,7 +52,7 @@ def walk_console(browser: Any, server: LiveServer, out: Path, record: dict[str, 
     page.wait_for_url("**/console/visit")
     shot("14-console-check")
     page.click("#take-payment")
-    page.wait_for_url(re.compile(r".*/console/visit\?paid=.*"))
+    page.wait_for_url("**/console/visit/pay")
     for box in page.locator("input[name=ack]").all():
         box.check()
     page.click("#confirm-cancel")

@@ -95,10 +95,8 @@ def start_visit(client: TestClient, record: dict[str, Any]) -> str:
         data={"csrf_token": token_of(html), **owner_documents(record)},
         follow_redirects=False,
     )
-    assert r.status_code == 303 and r.headers["location"] == "/console/visit", r.text
-    page = client.get("/console/visit")
-    assert page.status_code == 200, page.text
-    return page.text
+    assert r.status_code == 200 and 'data-screen="check"' in r.text, r.text
+    return r.text
 
 
 def pay(client: TestClient, html: str, amount: str, method: str = "cash") -> Any:
@@ -207,9 +205,7 @@ def test_documents_that_are_not_the_owners_are_refused_with_the_code(web: TestCl
     token = signed_in(web)
     data = owner_documents(record, owner_name="张冒名")
     r = web.post("/console/visit", data={"csrf_token": token, **data}, follow_redirects=False)
-    assert r.status_code == 303
-    r = web.get("/console/visit")
-    assert r.status_code == 403
+    assert r.status_code == 403 and 'data-screen="documents"' in r.text
     assert 'data-code="REAL_NAME_MISMATCH"' in r.text and "机主姓名或证件号码不符" in r.text
 
 
@@ -237,16 +233,16 @@ def test_arrears_paid_in_cash_then_closed_with_a_cash_refund(web: TestClient, ct
     assert field(html, "amount") == "38.00"
 
     r = pay(web, html, "38.00")
-    assert r.status_code == 303 and "paid=3800" in r.headers["location"]
+    assert r.status_code == 200 and 'id="paid"' in r.text
     replay = pay(web, html, "38.00")  # the same form sent again: charged once
-    assert replay.status_code == 303
+    assert replay.status_code == 200 and 'id="paid"' in replay.text
     payments = ctx.session.scalars(select(Payment).where(Payment.store_code == STORE)).all()
     assert [(p.amount_fen, p.method, p.staff_login) for p in payments] == [
         (3800, "cash", "bj.wang")
     ]
 
-    html = web.get(r.headers["location"]).text
-    assert 'id="paid"' in html and "¥38.00" in html
+    html = r.text
+    assert "¥38.00" in html
     assert 'id="blocker-arrears"' not in html
     refund_now = re.search(r'id="refund-now">([^<]+)<', html)
     assert refund_now
@@ -323,10 +319,8 @@ def test_a_proxy_brings_the_agents_document_and_the_letter(web: TestClient) -> N
         agent_id_number="E98765432", letter_reference="SQ-2026-0001",
     )  # fmt: skip
     r = web.post("/console/visit", data={"csrf_token": token, **data}, follow_redirects=False)
-    assert r.status_code == 303
-    html = web.get("/console/visit")
-    assert html.status_code == 200, html.text
-    assert "代办人：李代办" in html.text and 'id="cancel-form"' in html.text
+    assert r.status_code == 200, r.text
+    assert "代办人：李代办" in r.text and 'id="cancel-form"' in r.text
 
 
 def test_an_undo_at_the_counter_uses_the_visits_documents(web: TestClient, ctx: Context) -> None:
@@ -356,6 +350,18 @@ def test_an_unknown_cancellation_is_a_page_with_the_codes_message(web: TestClien
     signed_in(web)
     r = web.get("/console/cancellations/nope")
     assert r.status_code == 404 and 'data-code="CANCELLATION_NOT_FOUND"' in r.text
+
+
+def test_a_get_never_runs_the_check(web: TestClient) -> None:
+    """The check reads documents (a mismatch counts, the audit keeps them): only in a POST."""
+    record = add(web)
+    signed_in(web)
+    start_visit(web, record)
+    page = web.get("/console/visit")
+    assert page.status_code == 200 and 'data-screen="visit"' in page.text
+    assert 'id="quote"' not in page.text
+    r = web.post("/console/visit/check", data={"csrf_token": token_of(page.text)})
+    assert r.status_code == 200 and 'id="cancel-form"' in r.text
 
 
 def test_signing_out_forgets_the_clerk_and_the_visit(web: TestClient) -> None:

@@ -199,8 +199,9 @@ async def start_visit(request: Request, ctx: UnitOfWork) -> Response:
     if errors:
         shown = {**form, "msisdn": msisdn}
         return line_page(request, ctx, staff, msisdn, status=422, docs=shown, errors=errors)
-    response = see_other("/console/visit")
-    cs.start_visit(request, response, ctx, staff, cs.Visit(msisdn, documents))
+    visit = cs.Visit(msisdn, documents)
+    response = check_view(request, ctx, staff, visit)
+    cs.start_visit(request, response, ctx, staff, visit)
     return response
 
 
@@ -220,6 +221,23 @@ async def end_visit(request: Request, ctx: UnitOfWork) -> Response:
 
 @router.get("/visit", response_class=HTMLResponse)
 def visit_page(request: Request, ctx: UnitOfWork) -> Response:
+    """The visit under way (after a language switch, say). The check itself runs only in a
+    POST: it reads documents, which a failed comparison counts and the audit trail keeps,
+    and a GET writes nothing."""
+    staff = clerk(request, ctx)
+    if staff is None:
+        return to_sign_in()
+    visit = cs.visit_of(request, ctx, staff)
+    if visit is None:
+        return see_other("/console/find")
+    return page(request, ctx, "visit.html", screen="visit", staff=staff, visit=visit)
+
+
+@router.post("/visit/check", response_class=HTMLResponse)
+async def check_again(request: Request, ctx: UnitOfWork) -> Response:
+    form = await form_of(request)
+    if not csrf_ok(request, ctx, form):
+        return refused(request, ctx)
     staff = clerk(request, ctx)
     if staff is None:
         return to_sign_in()
@@ -239,6 +257,7 @@ def check_view(
     form: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
     failure: str | None = None,
+    paid: dict[str, Any] | None = None,
 ) -> Response:
     """The check for the visit's line and documents; a refusal of the documents themselves
     (missing, not the owner's) goes back to the documents form, saying which."""
@@ -258,8 +277,8 @@ def check_view(
         shown["amount"] = f"{result['owed_fen'] / 100:.2f}"
     return page(
         request, ctx, "check.html", status=status, screen="check", staff=staff, visit=visit,
-        result=result, form=shown, errors=errors or {}, failure=failure,
-        paid=request.query_params.get("paid"), method=request.query_params.get("method"),
+        result=result, form=shown, errors=errors or {}, failure=failure, paid=paid,
+        here="/console/visit",
     )  # fmt: skip
 
 
@@ -280,9 +299,9 @@ async def take_payment(request: Request, ctx: UnitOfWork) -> Response:
         return check_view(request, ctx, staff, visit, status=err.status, failure=err.code)
     if errors:
         return check_view(request, ctx, staff, visit, status=422, form=form, errors=errors)
-    amount = cv.fen_of(str(form.get("amount", ""))) or 0
-    return see_other(f"/console/visit?paid={amount}&method={quote(form.get('method', ''))}"
-                     f"&payment={quote(str(paid.get('payment_id', '')))}")  # fmt: skip
+    # The check again, in this POST (a GET writes nothing): a reload sends the same form,
+    # whose key replays the payment instead of taking it twice.
+    return check_view(request, ctx, staff, visit, paid=paid)
 
 
 @router.post("/visit/cancel", response_class=HTMLResponse)

@@ -181,7 +181,7 @@ def pay(
         data,
         lambda: (201, service.pay(ctx, staff, body, idempotency_key=key)),
     )
-    return dict(out), {}
+    return {**dict(out), "amount_fen": amount, "method": method}, {}
 
 
 def refund_route_of(form: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
