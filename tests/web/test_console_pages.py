@@ -375,3 +375,25 @@ def test_signing_out_forgets_the_clerk_and_the_visit(web: TestClient) -> None:
     assert f"{console_session.STAFF_COOKIE}=" in cleared
     assert f"{console_session.VISIT_COOKIE}=" in cleared
     assert web.get("/console/visit", follow_redirects=False).status_code == 303
+
+
+def test_another_provinces_line_is_found_but_not_taken_in(web: TestClient) -> None:
+    record = add(web, province="44")
+    signed_in(web)
+    page = web.get("/console/find", params={"msisdn": record["msisdn"]})
+    assert page.status_code == 200 and 'id="other-province"' in page.text
+    assert 'action="/console/visit"' not in page.text
+
+
+def test_a_clerk_of_another_province_cannot_open_the_receipt(web: TestClient, ctx: Context) -> None:
+    record = add(web)
+    signed_in(web)
+    r = cancel_in_cash(web, start_visit(web, record))
+    here = r.headers["location"].split("?")[0]
+    add_store(ctx, code="44-GZ-0001", name="广州天河营业厅", province_code="44", city="广州")
+    other = add_staff(ctx, login="gz.li", role="clerk", province_code="44", store_code="44-GZ-0001")
+    ctx.session.commit()
+    web.cookies.set(console_session.STAFF_COOKIE, staff_token(ctx, other))
+    for path in (here, f"{here}/receipt.pdf"):
+        r = web.get(path)
+        assert r.status_code == 403 and 'data-code="FORBIDDEN"' in r.text, path

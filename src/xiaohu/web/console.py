@@ -341,7 +341,7 @@ def cancellation_page(cancellation_id: str, request: Request, ctx: UnitOfWork) -
     if staff is None:
         return to_sign_in()
     try:
-        done = cv.cancellation(ctx, cancellation_id)
+        done = cv.cancellation(ctx, staff, cancellation_id)
     except DomainError as err:
         return error_page(request, ctx, staff, err)
     visit = cs.visit_of(request, ctx, staff)
@@ -360,7 +360,7 @@ def receipt(cancellation_id: str, request: Request, ctx: UnitOfWork) -> Response
     if staff is None:
         return to_sign_in()
     try:
-        name, body = cv.receipt_pdf(ctx, cancellation_id, negotiate(request))
+        name, body = cv.receipt_pdf(ctx, staff, cancellation_id, negotiate(request))
     except DomainError as err:
         return error_page(request, ctx, staff, err)
     return Response(

@@ -247,14 +247,24 @@ def reverse(
 # --- after: the cancellation, the receipt, the drawer --------------------------------------
 
 
-def cancellation(ctx: Context, cancellation_id: str) -> dict[str, Any]:
-    """A cancellation as the console shows it (any clerk may look one up, as the API says)."""
-    from xiaohu.cancellation import service
+def _row(ctx: Context, staff: StaffClaims, cancellation_id: str) -> Any:
+    """The cancellation, if it is one of the clerk's province's lines (as the API's clerk
+    token reads it)."""
     from xiaohu.cancellation.models import Cancellation
+    from xiaohu.staff.deps import require_province
 
     row = ctx.session.get(Cancellation, cancellation_id)
     if row is None:
         raise DomainError("CANCELLATION_NOT_FOUND", f"no cancellation {cancellation_id}")
+    require_province(staff, row.province_code)
+    return row
+
+
+def cancellation(ctx: Context, staff: StaffClaims, cancellation_id: str) -> dict[str, Any]:
+    """A cancellation as the console shows it."""
+    from xiaohu.cancellation import service
+
+    row = _row(ctx, staff, cancellation_id)
     out: dict[str, Any] = as_dict(service.get_cancellation(ctx, cancellation_id))
     out["channel"] = row.channel
     out["store_code"] = getattr(row, "store_code", None)
@@ -263,15 +273,14 @@ def cancellation(ctx: Context, cancellation_id: str) -> dict[str, Any]:
     return out
 
 
-def receipt_pdf(ctx: Context, cancellation_id: str, lang: str) -> tuple[str, bytes]:
+def receipt_pdf(
+    ctx: Context, staff: StaffClaims, cancellation_id: str, lang: str
+) -> tuple[str, bytes]:
     """The same receipt (销户证明) the subscriber downloads: its file name and bytes."""
-    from xiaohu.cancellation.models import Cancellation
     from xiaohu.web.receipt import render
     from xiaohu.web.views import receipt_data
 
-    row = ctx.session.get(Cancellation, cancellation_id)
-    if row is None:
-        raise DomainError("CANCELLATION_NOT_FOUND", f"no cancellation {cancellation_id}")
+    row = _row(ctx, staff, cancellation_id)
     data = receipt_data(ctx, cancellation_id, row.msisdn, lang)
     return f"xiaohu-receipt-{data.reference}.pdf", render(data)
 
