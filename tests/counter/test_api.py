@@ -283,3 +283,21 @@ def test_a_retried_cash_payment_or_cancellation_acts_once(
     assert report["cash_out_fen"] == one.json()["refund"]["refund_now_fen"]
     with runtime.sessions() as s:
         assert _count(s, Payment) == 1 and _count(s, Cancellation) == 1
+
+
+def test_a_counter_refund_may_go_to_the_owners_other_line(
+    api: Api, client: TestClient, desk: Desk, runtime: Runtime
+) -> None:
+    rec = beijing()
+    other = beijing(owner=rec["owner"], balance={"cash_fen": 100, "gift_fen": 0})
+    api.import_lines(rec, other)
+    at = Counter(client, desk.clerk)
+    check = checked(at, rec)
+    route = {"kind": "transfer", "to_msisdn": other["msisdn"]}
+    r = at.cancel(rec, check, refund_route=route)
+    assert r.status_code == 201, r.text
+    refunded = r.json()["refund"]["refund_now_fen"]
+    with runtime.sessions() as s:
+        target = s.scalars(select(Line).where(Line.msisdn == other["msisdn"])).one()
+    assert target.cash_fen == 100 + refunded
+    assert at.drawer().json()["movements"] == []  # nothing left the drawer

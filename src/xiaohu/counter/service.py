@@ -18,6 +18,7 @@ from xiaohu.audit.service import line_event
 from xiaohu.billing import service as billing
 from xiaohu.billing.schemas import PaymentOut
 from xiaohu.cancellation import service as cancellation
+from xiaohu.cancellation.acceptance import lock_lines
 from xiaohu.cancellation.rules import AtCounter
 from xiaohu.cancellation.schemas import CancellationOut, CancellationRequest, RealNameIn
 from xiaohu.cancellation.terms import policy_values
@@ -163,7 +164,11 @@ def cancel(
     confirmation, the row and any refusal name the store and the clerk, and a cash refund is
     paid from the drawer at once."""
     store = store_of(ctx, staff)
-    line = line_for(ctx, staff, body.msisdn)
+    # Both lines of a transfer locked now, in the order the cancellation takes them (no
+    # deadlock between two counters); the cancellation finds them held.
+    route = body.refund_route
+    line, _ = lock_lines(ctx, body.msisdn, route.to_msisdn if route.kind == "transfer" else None)
+    require_province(staff, line.province_code)
     seen = documents_seen(ctx, staff, line, body.documents, "cancellation")
     counter = at_counter(ctx, store, line, seen)
     request = CancellationRequest(
