@@ -93,6 +93,7 @@ def test_wrong_password_unknown_login_and_lock_out(api: TestClient, ctx: Context
     assert unknown.status_code == wrong.status_code == 401
     assert unknown.json() == wrong.json()
     assert wrong.json()["code"] == "VERIFICATION_FAILED"
+    assert wrong.json()["message_en"] == "The login or the password is wrong"
     for _ in range(3):
         assert (
             api.post(

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from xiaohu import principals
 from xiaohu.audit.service import append as audit_append
-from xiaohu.identity.passwords import hash_password, verify_hash
+from xiaohu.identity.passwords import hash_password, needs_upgrade, verify_hash
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.import_records import FieldError
 from xiaohu.runtime import Context
@@ -156,6 +156,9 @@ def sign_in(ctx: Context, login: str, password: str) -> StaffTokenOut:
         ctx.session.flush()
         raise _failed(keep_writes=True)
     member.failures = 0
+    if needs_upgrade(member.password_hash):  # hashed with older argon2 parameters
+        member.password_hash = hash_password(password)
+        member.updated_at = now
     ttl = policy.staff_token_ttl_seconds
     token = principals.issue_staff(
         ctx.settings.key,
@@ -199,7 +202,12 @@ def _failed(*, keep_writes: bool = False) -> DomainError:
     """One answer for a wrong password and an unknown login (no attempts left said: that
     would tell a known login from an unknown one)."""
     return DomainError(
-        "VERIFICATION_FAILED", "the login or the password is wrong", keep_writes=keep_writes
+        "VERIFICATION_FAILED",
+        "the login or the password is wrong",
+        keep_writes=keep_writes,
+        # The catalog's messages speak of a subscriber's code and service password.
+        message="登录名或密码错误",
+        message_en="The login or the password is wrong",
     )
 
 
