@@ -397,3 +397,23 @@ def test_a_clerk_of_another_province_cannot_open_the_receipt(web: TestClient, ct
     for path in (here, f"{here}/receipt.pdf"):
         r = web.get(path)
         assert r.status_code == 403 and 'data-code="FORBIDDEN"' in r.text, path
+
+
+def test_a_lost_line_is_lifted_at_the_counter_then_closed(web: TestClient, ctx: Context) -> None:
+    record = add(web, status="lost")
+    signed_in(web)
+    html = start_visit(web, record)
+    assert 'id="clear-lift_lost_state"' in html and 'id="cancel-form"' not in html
+    r = web.post(
+        "/console/visit/clear",
+        data={"csrf_token": token_of(html), "action": "lift_lost_state"},
+    )
+    assert r.status_code == 200 and 'id="cleared"' in r.text
+    assert 'id="cancel-form"' in r.text
+    assert cancel_in_cash(web, r.text).status_code == 303
+    events = ctx.session.execute(
+        select(AuditEvent.action, AuditEvent.actor).where(
+            AuditEvent.subject == f"line:{record['msisdn']}"
+        )
+    ).all()
+    assert ("line.lost_lifted", "clerk:bj.wang") in events

@@ -258,6 +258,7 @@ def check_view(
     errors: dict[str, str] | None = None,
     failure: str | None = None,
     paid: dict[str, Any] | None = None,
+    cleared: str | None = None,
 ) -> Response:
     """The check for the visit's line and documents; a refusal of the documents themselves
     (missing, not the owner's) goes back to the documents form, saying which."""
@@ -278,7 +279,7 @@ def check_view(
     return page(
         request, ctx, "check.html", status=status, screen="check", staff=staff, visit=visit,
         result=result, form=shown, errors=errors or {}, failure=failure, paid=paid,
-        here="/console/visit",
+        cleared=cleared, here="/console/visit",
     )  # fmt: skip
 
 
@@ -302,6 +303,28 @@ async def take_payment(request: Request, ctx: UnitOfWork) -> Response:
     # The check again, in this POST (a GET writes nothing): a reload sends the same form,
     # whose key replays the payment instead of taking it twice.
     return check_view(request, ctx, staff, visit, paid=paid)
+
+
+@router.post("/visit/clear", response_class=HTMLResponse)
+async def clear_at_counter(request: Request, ctx: UnitOfWork) -> Response:
+    """A blocker the counter clears at once (a lost state, a missing real-name registration),
+    on this visit's documents; then the check again."""
+    form = await form_of(request)
+    if not csrf_ok(request, ctx, form):
+        return refused(request, ctx)
+    staff = clerk(request, ctx)
+    if staff is None:
+        return to_sign_in()
+    visit = cs.visit_of(request, ctx, staff)
+    if visit is None:
+        return see_other("/console/find")
+    action = form.get("action", "")
+    try:
+        attempt(ctx, lambda: cv.clear_at_counter(ctx, staff, visit.msisdn, visit.documents,
+                                                 action))  # fmt: skip
+    except DomainError as err:
+        return check_view(request, ctx, staff, visit, status=err.status, failure=err.code)
+    return check_view(request, ctx, staff, visit, cleared=action)
 
 
 @router.post("/visit/cancel", response_class=HTMLResponse)

@@ -235,6 +235,26 @@ def cancel(
     return status, dict(out), {}
 
 
+COUNTER_ACTIONS = ("lift_lost_state", "register_real_name")
+
+
+def clear_at_counter(
+    ctx: Context, staff: StaffClaims, msisdn: str, documents: dict[str, Any], action: str
+) -> None:
+    """What the counter clears at once with the owner in person: a lost state lifted (解挂),
+    the real name registered (实名补登记)."""
+    from xiaohu.counter import service
+    from xiaohu.counter.schemas import Documents
+
+    if action not in COUNTER_ACTIONS:
+        raise DomainError("VALIDATION_FAILED", f"unknown counter action {action!r}")
+    seen = _model(Documents, documents)
+    if action == "lift_lost_state":
+        service.lift_lost_state(ctx, staff, msisdn, seen)
+    else:
+        service.register_real_name(ctx, staff, msisdn, seen)
+
+
 def reverse(
     ctx: Context, staff: StaffClaims, cancellation_id: str, documents: dict[str, Any]
 ) -> None:

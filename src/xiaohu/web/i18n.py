@@ -192,6 +192,10 @@ MESSAGES: dict[str, str] = {
     "document_authorization_letter": N_("The authorization letter"),
     "cancellation_reversed": N_("Undone"),
     "movement_payment_received": N_("Payment taken"),
+    "counter_lift_lost_state": N_("Lift the lost state now"),
+    "counter_register_real_name": N_("Register the real name now"),
+    "counter_done_lift_lost_state": N_("The lost state is lifted; the line is in service again."),
+    "counter_done_register_real_name": N_("The real name is registered."),
     "movement_cancellation_refund": N_("Cash refund"),
 }
 
