@@ -417,3 +417,12 @@ def test_a_lost_line_is_lifted_at_the_counter_then_closed(web: TestClient, ctx: 
         )
     ).all()
     assert ("line.lost_lifted", "clerk:bj.wang") in events
+
+
+def test_a_locked_out_login_is_told_until_when(web: TestClient) -> None:
+    for _ in range(4):
+        assert sign_in(web, password="not-the-password").status_code == 401
+    r = sign_in(web, password="not-the-password")
+    assert r.status_code == 429 and 'data-code="VERIFICATION_LOCKED"' in r.text
+    assert "2026年11月24日" in r.text  # the time it opens again, in Beijing time
+    assert sign_in(web).status_code == 429  # even with the right password, until then
