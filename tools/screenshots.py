@@ -227,7 +227,33 @@ def walk(browser: Any, server: LiveServer, out: Path) -> list[Path]:
     w.page.click("#confirm-cancel")
     w.shot("10-quote-expired")
     context.close()
-    return [*s.taken, *t.taken, *u.taken, *v.taken, *w.taken]
+
+    from tools.console_screenshots import load_counter, walk_console
+
+    _api(server, "PUT", "/api/v1/sandbox/clock", {"now": NOW})
+    load_counter(_api, server)
+    counter = walk_console(browser, server, out, counter_record())
+    return [*s.taken, *t.taken, *u.taken, *v.taken, *w.taken, *counter]
+
+
+def counter_record() -> dict[str, Any]:
+    """A line the owner closes at a store: last month unpaid, cash on the balance."""
+    from xiaohu.demo.data import prefix_table
+
+    return {
+        "msisdn": f"{prefix_table()['11'][0]}1006",
+        "status": "active",
+        "opened_on": "2018-03-01",
+        "real_name_verified": True,
+        "service_password": PASSWORD,
+        "plan": {"code": "4G-58", "name": "4G畅聊58元", "monthly_fee_fen": 5800},
+        "usage_history_fen": [900, 1200, 800],
+        "payment_route": {"kind": "wechat", "account": "wx***8866"},
+        "owner": {"name": "赵敏", "id_type": "resident_id",
+                  "id_number": _resident_id("11010219850706004")},
+        "balance": {"cash_fen": 16600, "gift_fen": 0},
+        "unpaid_bills": [{"period": "2026-10", "amount_fen": 5800, "due_on": "2026-11-15"}],
+    }  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with serving() as server:
         with transaction(server.runtime.sessions) as session:
-            import_records(server.runtime.context(session, actor="demo"), demo_records())
+            records = [*demo_records(), counter_record()]
+            import_records(server.runtime.context(session, actor="demo"), records)
         _api(server, "PUT", "/api/v1/sandbox/clock", {"now": NOW})
         with sync_playwright() as pw:
             browser = pw.chromium.launch(

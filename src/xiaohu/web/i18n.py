@@ -167,6 +167,36 @@ MESSAGES: dict[str, str] = {
     "refund_status_pending": N_("Refund on its way"),
     "refund_status_paid": N_("Refunded"),
     "refund_status_failed": N_("The refund failed; we will contact you"),
+    # The clerk console
+    "not_a_clerk": N_(
+        "Only store clerks can sign in to the counter console. Hotline agents, back office and "
+        "administrators use their own tools."
+    ),
+    "staff_sign_in_failed": N_("The login or the password is wrong."),
+    "login_required": N_("Enter your staff login."),
+    "staff_password_required": N_("Enter your password."),
+    "agent_name_required": N_("Enter the agent's name."),
+    "id_type_required": N_("Choose the type of document."),
+    "letter_required": N_("Enter the reference of the authorization letter."),
+    "originals_required": N_("Confirm that you have seen the original documents."),
+    "amount_invalid": N_("Enter an amount in yuan, such as 38 or 38.50."),
+    "method_required": N_("Choose cash or card."),
+    "method_cash": N_("Cash"),
+    "method_card": N_("Card"),
+    "refund_route_cash": N_("Cash from the drawer, now"),
+    "refund_route_original": N_("The way they paid"),
+    "refund_route_bank_card": N_("Bank card"),
+    "refund_route_transfer": N_("The owner's other number"),
+    "document_owner": N_("The owner's ID document"),
+    "document_agent": N_("The agent's ID document"),
+    "document_authorization_letter": N_("The authorization letter"),
+    "cancellation_reversed": N_("Undone"),
+    "movement_payment_received": N_("Payment taken"),
+    "counter_lift_lost_state": N_("Lift the lost state now"),
+    "counter_register_real_name": N_("Register the real name now"),
+    "counter_done_lift_lost_state": N_("The lost state is lifted; the line is in service again."),
+    "counter_done_register_real_name": N_("The real name is registered."),
+    "movement_cancellation_refund": N_("Cash refund"),
 }
 
 CHANNELS = {"online": N_("Online"), "store": N_("Store"), "hotline": N_("Hotline")}

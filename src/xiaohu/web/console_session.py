@@ -1,0 +1,109 @@
+"""The clerk console's cookies: the staff token, and the visit at the counter.
+
+The staff cookie holds the staff bearer token the sign-in issued (no server-side session
+table, as for the subscriber pages), under its own name and only for `/console`, so a clerk's
+and a subscriber's sessions never mix in one browser. HttpOnly, SameSite=Lax, Secure on HTTPS,
+expiring with the token.
+
+The visit cookie remembers, between the screens of one customer's visit, the number and the
+documents the clerk entered. It holds ID numbers, so it is sealed with AES-GCM under a key of
+its own (nobody can read or forge it), bound to the clerk who entered it, and short-lived.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from fastapi import Request, Response
+
+from xiaohu import principals
+from xiaohu.kit.crypto import derive
+from xiaohu.principals import StaffClaims
+from xiaohu.runtime import Context
+
+PATH = "/console"
+STAFF_COOKIE = "xh_staff"
+VISIT_COOKIE = "xh_visit"
+VISIT_MINUTES = 30  # one customer at the counter; a forgotten visit does not linger
+
+
+def staff_of(request: Request, ctx: Context) -> StaffClaims | None:
+    """The claims of the staff cookie, if it holds a genuine unexpired staff token."""
+    token = request.cookies.get(STAFF_COOKIE)
+    if not token:
+        return None
+    return principals.verify_staff(ctx.settings.key, token, ctx.now())
+
+
+def _cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path=PATH,
+    )
+
+
+def sign_in(request: Request, response: Response, token: str, expires_in: int) -> None:
+    _cookie(request, response, STAFF_COOKIE, token, expires_in)
+
+
+def sign_out(response: Response) -> None:
+    response.delete_cookie(STAFF_COOKIE, path=PATH)
+    response.delete_cookie(VISIT_COOKIE, path=PATH)
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One customer at the counter: the number and the documents seen (as the API's
+    `documents`)."""
+
+    msisdn: str
+    documents: dict[str, Any]
+
+
+def _aead(ctx: Context) -> AESGCM:
+    return AESGCM(derive(ctx.settings.key, "console-visit"))
+
+
+def start_visit(
+    request: Request, response: Response, ctx: Context, staff: StaffClaims, visit: Visit
+) -> None:
+    expires = int(ctx.now().timestamp()) + VISIT_MINUTES * 60
+    raw = json.dumps(
+        {"m": visit.msisdn, "d": visit.documents, "e": expires}, ensure_ascii=False
+    ).encode()
+    nonce = os.urandom(12)
+    sealed = nonce + _aead(ctx).encrypt(nonce, raw, staff.login.encode())
+    value = base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+    _cookie(request, response, VISIT_COOKIE, value, VISIT_MINUTES * 60)
+
+
+def visit_of(request: Request, ctx: Context, staff: StaffClaims) -> Visit | None:
+    """The visit this clerk started, unexpired; None for anything else."""
+    value = request.cookies.get(VISIT_COOKIE)
+    if not value:
+        return None
+    try:
+        sealed = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        raw = _aead(ctx).decrypt(sealed[:12], sealed[12:], staff.login.encode())
+        payload = json.loads(raw)
+        if ctx.now().timestamp() >= int(payload["e"]):
+            return None
+        return Visit(msisdn=str(payload["m"]), documents=dict(payload["d"]))
+    except (binascii.Error, InvalidTag, ValueError, KeyError, TypeError):
+        return None
+
+
+def end_visit(response: Response) -> None:
+    response.delete_cookie(VISIT_COOKIE, path=PATH)
