@@ -128,9 +128,9 @@ def bearer_token(request: Request) -> str:
 def require_admin(request: Request, ctx: UnitOfWork) -> None:
     """The admin routes: a staff token of the `admin` role, or the operator's configured
     `XIAOHU_ADMIN_TOKEN` (compared in constant time; how an operator gets in before any staff
-    is loaded). Production: 401 with no token, 403 with any other. Sandbox: open with no token
-    at all (API.md, a test system's operations), but a token that is not an admin's is still
-    refused."""
+    is loaded). Production: 401 with no token or one that is not genuine (expired, forged),
+    403 with another role's or a line's. Sandbox: open with no token at all (API.md, a test
+    system's operations), but a token that is not an admin's is still refused."""
     settings = ctx.settings
     if settings.sandbox and not request.headers.get("Authorization", "").strip():
         return
@@ -148,4 +148,10 @@ def require_admin(request: Request, ctx: UnitOfWork) -> None:
         return
     if principals.verify(settings.key, token, now) is not None:
         raise DomainError("FORBIDDEN", "a line token cannot use the admin routes")
-    raise DomainError("FORBIDDEN", "this token is not an admin's")
+    # Neither a genuine token nor the admin token: as on every other route, 401 (a token that
+    # expired at the end of a shift must say so, not look like a missing right).
+    raise DomainError(
+        "UNAUTHENTICATED",
+        "the token is invalid or has expired",
+        headers={"WWW-Authenticate": "Bearer"},
+    )

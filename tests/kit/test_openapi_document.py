@@ -108,3 +108,22 @@ def test_every_refusal_has_an_example_problem_with_its_code(client: TestClient) 
                 seen.add(code)
     assert {"UNAUTHENTICATED", "VALIDATION_FAILED", "DATABASE_UNAVAILABLE"} <= seen
     assert len(seen) > 30
+
+
+def test_routes_that_take_a_staff_token_declare_it(client: TestClient) -> None:
+    """The schemes each route takes, as the routes check them: a hotline session is opened
+    with an agent's staff token; a line's evidence is read with its token or a clerk's."""
+    doc = client.get("/openapi.json").json()
+    expected = {
+        ("post", "/api/v1/hotline/sessions"): [{"StaffToken": []}],
+        ("post", "/api/v1/store/cancellations"): [{"StaffToken": []}],
+        ("get", "/api/v1/lines/{msisdn}/refusals"): [{"LineToken": []}, {"StaffToken": []}],
+        ("get", "/api/v1/lines/{msisdn}/refusals/{reference}.pdf"): [
+            {"LineToken": []},
+            {"StaffToken": []},
+        ],
+        ("get", "/api/v1/lines/{msisdn}/audit"): [{"LineToken": []}, {"StaffToken": []}],
+        ("get", "/api/v1/lines/{msisdn}"): [{"LineToken": []}],
+    }
+    for (method, path), schemes in expected.items():
+        assert doc["paths"][path][method].get("security") == schemes, (method, path)

@@ -16,6 +16,7 @@ from xiaohu.assembly import build_runtime
 from xiaohu.billing.models import Refund
 from xiaohu.cancellation import service
 from xiaohu.notifications.models import OutboxMessage
+from xiaohu.principals import issue
 from xiaohu.runtime import Context, Runtime
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -129,8 +130,12 @@ def test_production_metrics_need_the_admin_token(runtime: Runtime) -> None:
     production.sessions = runtime.sessions
     with TestClient(create_app(production)) as client:
         assert client.get("/metrics").status_code == 401
-        wrong = {"Authorization": "Bearer " + "x" * 32}
-        assert client.get("/metrics", headers=wrong).status_code == 403
+        wrong = {"Authorization": "Bearer " + "x" * 32}  # not genuine: 401, as no token
+        assert client.get("/metrics", headers=wrong).status_code == 401
+        now = production.system_clock.now()
+        line_token = issue(production.settings.key, 1, "13800138000", now, 60)
+        line = {"Authorization": "Bearer " + line_token}
+        assert client.get("/metrics", headers=line).status_code == 403  # the wrong kind
         samples = scrape(client, Authorization="Bearer " + "m" * 32)
-        assert value(samples, "xiaohu_refusals_total", code="UNAUTHENTICATED") == 1
+        assert value(samples, "xiaohu_refusals_total", code="UNAUTHENTICATED") == 2
         assert value(samples, "xiaohu_refusals_total", code="FORBIDDEN") == 1

@@ -133,3 +133,16 @@ def test_a_code_twice_in_one_file_is_an_error_and_nothing_is_written(ctx: Contex
         (3, "(record)"),
     ]
     assert ctx.session.get(Store, "44-GZ-0001") is None
+
+
+def test_a_nul_in_a_file_record_is_named_and_nothing_is_written(ctx: Context) -> None:
+    """A file import reads raw JSON text: a NUL in any string is refused as the HTTP body's
+    is (PostgreSQL cannot store it; SQLite would keep it and serve it back)."""
+    good = '{"code": "44-GZ-0001", "name": "广州天河营业厅", "province_code": "44", '
+    good += '"city": "广州", "kind": "own_standard"}'
+    bad = good.replace("44-GZ-0001", "44-GZ-0002").replace("天河", "天\\u0000河")
+    with pytest.raises(DomainError) as caught:
+        import_items(ctx, STORES, [(1, good), (2, bad)])
+    assert [(e["line"], e["field"]) for e in caught.value.errors or []] == [(2, "name")]
+    assert "NUL" in (caught.value.errors or [{}])[0]["reason"]
+    assert ctx.session.get(Store, "44-GZ-0001") is None

@@ -18,6 +18,7 @@ from xiaohu.identity.passwords import hash_for_import
 from xiaohu.identity.rules import mask_id
 from xiaohu.intake.rules import FieldError, LineRecord, validate_record
 from xiaohu.kit.crypto import PiiCipher
+from xiaohu.kit.guard import NUL_REASON, nul_fields
 from xiaohu.runtime import Runtime
 
 
@@ -50,8 +51,11 @@ NESTED_TOO_DEEPLY = "not valid JSON: nested too deeply"
 
 
 def parse_json_line(raw: str | bytes, line: int) -> tuple[object, FieldError | None]:
+    """One record decoded, or the problem with it. A NUL in any string is refused here, for
+    the file imports as for the HTTP ones (PostgreSQL text cannot hold it; SQLite would keep
+    it and hand it back)."""
     try:
-        return json.loads(raw), None
+        value = json.loads(raw)
     except RecursionError:  # the depth is the sender's: a 500 otherwise
         return None, FieldError(line, "(record)", NESTED_TOO_DEEPLY)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -60,6 +64,11 @@ def parse_json_line(raw: str | bytes, line: int) -> tuple[object, FieldError | N
         else:
             detail = f"not UTF-8 text (byte {exc.start})"
         return None, FieldError(line, "(record)", f"not valid JSON: {detail}")
+    escaped = "\\u0000" in raw if isinstance(raw, str) else b"\\u0000" in raw
+    nul = nul_fields(value) if escaped else []  # only a record with the escape is walked
+    if nul:
+        return None, FieldError(line, nul[0] if nul[0] != "body" else "(record)", NUL_REASON)
+    return value, None
 
 
 def check_chunk(

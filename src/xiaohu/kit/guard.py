@@ -27,7 +27,8 @@ from xiaohu.kit.errors import DomainError
 from xiaohu.kit.web import problem_response
 
 NUL = "\x00"
-_NUL_REASON = "contains a NUL character (\\u0000)"
+NUL_REASON = "contains a NUL character (\\u0000)"
+_NUL_REASON = NUL_REASON
 _NOT_UTF8_REASON = "is not valid UTF-8 text"
 
 
@@ -196,6 +197,12 @@ def _json_nul_fields(body: bytes) -> Iterable[str]:
         except (ValueError, RecursionError):
             continue
         yield from (f"line {number}: {field}" for field in _walk(value, ""))
+
+
+def nul_fields(value: Any) -> list[str]:
+    """The dotted path of each string (or key) of a decoded JSON value holding a NUL: what
+    the file imports refuse, as the HTTP bodies are refused here."""
+    return list(_walk(value, ""))
 
 
 def _walk(value: Any, at: str) -> Iterable[str]:

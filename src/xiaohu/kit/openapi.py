@@ -9,6 +9,7 @@ names nothing, `503` when the database cannot be reached.
 
 from __future__ import annotations
 
+import re
 from typing import Any, cast
 
 from fastapi import FastAPI
@@ -42,9 +43,14 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 ADMIN_PREFIX = "/api/v1/admin/"
-STAFF_PREFIXES = ("/api/v1/store/",)  # the routes for staff tokens only
+# The routes for staff tokens only: the store channel, and the hotline's sessions (which an
+# agent opens; the session's own token is a line token).
+STAFF_PREFIXES = ("/api/v1/store/", "/api/v1/hotline/")
 # Routes that take a line token or a clerk's: a cancellation read or reversed at a store.
+# Routes that take a line token or a clerk's: a cancellation read or reversed at a store, and
+# a line's evidence (its audit trail, its refusals) which a clerk may read for the subscriber.
 EITHER_TOKEN = ("/api/v1/cancellations/{cancellation_id}",)
+EITHER_TOKEN_PATTERN = re.compile(r"^/api/v1/lines/\{msisdn\}/(audit|refusals)(/|$)")
 SECURITY_SCHEMES = {
     "LineToken": HTTPBearer(
         bearerFormat="xiaohu line token",
@@ -131,7 +137,7 @@ def _add_security(path: str, operation: dict[str, Any]) -> None:
         return
     elif path.startswith(STAFF_PREFIXES):
         operation["security"] = [{"StaffToken": []}]
-    elif path.startswith(EITHER_TOKEN):
+    elif path.startswith(EITHER_TOKEN) or EITHER_TOKEN_PATTERN.match(path):
         operation["security"] = [{"LineToken": []}, {"StaffToken": []}]
     else:
         operation["security"] = [{"LineToken": []}]

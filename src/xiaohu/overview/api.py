@@ -43,7 +43,6 @@ def get_line(
     ),
     responses=error_responses(*_AUTH_ERRORS),
     dependencies=[Depends(line_or_clerk)],
-    openapi_extra={"security": [{"LineToken": []}, {"StaffToken": []}]},
 )
 def get_line_audit(
     ctx: UnitOfWork,
