@@ -69,8 +69,10 @@ def on_refund(ctx: Context, line: Line, *, amount_fen: int, ref: str) -> list[In
     """Red invoices for `amount_fen` of cash refunded from `line` (`ref`: the cancellation,
     or `true_up:<cancellation>`). Nothing when nothing invoiced is left; the same `ref`
     twice issues nothing more."""
+    if amount_fen <= 0:
+        return []
     done = _by_ref(ctx, line, InvoiceKind.RED, ref)
-    if done or amount_fen <= 0:
+    if done:
         return done
     blues = ctx.session.scalars(
         select(Invoice)
