@@ -54,6 +54,8 @@ API_ROUTERS = [
     "xiaohu.stores.api",
     "xiaohu.overview.api",
     "xiaohu.billing.api",
+    "xiaohu.invoices.api",
+    "xiaohu.web.invoice",
     "xiaohu.contracts.api",
     "xiaohu.cancellation.remedies_api",
     "xiaohu.ledger.api",

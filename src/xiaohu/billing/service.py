@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from xiaohu.audit.service import line_event
 from xiaohu.billing.gateway import GatewayResult, IdempotencyConflict, PaymentGateway
 from xiaohu.billing.models import Bill, Payment, UsageRecord
+from xiaohu.invoices import service as invoices
 from xiaohu.kit.bounds import MAX_FEN
 from xiaohu.kit.clock import local_date
 from xiaohu.kit.errors import DomainError
@@ -167,7 +168,8 @@ def _record(
     purpose: str,
     source: PaymentSource,
 ) -> TakenPayment:
-    """The Payment row of money received, and its audit event."""
+    """The Payment row of money received, its audit event and its blue invoice (issued by
+    the line's home province, on the line the money was paid to)."""
     payment = Payment(
         id=new_id(),
         line_id=line.id,
@@ -200,6 +202,8 @@ def _record(
             **at_store,
         },
     )
+    # After the audit line (the invoice counter's lock comes second: `invoices.service`).
+    invoices.on_payment(ctx, line, payment_id=payment.id, amount_fen=amount_fen, purpose=purpose)
     return TakenPayment(payment, GatewayResult("succeeded", gateway_ref))
 
 

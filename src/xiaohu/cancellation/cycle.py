@@ -37,6 +37,7 @@ from xiaohu.billing.rules import (
 from xiaohu.billing.service import post_charge
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.cancellation.rules import AccountStatus, CancellationStatus
+from xiaohu.invoices import service as invoices
 from xiaohu.kit.bounds import MAX_YEAR, MIN_YEAR
 from xiaohu.kit.clock import FrozenClock, local_date, parse_period, period_bounds, start_of_day
 from xiaohu.kit.db import transaction
@@ -174,8 +175,8 @@ def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:
         province_code=p,
     )
     route = _payout_route(ctx, c)
+    target = _transfer_target(ctx, route)
     if t.refund_fen > 0:
-        target = _transfer_target(ctx, route)
         to_leg = (
             credit(f"subscriber_cash:{target.province_code}", t.refund_fen, target.id)
             if target is not None
@@ -235,6 +236,8 @@ def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:
         },
         at=now,
     )
+    if t.refund_fen > 0 and target is None:  # paid back, not moved to another line
+        invoices.on_refund(ctx, line, amount_fen=t.refund_fen, ref=ref)
     ctx.session.flush()
     report.settled += 1
     report.late_usage_fen += late

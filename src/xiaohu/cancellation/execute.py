@@ -6,7 +6,8 @@ written for few round trips. The locked line is reused, the journal goes out in 
 inserts, the final bill and the number are upserts, the cancellation, refund and outbox rows
 are Core inserts, and the audit event comes last, because the province's chain head stays
 locked from then until commit. The caller (`service.cancel`) runs it under `no_autoflush`,
-after `acceptance.py` has passed the request.
+after `acceptance.py` has passed the request. A cash refund's red invoices (`invoices`) are
+issued after the audit event too.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from xiaohu.cancellation.acceptance import Accepted
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.cancellation.rules import AccountStatus, CancellationStatus
 from xiaohu.identity.rules import mask_msisdn
+from xiaohu.invoices import service as invoices
 from xiaohu.kit.clock import local_date, period_of
 from xiaohu.kit.db import upsert
 from xiaohu.kit.ids import new_id, reference
@@ -197,6 +199,8 @@ def execute(ctx: Context, accepted: Accepted) -> Cancellation:
         },
         at=now,
     )
+    if target is None:  # cash paid back (a transfer stays with the operator, invoiced)
+        invoices.on_refund(ctx, line, amount_fen=refund_now, ref=c.id)
     if to is None:
         withheld(ctx, line, "cancellation.completed", now)
     return c

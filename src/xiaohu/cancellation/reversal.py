@@ -22,6 +22,7 @@ from xiaohu.cancellation.execute import REFUND_KIND
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.cancellation.rules import AccountStatus, CancellationStatus, undo_open
 from xiaohu.identity.rules import mask_msisdn
+from xiaohu.invoices import service as invoices
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.money import yuan
 from xiaohu.ledger.models import JournalEntry, JournalTransaction
@@ -93,6 +94,7 @@ def undo(ctx: Context, c: Cancellation) -> Cancellation:
         },
         at=now,
     )
+    invoices.on_reversal(ctx, line, ref=c.id)  # the refund's red invoices, reissued blue
     return c
 
 

@@ -221,6 +221,8 @@ CATALOG: dict[str, ErrorKind] = {
     "REFUSAL_NOT_FOUND": ErrorKind(
         404, "Refusal not found", "未找到该拒绝销户记录", "No such refused cancellation"
     ),
+    # invoices (电子发票)
+    "INVOICE_NOT_FOUND": ErrorKind(404, "Invoice not found", "未找到该发票", "No such invoice"),
 }
 
 

@@ -50,7 +50,7 @@ STAFF_PREFIXES = ("/api/v1/store/", "/api/v1/hotline/")
 # Routes that take a line token or a clerk's: a cancellation read or reversed at a store, and
 # a line's evidence (its audit trail, its refusals) which a clerk may read for the subscriber.
 EITHER_TOKEN = ("/api/v1/cancellations/{cancellation_id}",)
-EITHER_TOKEN_PATTERN = re.compile(r"^/api/v1/lines/\{msisdn\}/(audit|refusals)(/|$)")
+EITHER_TOKEN_PATTERN = re.compile(r"^/api/v1/lines/\{msisdn\}/(audit|refusals|invoices)(/|$)")
 SECURITY_SCHEMES = {
     "LineToken": HTTPBearer(
         bearerFormat="xiaohu line token",
