@@ -12,10 +12,13 @@ from typing import TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from xiaohu.billing import transfers
 from xiaohu.billing.gateway import SandboxPaymentGateway, load_payment_gateway
 from xiaohu.config import Settings
 from xiaohu.delivery import deliver
 from xiaohu.identity.limits import ClientLimits
+from xiaohu.interprovince import dues
+from xiaohu.interprovince.service import Appliers, LocalLink
 from xiaohu.kit.crypto import PiiCipher
 from xiaohu.kit.db import make_engine, session_factory
 from xiaohu.notifications.gateway import (
@@ -123,4 +126,11 @@ def deliver_outbox(runtime: Runtime, session: Session, now: dt.datetime, limit: 
         limit,
         payments=runtime.payment_gateway,
         retry=retry,
+        link=LocalLink(interprovince_appliers()),
     )
+
+
+def interprovince_appliers() -> Appliers:
+    """Every area's appliers of messages between provinces, by kind. One database holds every
+    province here, so the outbox's link applies them locally (`interprovince.service`)."""
+    return Appliers([*dues.APPLIERS, *transfers.APPLIERS])

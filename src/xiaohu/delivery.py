@@ -1,5 +1,6 @@
 """Delivering the outbox after commit: each message to the gateway of its topic (SMS and
-network provisioning, `notifications`; refund payouts, `billing.payouts`). Above the areas
+network provisioning, `notifications`; refund payouts, `billing.payouts`; messages between
+provinces, to the `interprovince` link the assembly chose). Above the areas
 whose topics it hands over, so none of them imports another for it."""
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from xiaohu.billing.payouts import TOPIC, park, pay_out
 from xiaohu.gateways import PaymentGateway, ProvisioningGateway, SmsGateway
+from xiaohu.interprovince import rules as interprovince
+from xiaohu.interprovince.service import Link
 from xiaohu.notifications.models import OutboxMessage, OutboxTopic
 from xiaohu.notifications.rules import OutboxStatus, RetryPolicy
 
@@ -42,6 +45,7 @@ def deliver(
     *,
     payments: PaymentGateway | None = None,
     retry: RetryPolicy | None = None,
+    link: Link | None = None,
 ) -> int:
     """Deliver up to `limit` due messages; each is marked in the same transaction as the
     gateway's record, and gateways ignore a message (or refund) they have seen, so delivery is
@@ -65,7 +69,7 @@ def deliver(
     messages = list(session.scalars(stmt))
     if not messages:
         return 0
-    gateways = (sms, provisioning, payments)
+    gateways = (sms, provisioning, payments, link)
     try:
         with session.begin_nested(), session.no_autoflush:
             done = _deliver_batch(session, messages, *gateways, now)
@@ -113,6 +117,7 @@ def _deliver_batch(
     sms: SmsGateway,
     provisioning: ProvisioningGateway,
     payments: PaymentGateway | None,
+    link: Link | None,
     now: dt.datetime,
 ) -> int:
     """Hand the messages over: to a gateway's batch method (`send_many`, `order_many`) where it
@@ -125,7 +130,7 @@ def _deliver_batch(
         if batched is not None and hasattr(gateways[batched[0]], batched[1]):
             groups.setdefault(msg.topic, []).append(msg)
         else:
-            done += _deliver_one(session, msg, sms, provisioning, payments, now)
+            done += _deliver_one(session, msg, sms, provisioning, payments, link, now)
     for topic, group in groups.items():
         index, method, keys = _BATCHED[topic]
         items, ready = [], []
@@ -162,13 +167,14 @@ def _deliver_one(
     sms: SmsGateway,
     provisioning: ProvisioningGateway,
     payments: PaymentGateway | None,
+    link: Link | None,
     now: dt.datetime,
 ) -> int:
     """Hand one message over; 1 if delivered. A gateway refusal is kept on the message; a
     database error goes up (the batch is retried message by message)."""
     msg.attempts += 1
     try:
-        _hand_over(session, msg, sms, provisioning, payments, now)
+        _hand_over(session, msg, sms, provisioning, payments, link, now)
     except SQLAlchemyError:
         raise
     except Exception as exc:  # a gateway failure must not lose the message: retry later
@@ -186,6 +192,7 @@ def _hand_over(
     sms: SmsGateway,
     provisioning: ProvisioningGateway,
     payments: PaymentGateway | None,
+    link: Link | None,
     now: dt.datetime,
 ) -> None:
     p = msg.payload
@@ -204,5 +211,7 @@ def _hand_over(
         )
     elif msg.topic == OutboxTopic.REFUND_PAYOUT:
         pay_out(session, payments, p, now)
+    elif msg.topic == interprovince.TOPIC and link is not None:
+        link.publish(session, interprovince.Message.from_wire(p), now)
     else:
         raise UndeliverableMessage(f"no gateway handles topic {msg.topic!r}")

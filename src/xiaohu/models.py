@@ -7,6 +7,7 @@ from xiaohu.billing import models as billing_models
 from xiaohu.cancellation import models as cancellation_models
 from xiaohu.contracts import models as contract_models
 from xiaohu.identity import models as identity_models
+from xiaohu.interprovince import models as interprovince_models
 from xiaohu.invoices import models as invoice_models
 from xiaohu.kit import idempotency
 from xiaohu.kit.db import Base
@@ -27,6 +28,7 @@ __all__ = [
     "contract_models",
     "idempotency",
     "identity_models",
+    "interprovince_models",
     "invoice_models",
     "ledger_models",
     "line_models",

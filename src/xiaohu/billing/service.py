@@ -19,19 +19,20 @@ from sqlalchemy.orm import Session
 from xiaohu.audit.service import line_event
 from xiaohu.billing.gateway import GatewayResult, IdempotencyConflict, PaymentGateway
 from xiaohu.billing.models import Bill, Payment, UsageRecord
+from xiaohu.identity.rules import mask_msisdn
+from xiaohu.interprovince import dues
 from xiaohu.invoices import service as invoices
 from xiaohu.kit.bounds import MAX_FEN
 from xiaohu.kit.clock import local_date
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.ids import new_id
 from xiaohu.kit.money import yuan
-from xiaohu.ledger.rules import GATEWAY_CLEARING, credit, debit
+from xiaohu.ledger.rules import GATEWAY_CLEARING, Posting, credit, debit
 from xiaohu.ledger.service import post
 from xiaohu.lines.models import Line
 from xiaohu.lines.service import get_line, lock_line
 from xiaohu.notifications.service import order_provisioning, send_sms
 from xiaohu.runtime import Context
-from xiaohu.stores.models import drawer_account
 
 
 @dataclass(frozen=True)
@@ -65,17 +66,28 @@ class PaymentSource:
     method: str = "sandbox"  # online: a label for the log; at a store: cash | card
     store_code: str | None = None
     staff_login: str | None = None
+    store_province: str | None = None  # the store's province (None: the line's own)
 
     @property
     def is_cash(self) -> bool:
         return self.store_code is not None and self.method == "cash"
 
-    @property
-    def debit_account(self) -> str:
-        """Where the money arrives: the store's drawer for cash, else the gateway's clearing."""
-        if self.store_code is not None and self.is_cash:
-            return drawer_account(self.store_code)
-        return GATEWAY_CLEARING
+    def debit_leg(self, ctx: Context, line: Line, amount_fen: int, *, ref: str) -> Posting:
+        """Where the money arrives, in the line's province's books: the gateway's clearing
+        (online, or a card at a counter: the home province's gateway, nothing owed between
+        provinces); cash, the store's drawer, or, at a store of another province, what that
+        province now owes the line's (`interprovince.dues`), which is sent its drawer's side."""
+        if not self.is_cash or self.store_code is None:
+            return debit(GATEWAY_CLEARING, amount_fen)
+        return dues.collected_leg(
+            ctx,
+            home=line.province_code,
+            store_code=self.store_code,
+            store_province=self.store_province or line.province_code,
+            amount_fen=amount_fen,
+            ref=ref,
+            msisdn_masked=mask_msisdn(line.msisdn),
+        )
 
 
 ONLINE = PaymentSource()
@@ -242,7 +254,7 @@ def pay(
         ctx.session,
         "payment.received",
         [
-            debit(source.debit_account, amount),
+            source.debit_leg(ctx, line, amount, ref=taken.payment.id),
             credit(f"subscriber_cash:{p}", amount, line.id),
         ],
         at=now,
@@ -305,7 +317,10 @@ def pay_closed_account(
     post(
         ctx.session,
         "payment.received",
-        [debit(source.debit_account, amount_fen), credit(f"receivables:{p}", amount_fen, line.id)],
+        [
+            source.debit_leg(ctx, line, amount_fen, ref=taken.payment.id),
+            credit(f"receivables:{p}", amount_fen, line.id),
+        ],
         at=ctx.now(),
         ref=taken.payment.id,
         memo="closed_account",

@@ -35,6 +35,7 @@ from xiaohu.billing.rules import (
     true_up,
 )
 from xiaohu.billing.service import post_charge
+from xiaohu.billing.transfers import transfer_leg
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.cancellation.rules import AccountStatus, CancellationStatus
 from xiaohu.invoices import service as invoices
@@ -177,8 +178,8 @@ def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:
     route = _payout_route(ctx, c)
     target = _transfer_target(ctx, route)
     if t.refund_fen > 0:
-        to_leg = (
-            credit(f"subscriber_cash:{target.province_code}", t.refund_fen, target.id)
+        to_leg = (  # a target in another province: a due to it (`billing.transfers`)
+            transfer_leg(ctx, home=p, target=target, amount_fen=t.refund_fen, ref=ref)
             if target is not None
             else payable_leg(p, t.refund_fen, line.id)  # owed until the payout is confirmed
         )
@@ -190,9 +191,6 @@ def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:
             ref=ref,
             province_code=p,
         )
-        if target is not None:
-            target.cash_fen += t.refund_fen
-            target.updated_at = now
         payout = refund_to_route(
             ctx.session,
             cancellation_id=c.id,

@@ -22,10 +22,12 @@ from xiaohu.billing.models import Bill, UsageRecord
 from xiaohu.billing.payouts import TOPIC as PAYOUT_TOPIC
 from xiaohu.billing.payouts import payable_leg, refund_to_route
 from xiaohu.billing.rules import BillKind, BillStatus, RefundKind, require_adds_up
+from xiaohu.billing.transfers import transfer_leg
 from xiaohu.cancellation.acceptance import Accepted
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.cancellation.rules import AccountStatus, CancellationStatus
 from xiaohu.identity.rules import mask_msisdn
+from xiaohu.interprovince import dues
 from xiaohu.invoices import service as invoices
 from xiaohu.kit.clock import local_date, period_of
 from xiaohu.kit.db import upsert
@@ -38,7 +40,7 @@ from xiaohu.lines.models import Line, LineStatus
 from xiaohu.notifications.service import enqueue_many, provisioning_message, sms_message
 from xiaohu.numbers import service as numbers
 from xiaohu.runtime import Context
-from xiaohu.stores.models import drawer_account
+from xiaohu.stores.models import Store
 
 REFUND_KIND = "cancellation.refund"
 
@@ -59,6 +61,7 @@ def execute(ctx: Context, accepted: Accepted) -> Cancellation:
     gift_applied, forfeited = bill.gift_applied_fen, bill.forfeited_fen
     refund_now, reserve = bill.refund_now_fen, bill.reserve_fen
     require_adds_up(line.cash_fen, line.gift_fen, bill)
+    handling = handling_province(ctx, accepted.store_code) or p
 
     row: dict[str, Any] = {
         "id": new_id(),
@@ -66,7 +69,7 @@ def execute(ctx: Context, accepted: Accepted) -> Cancellation:
         "line_id": line.id,
         "msisdn": line.msisdn,
         "province_code": p,
-        "handling_province_code": p,
+        "handling_province_code": handling,
         "channel": channel,
         "store_code": accepted.store_code,
         "staff_login": accepted.staff_login,
@@ -95,12 +98,20 @@ def execute(ctx: Context, accepted: Accepted) -> Cancellation:
 
     # The final bill: charged, paid from gift (where allowed) and cash; the rest of the gift
     # forfeited; the cash left refunded now, less the reserve kept on the line.
+    # A transfer to a line or cash from a store of another province is a due to that
+    # province, which is sent its side (`billing.transfers`, `interprovince.dues`).
     if target is not None:
-        to_leg = credit(f"subscriber_cash:{target.province_code}", refund_now, target.id)
-        target.cash_fen += refund_now
-        target.updated_at = now
+        to_leg = transfer_leg(ctx, home=p, target=target, amount_fen=refund_now, ref=row["id"])
     elif route.is_cash and route.store_code:  # handed over from the drawer, at once
-        to_leg = credit(drawer_account(route.store_code), refund_now)
+        to_leg = dues.refund_leg(
+            ctx,
+            home=p,
+            store_code=route.store_code,
+            store_province=handling,
+            amount_fen=refund_now,
+            ref=row["id"],
+            msisdn_masked=mask_msisdn(line.msisdn),
+        )
     else:  # owed until the gateway confirms the payout (`billing.payouts`)
         to_leg = payable_leg(p, refund_now, line.id)
     post_many(
@@ -238,3 +249,9 @@ def _bill_final(ctx: Context, line: Line, c: Cancellation, usage_upto: int | Non
             )
             .values(billed=True, bill_id=bill_id)
         )
+
+
+def handling_province(ctx: Context, store_code: str | None) -> str | None:
+    """The province of the store handling a cancellation (None off the store channel)."""
+    store = ctx.session.get(Store, store_code) if store_code else None
+    return store.province_code if store is not None else None

@@ -112,6 +112,9 @@ def _post_reverse_entries(ctx: Context, c: Cancellation) -> tuple[int, int]:
         .join(JournalTransaction, JournalTransaction.id == JournalEntry.transaction_id)
         .where(
             JournalTransaction.ref == c.id,
+            # The line's province's own books only: another province's side of a due (its
+            # drawer, a transfer's target) is that province's, and stays as it is.
+            JournalTransaction.province_code == c.province_code,
             JournalTransaction.kind.not_in([REVERSAL_KIND, REFUND_KIND, PAID_OUT_KIND]),
         )
         .order_by(JournalEntry.id)

@@ -1,5 +1,6 @@
 """The store channel over HTTP (API.md Part 2, "Cancellation at a store"): a clerk's token,
-the clerk's own province's lines, the documents in the body. Thin: `service.py` decides."""
+a line of any province (cross-region: under the line's home rules), the documents in the
+body. Thin: `service.py` decides."""
 
 from __future__ import annotations
 
@@ -65,7 +66,8 @@ _DOCUMENTS = (
         "The online check's answer plus where the line is handled. A store whose kind may not "
         "cancel gets `CHANNEL_NOT_ALLOWED` with the stores that can; for the owner in person "
         "a lost state and a missing real-name registration have counter remedies "
-        '(`"where": "counter"`). A clerk acts on the lines of their own province only.'
+        '(`"where": "counter"`). A clerk of any province may act on the line (`cross_region`: '
+        "the line's home province's rules apply; cash moved is a due between the two)."
     ),
     responses=error_responses(*_STAFF, *_DOCUMENTS),
 )
@@ -208,7 +210,7 @@ def drawer_report(
     response_model=CancellationOut,
     summary="Undo a cancellation within the undo window (返销)",
     description=(
-        "With the line's token, no body. At a store, a clerk's token of the line's province "
+        "With the line's token, no body. At a store, a clerk's token (of any province) "
         'and `{"documents"}` (the owner\'s; a proxy as for a cancellation). A refund already '
         "paid out, cash from a drawer included, is not taken back."
     ),

@@ -1,10 +1,12 @@
 """A store drawer's end of day: what the cash in it should be, from the ledger.
 
 The drawer is the ledger account `store_drawer:<code>` (an asset): cash taken at the counter
-is debited to it, cash refunds handed over are credited. The report walks the day's journal
-entries on it (Asia/Shanghai day) to list each movement, and reads the account's balance at
-the day's end separately; `reconciled` says the opening plus the movements equals that
-balance to the fen, which is what the clerk's count is held against.
+is debited to it, cash refunds handed over are credited. For another province's line the
+drawer's side is posted when that province's message is applied (`interprovince.dues`): in
+one database at once after the request (sandbox) or within moments (the delivery thread).
+The report walks the day's journal entries on it (Asia/Shanghai day) to list each movement,
+and reads the account's balance at the day's end separately; `reconciled` says the opening
+plus the movements equals that balance to the fen, which is what the clerk's count is held against.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def _movements(
             JournalTransaction.posted_at,
             JournalTransaction.kind,
             JournalTransaction.ref,
+            JournalTransaction.memo,
             JournalEntry.debit_fen,
             JournalEntry.credit_fen,
             Line.msisdn,
@@ -70,12 +73,18 @@ def _movements(
         MovementOut(
             at=at,
             kind=kind,
-            msisdn_masked=mask_msisdn(msisdn) if msisdn else None,
+            msisdn_masked=mask_msisdn(msisdn) if msisdn else _cross_region(kind, memo),
             amount_fen=int(dr) - int(cr),
             reference=ref,
         )
-        for at, kind, ref, dr, cr, msisdn in rows
+        for at, kind, ref, memo, dr, cr, msisdn in rows
     ]
+
+
+def _cross_region(kind: str, memo: str | None) -> str | None:
+    """A movement for another province's line names no line of this province's books: its
+    message carried the number, masked, as the memo (`interprovince.dues`)."""
+    return memo if kind.startswith("interprovince.") else None
 
 
 def report(ctx: Context, store_code: str, day: dt.date) -> DrawerReportOut:

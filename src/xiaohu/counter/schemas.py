@@ -101,6 +101,7 @@ class StoreCheckOut(CheckOut):
 class StoreCancellationOut(CancellationOut):
     channel: str
     store_code: str | None
+    home_province: str
     handling_province: str
     cross_region: bool
 

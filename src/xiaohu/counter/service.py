@@ -39,7 +39,6 @@ from xiaohu.lines.service import get_line, lock_line
 from xiaohu.notifications.service import order_provisioning
 from xiaohu.principals import StaffClaims
 from xiaohu.runtime import Context
-from xiaohu.staff.deps import require_province
 from xiaohu.stores.models import Store
 
 CHANNEL = "store"
@@ -57,10 +56,9 @@ def store_of(ctx: Context, staff: StaffClaims) -> Store:
 
 
 def line_for(ctx: Context, staff: StaffClaims, msisdn: str, *, lock: bool = True) -> Line:
-    """The line, locked, if it is of the clerk's province (403 otherwise)."""
-    line = lock_line(ctx.session, msisdn) if lock else get_line(ctx.session, msisdn)
-    require_province(staff, line.province_code)
-    return line
+    """The line, locked, of whichever province: a store serves any province's lines, under
+    the line's home province's rules (its policy decides which kinds of store may cancel)."""
+    return lock_line(ctx.session, msisdn) if lock else get_line(ctx.session, msisdn)
 
 
 def documents_seen(
@@ -110,8 +108,8 @@ def at_counter(ctx: Context, store: Store, line: Line, seen: rules.SeenDocuments
 
 
 def _where(store: Store, line: Line) -> dict[str, Any]:
-    """Who handles the line where. Cross-region handling comes with a later version: a clerk
-    acts on their own province's lines only, so it is always false here."""
+    """Who handles the line where: cross-region when the store is of another province than
+    the line's home (the money it hands over or takes in is then a due between the two)."""
     return {
         "channel": CHANNEL,
         "store_code": store.code,
@@ -142,8 +140,12 @@ def pay(
     """A payment at the counter: cash into the store's drawer, a card through the gateway."""
     store = store_of(ctx, staff)
     line_for(ctx, staff, body.msisdn)
-    source = billing.PaymentSource(method=body.method, store_code=store.code,
-                                   staff_login=staff.login)  # fmt: skip
+    source = billing.PaymentSource(
+        method=body.method,
+        store_code=store.code,
+        staff_login=staff.login,
+        store_province=store.province_code,
+    )
     result = billing.pay(
         ctx, body.msisdn, body.amount_fen, idempotency_key=idempotency_key, source=source
     )
@@ -161,7 +163,6 @@ def cancel(
     # deadlock between two counters); the cancellation finds them held.
     route = body.refund_route
     line, _ = lock_lines(ctx, body.msisdn, route.to_msisdn if route.kind == "transfer" else None)
-    require_province(staff, line.province_code)
     seen = documents_seen(ctx, staff, line, body.documents, "cancellation")
     counter = at_counter(ctx, store, line, seen)
     request = CancellationRequest(
@@ -180,9 +181,7 @@ def cancel(
         staff_login=staff.login,
         evidence=seen.evidence(),
     )
-    where = _where(store, line)
-    del where["home_province"]
-    return 201, {**out.model_dump(mode="json"), **where}
+    return 201, {**out.model_dump(mode="json"), **_where(store, line)}
 
 
 def reverse(

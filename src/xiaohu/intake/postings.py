@@ -1,4 +1,5 @@
-"""The ledger postings of an import: opening balances in one journal transaction per batch.
+"""The ledger postings of an import: opening balances in one journal transaction per province
+of a batch (each province's books balance on their own: a transaction touches one province).
 
 Opening cash = Dr opening_balances / Cr subscriber_cash(line); gift = Dr opening_balances /
 Cr subscriber_gift(line); unpaid bill = Dr receivables(line) / Cr opening_balances. A re-imported
@@ -30,16 +31,16 @@ def post_opening_balances(
     kept: set[tuple[int, str]],
 ) -> None:
     """Post opening balances (or, for a re-import, the difference) in one transaction."""
-    # Legs as (account, line_id, debit, credit): a million lines make a million legs.
-    legs: list[tuple[str, int | None, int, int]] = []
+    # Legs as (province, account, line_id, debit, credit): a million lines, a million legs.
+    legs: list[tuple[str, str, int | None, int, int]] = []
     opening: dict[str, int] = {}  # province -> net debit to opening_balances
 
     def post(account: str, lid: int, province: str, credit_amount: int) -> None:
         """A credit (negative: a debit) to a line's sub-account, opposite opening."""
         if credit_amount > 0:
-            legs.append((f"{account}:{province}", lid, 0, credit_amount))
+            legs.append((province, f"{account}:{province}", lid, 0, credit_amount))
         elif credit_amount < 0:
-            legs.append((f"{account}:{province}", lid, -credit_amount, 0))
+            legs.append((province, f"{account}:{province}", lid, -credit_amount, 0))
         else:
             return
         opening[province] = opening.get(province, 0) + credit_amount
@@ -63,29 +64,36 @@ def post_opening_balances(
             post("receivables", lid, p, -receivable)
     for province, amount in sorted(opening.items()):
         if amount > 0:
-            legs.append((f"opening_balances:{province}", None, amount, 0))
+            legs.append((province, f"opening_balances:{province}", None, amount, 0))
         elif amount < 0:
-            legs.append((f"opening_balances:{province}", None, 0, -amount))
+            legs.append((province, f"opening_balances:{province}", None, 0, -amount))
     if not legs:
         return
-    debits, credits = sum(leg[2] for leg in legs), sum(leg[3] for leg in legs)
-    if debits != credits:  # each leg is one-sided by construction; the sums must agree
-        raise UnbalancedTransaction(f"import batch: debits {debits} != credits {credits}")
+    provinces = sorted({leg[0] for leg in legs})
+    for province in provinces:  # each leg is one-sided by construction; the sums must agree
+        debits = sum(leg[3] for leg in legs if leg[0] == province)
+        credits = sum(leg[4] for leg in legs if leg[0] == province)
+        if debits != credits:
+            raise UnbalancedTransaction(
+                f"import batch, province {province}: debits {debits} != credits {credits}"
+            )
     imp = batch.imp
-    codes = {leg[0] for leg in legs} - imp.accounts_ready
+    codes = {leg[1] for leg in legs} - imp.accounts_ready
     if codes:
         batch.flush()
         ensure_accounts(imp.session, codes)
         imp.accounts_ready.update(codes)
-    (txn_id,) = imp.bulk.ids(_transactions, 1)
+    txn_ids = dict(zip(provinces, imp.bulk.ids(_transactions, len(provinces)), strict=True))
     batch.insert(
         _transactions,
         ("id", "kind", "memo", "ref", "province_code", "posted_at"),
         [(txn_id, "import.opening_balances",
-          f"opening balances of {len(batch.records)} imported line(s)", None, None, batch.now)],
+          f"opening balances of imported lines (batch of {len(batch.records)})", None, province,
+          batch.now)
+         for province, txn_id in txn_ids.items()],
     )  # fmt: skip
     batch.insert(
         _entries,
         ("transaction_id", "account_code", "line_id", "debit_fen", "credit_fen"),
-        [(txn_id, account, lid, d, c) for account, lid, d, c in legs],
+        [(txn_ids[province], account, lid, d, c) for province, account, lid, d, c in legs],
     )

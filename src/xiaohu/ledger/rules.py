@@ -65,6 +65,25 @@ NATIONAL_ACCOUNTS: dict[str, tuple[str, str]] = {
 # One account per store rather than per province (`store_drawer:<store code>`): each drawer
 # is counted at the end of the day on its own. Created on first use.
 STORE_DRAWER = "store_drawer"
+# What one province owes another, held in both books (`interprovince.dues`): `due_to:P:H` is a
+# liability of P (the debtor), `due_from:H:P` the matching asset of H (the creditor); the first
+# province code is always the book's own. Created on first use, like the drawers.
+DUE_TO = "due_to"
+DUE_FROM = "due_from"
+
+
+def due_to(debtor: str, creditor: str) -> str:
+    """The debtor's liability account: what `debtor` owes `creditor`, in the debtor's books."""
+    return f"{DUE_TO}:{debtor}:{creditor}"
+
+
+def due_from(creditor: str, debtor: str) -> str:
+    """The creditor's asset account: what `debtor` owes `creditor`, in the creditor's books."""
+    return f"{DUE_FROM}:{creditor}:{debtor}"
+
+
+def _is_province(code: str) -> bool:
+    return len(code) == 2 and is_digits(code)
 
 
 def account_code(template: str, province_code: str) -> str:
@@ -76,13 +95,21 @@ def account_type(code: str) -> tuple[str, str, str | None]:
     if code in NATIONAL_ACCOUNTS:
         kind, name = NATIONAL_ACCOUNTS[code]
         return kind, name, None
+    head, _, rest = code.partition(":")
+    if head in (DUE_TO, DUE_FROM):
+        own, _, other = rest.partition(":")
+        if _is_province(own) and _is_province(other) and own != other:
+            if head == DUE_TO:
+                return "liability", f"Due to province {other} [{own}]", own
+            return "asset", f"Due from province {other} [{own}]", own
+        raise KeyError(f"unknown ledger account {code!r}")
     stem, _, province = code.rpartition(":")
     if stem == STORE_DRAWER and province:
         # Store codes begin with their province (44-GZ-0001); none other is assumed.
         home = province[:2] if is_digits(province[:2]) and province[2:3] in ("-", "") else None
         return "asset", f"Store cash drawer [{province}]", home
     template = f"{stem}:{{p}}"
-    if template in ACCOUNTS and len(province) == 2 and is_digits(province):
+    if template in ACCOUNTS and _is_province(province):
         kind, name = ACCOUNTS[template]
         return kind, f"{name} [{province}]", province
     raise KeyError(f"unknown ledger account {code!r}")

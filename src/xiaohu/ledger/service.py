@@ -148,8 +148,11 @@ def line_balance(session: Session, account: str, line_id: int) -> int:
     return int(row[0]) - int(row[1])
 
 
-def trial_balance(session: Session) -> dict[str, object]:
-    rows = session.execute(
+def trial_balance(session: Session, province_code: str | None = None) -> dict[str, object]:
+    """Every account's debits and credits, national or of one province's books. A province's
+    books are its journal transactions (each touches that province's accounts only, and the
+    national gateway clearing for the province's share of it), so they balance on their own."""
+    stmt = (
         select(
             JournalEntry.account_code,
             LedgerAccount.type,
@@ -159,7 +162,12 @@ def trial_balance(session: Session) -> dict[str, object]:
         .join(LedgerAccount, LedgerAccount.code == JournalEntry.account_code)
         .group_by(JournalEntry.account_code, LedgerAccount.type)
         .order_by(JournalEntry.account_code)
-    ).all()
+    )
+    if province_code is not None:
+        stmt = stmt.join(
+            JournalTransaction, JournalTransaction.id == JournalEntry.transaction_id
+        ).where(JournalTransaction.province_code == province_code)
+    rows = session.execute(stmt).all()
     accounts = [
         {
             "code": code,
@@ -172,7 +180,9 @@ def trial_balance(session: Session) -> dict[str, object]:
     ]
     debits = sum(a["debits_fen"] for a in accounts)  # type: ignore[misc]
     credits = sum(a["credits_fen"] for a in accounts)  # type: ignore[misc]
+    scope = {} if province_code is None else {"province_code": province_code}
     return {
+        **scope,
         "balanced": debits == credits,
         "debits_fen": debits,
         "credits_fen": credits,

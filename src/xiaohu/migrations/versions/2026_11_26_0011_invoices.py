@@ -13,7 +13,7 @@ from alembic import op
 import xiaohu.kit.db
 
 revision = "0011_invoices"
-down_revision = "0004_stores"
+down_revision = "0008_interprovince"
 branch_labels = None
 depends_on = None
 
