@@ -29,9 +29,8 @@ from xiaohu.principals import StaffClaims
 from xiaohu.runtime import Context
 from xiaohu.web import console_session as cs
 from xiaohu.web import console_views as cv
-from xiaohu.web import csrf
 from xiaohu.web.i18n import negotiate
-from xiaohu.web.pages import attempt, csrf_ok, form_of, see_other
+from xiaohu.web.pages import attempt, csrf_ok, form_of, new_session, see_other
 from xiaohu.web.render import render_for
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -157,10 +156,11 @@ async def sign_in(request: Request, ctx: UnitOfWork) -> Response:
             request, ctx, "sign_in.html", status=403, screen="console-sign-in", form=values,
             failure="not_a_clerk",
         )  # fmt: skip
-    response = see_other("/console/find")
-    cs.sign_in(request, response, issued.access_token, issued.expires_in)
-    csrf.set_sid(request, response, csrf.new_sid())
-    return response
+    return new_session(
+        request,
+        "/console/find",
+        lambda r: cs.sign_in(request, r, issued.access_token, issued.expires_in),
+    )
 
 
 @router.post("/sign-out")
@@ -168,10 +168,7 @@ async def sign_out(request: Request, ctx: UnitOfWork) -> Response:
     form = await posted(request, ctx)
     if isinstance(form, Response):
         return form
-    response = see_other("/console")
-    cs.sign_out(response)
-    csrf.set_sid(request, response, csrf.new_sid())
-    return response
+    return new_session(request, "/console", cs.sign_out)
 
 
 # --- find a line, enter the documents ------------------------------------------------------
