@@ -20,9 +20,9 @@ from xiaohu.identity.passwords import hash_password
 from xiaohu.identity.rules import resident_id_check_char
 from xiaohu.intake.importer import import_records
 from xiaohu.lines.models import Line
-from xiaohu.principals import issue_staff
 from xiaohu.runtime import Context
 from xiaohu.staff.models import StaffMember
+from xiaohu.staff.service import issue_token
 from xiaohu.stores.models import Store
 
 SERVICE_PASSWORD = "135790"
@@ -182,13 +182,4 @@ def add_staff(
 
 def staff_token(ctx: Context, member: StaffMember, *, ttl_seconds: int = 3600) -> str:
     """A staff bearer token for this member, as the sign-in would issue it."""
-    return issue_staff(
-        ctx.settings.key,
-        staff_id=member.id,
-        login=member.login,
-        role=member.role,
-        province_code=member.province_code,
-        store_code=member.store_code,
-        now=ctx.now(),
-        ttl_seconds=ttl_seconds,
-    )
+    return issue_token(ctx, member, ctx.now(), ttl_seconds)

@@ -3,9 +3,10 @@ per request, the outbox handed on after commit), idempotency, the operator's cre
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
@@ -146,10 +147,22 @@ def require_admin(request: Request, ctx: UnitOfWork) -> None:
     # Never equal when no token is configured (production refuses to start without one).
     if expected and hmac.compare_digest(token.encode(), expected.encode()):
         return
-    if principals.verify(settings.key, token, now) is not None:
-        raise DomainError("FORBIDDEN", "a line token cannot use the admin routes")
     # Neither a genuine token nor the admin token: as on every other route, 401 (a token that
     # expired at the end of a shift must say so, not look like a missing right).
+    refuse_token(ctx, token, principals.verify, "a line token cannot use the admin routes")
+
+
+def refuse_token(
+    ctx: Context,
+    token: str,
+    other_kind: Callable[[bytes, str, dt.datetime], object | None],
+    wrong_kind: str,
+) -> NoReturn:
+    """A token this route does not take: 403 FORBIDDEN (saying `wrong_kind`) when it is a
+    genuine token of the other kind (`other_kind` verifies it), else 401 UNAUTHENTICATED —
+    forged or expired, which the caller must be told so as to sign in again."""
+    if other_kind(ctx.settings.key, token, ctx.now()) is not None:
+        raise DomainError("FORBIDDEN", wrong_kind)
     raise DomainError(
         "UNAUTHENTICATED",
         "the token is invalid or has expired",

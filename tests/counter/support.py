@@ -8,12 +8,20 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.cancellation.support import Api
-from tests.factories import add_staff, add_store, new_resident_id, staff_token
+from tests.factories import add_staff, add_store, line_record, new_resident_id, staff_token
 from xiaohu.runtime import Context
 
 STORE = "11-BJ-0001"  # Beijing, own flagship
 PARTNER = "11-BJ-0900"  # Beijing, a partner hall
 OTHER_PROVINCE = "44-GZ-0001"
+PLAN_30 = {"code": "4G-30", "name": "4G 30元", "monthly_fee_fen": 3000}
+
+
+def beijing(**kw: Any) -> dict[str, Any]:
+    """A Beijing line's record on the 30-yuan plan with 200 yuan of cash balance."""
+    values: dict[str, Any] = {"plan": PLAN_30, "balance": {"cash_fen": 20000, "gift_fen": 0}}
+    values.update(kw)
+    return line_record(province="11", **values)
 
 
 def person(name: str = "李四", id_number: str | None = None) -> dict[str, str]:

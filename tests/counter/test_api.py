@@ -3,7 +3,6 @@ written but the refusal's evidence, reading, receipts and the reversal with a cl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,35 +10,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.cancellation.support import T0, Api, checked_api
-from tests.counter.support import OTHER_PROVINCE, STORE, Counter, Desk, documents, open_desk, person
-from tests.factories import line_record
+from tests.cancellation.support import T0, Api
+from tests.counter.support import OTHER_PROVINCE, STORE, Counter, Desk, beijing, documents, person
 from xiaohu import principals
 from xiaohu.audit.models import AuditEvent
 from xiaohu.billing.models import Payment, Refund
 from xiaohu.cancellation.models import Cancellation, Refusal
 from xiaohu.ledger.models import JournalTransaction
 from xiaohu.lines.models import Line
-from xiaohu.runtime import Context, Runtime
+from xiaohu.runtime import Runtime
 
-PLAN_30 = {"code": "4G-30", "name": "4G 30元", "monthly_fee_fen": 3000}
 TABLES = (Cancellation, Refusal, Payment, Refund, JournalTransaction, AuditEvent)
-
-
-@pytest.fixture()
-def api(client: TestClient, runtime: Runtime) -> Iterator[Api]:
-    yield from checked_api(client, runtime)
-
-
-@pytest.fixture()
-def desk(ctx: Context) -> Desk:
-    return open_desk(ctx)
-
-
-def beijing(**kw: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {"plan": PLAN_30, "balance": {"cash_fen": 20000, "gift_fen": 0}}
-    values.update(kw)
-    return line_record(province="11", **values)
 
 
 def counts(runtime: Runtime) -> dict[str, int]:

@@ -3,39 +3,16 @@ every line's balances equal to its sub-ledgers, the audit chain intact and namin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from tests.cancellation.support import Api, checked_api
-from tests.counter.support import PARTNER, STORE, Counter, Desk, documents, open_desk, person
-from tests.factories import line_record
+from tests.cancellation.support import Api
+from tests.counter.support import PARTNER, STORE, Counter, Desk, beijing, documents, person
 from xiaohu.audit.models import AuditEvent
 from xiaohu.billing.models import Refund
 from xiaohu.cancellation.models import Cancellation, Refusal
 from xiaohu.ledger.service import trial_balance
-from xiaohu.runtime import Context, Runtime
-
-PLAN_30 = {"code": "4G-30", "name": "4G 30元", "monthly_fee_fen": 3000}
-
-
-@pytest.fixture()
-def api(client: TestClient, runtime: Runtime) -> Iterator[Api]:
-    yield from checked_api(client, runtime)
-
-
-@pytest.fixture()
-def desk(ctx: Context) -> Desk:
-    return open_desk(ctx)
-
-
-def beijing(**kw: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {"plan": PLAN_30, "balance": {"cash_fen": 20000, "gift_fen": 0}}
-    values.update(kw)
-    return line_record(province="11", **values)
+from xiaohu.runtime import Runtime
 
 
 def actors(runtime: Runtime, msisdn: str) -> dict[str, str]:

@@ -10,8 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.cancellation.support import assert_books_consistent
+from tests.counter import support
 from tests.counter.support import STORE, documents, open_desk
-from tests.factories import line_record, load
+from tests.factories import load
 from xiaohu import principals
 from xiaohu.billing.models import Payment, Refund
 from xiaohu.cancellation.cycle import run_close_cycle
@@ -25,7 +26,6 @@ from xiaohu.runtime import Context, Runtime
 from xiaohu.sandbox.service import set_clock
 
 CST = dt.timezone(dt.timedelta(hours=8))
-PLAN_30 = {"code": "4G-30", "name": "4G 30元", "monthly_fee_fen": 3000}
 
 
 def clerk(ctx: Context) -> principals.StaffClaims:
@@ -35,9 +35,7 @@ def clerk(ctx: Context) -> principals.StaffClaims:
 
 
 def beijing(ctx: Context, **kw: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {"plan": PLAN_30, "balance": {"cash_fen": 20000, "gift_fen": 0}}
-    values.update(kw)
-    rec = line_record(province="11", **values)
+    rec = support.beijing(**kw)
     load(ctx, rec)
     return rec
 

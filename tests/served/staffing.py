@@ -69,6 +69,19 @@ def add_staff(
             staff_id = member.id
     finally:
         engine.dispose()
+    return served_token(staff_id, login, role, province, store_code)
+
+
+def served_token(
+    staff_id: int,
+    login: str,
+    role: str,
+    province: str,
+    store_code: str | None,
+    *,
+    ttl_seconds: int = 3600,
+) -> str:
+    """The staff token a sign-in would issue under the served key, from the suite's 'now'."""
     return issue_staff(
         SERVED_KEY.encode(),
         staff_id=staff_id,
@@ -76,6 +89,6 @@ def add_staff(
         role=role,
         province_code=province,
         store_code=store_code,
-        now=now,
-        ttl_seconds=3600,
+        now=dt.datetime.fromisoformat(NOW),
+        ttl_seconds=ttl_seconds,
     )

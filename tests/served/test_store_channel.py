@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 
 from tests.factories import STAFF_PASSWORD, new_resident_id
 from tests.served.flows import NOW, add_line, sign_in
-from tests.served.harness import SERVED_KEY, Served, add_rows
+from tests.served.harness import Served, add_rows
+from tests.served.staffing import served_token
 from xiaohu.cancellation.models import Refusal
 from xiaohu.identity.passwords import hash_password
 from xiaohu.kit.db import make_engine
-from xiaohu.principals import issue_staff
 from xiaohu.staff.models import StaffMember
 from xiaohu.stores.models import Store
 
@@ -38,16 +38,7 @@ def _staff(n: int, login: str, role: str, province: str, store: str | None) -> S
 
 
 def _token(n: int, login: str, role: str, province: str, store: str | None) -> str:
-    return issue_staff(
-        SERVED_KEY.encode(),
-        staff_id=n,
-        login=login,
-        role=role,
-        province_code=province,
-        store_code=store,
-        now=AT,
-        ttl_seconds=8 * 3600,
-    )
+    return served_token(n, login, role, province, store, ttl_seconds=8 * 3600)
 
 
 @pytest.fixture(scope="module")

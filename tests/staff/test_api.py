@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 
 from tests.conftest import TEST_KEY, test_settings
 from tests.factories import STAFF_PASSWORD, add_staff, add_store, line_record, load, staff_token
+from tests.staff.records import CLERK
 from xiaohu import principals
 from xiaohu.app import create_app
 from xiaohu.assembly import build_runtime
@@ -27,14 +28,6 @@ STORE = {
     "province_code": "44",
     "city": "广州",
     "kind": "own_flagship",
-}
-CLERK = {
-    "login": "gz.wang",
-    "name": "王五",
-    "role": "clerk",
-    "province_code": "44",
-    "store_code": "44-GZ-0001",
-    "password": "counter-password",
 }
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.factories import STAFF_PASSWORD, add_staff, add_store
+from tests.staff.records import CLERK
 from xiaohu import principals
 from xiaohu.audit.models import AuditEvent
 from xiaohu.audit.service import verify as verify_audit
@@ -159,12 +160,4 @@ def _store(**overrides: str) -> dict[str, str]:
 
 
 def _clerk(**overrides: str) -> dict[str, str]:
-    return {
-        "login": "gz.wang",
-        "name": "王五",
-        "role": "clerk",
-        "province_code": "44",
-        "store_code": "44-GZ-0001",
-        "password": "counter-password",
-        **overrides,
-    }
+    return {**CLERK, **overrides}

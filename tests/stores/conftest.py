@@ -1,16 +1,3 @@
-"""API tests here run at the factories' time: the sandbox clock is set to it, so the tokens
-minted with the test's clock are live for the app too."""
+"""API tests here run at the factories' time (see `tests.clocked_api`)."""
 
-from __future__ import annotations
-
-import pytest
-from fastapi.testclient import TestClient
-
-from xiaohu.kit.clock import FrozenClock
-
-
-@pytest.fixture()
-def api(client: TestClient, clock: FrozenClock) -> TestClient:
-    r = client.put("/api/v1/sandbox/clock", json={"now": clock.now().isoformat()})
-    assert r.status_code == 200, r.text
-    return client
+from tests.clocked_api import api  # noqa: F401 (the fixture, shared with the other area)

@@ -99,14 +99,17 @@ def test_the_list_is_capped_and_says_so(ctx: Context) -> None:
     assert len(stores) == 4 and not truncated
 
 
+TIANHE = {  # one valid record of the stores file
+    "code": "44-GZ-0001",
+    "name": "广州天河营业厅",
+    "province_code": "44",
+    "city": "广州",
+    "kind": "own_standard",
+}
+
+
 def test_import_creates_then_updates_by_code_with_one_audit_event(ctx: Context) -> None:
-    record = {
-        "code": "44-GZ-0001",
-        "name": "广州天河营业厅",
-        "province_code": "44",
-        "city": "广州",
-        "kind": "own_standard",
-    }
+    record = dict(TIANHE)
     first = import_items(ctx, STORES, [(1, record)], source="stores.jsonl")
     again = import_items(ctx, STORES, [(1, {**record, "kind": "own_flagship"})])
     assert (first.created, first.updated, again.created, again.updated) == (1, 0, 0, 1)
@@ -119,13 +122,7 @@ def test_import_creates_then_updates_by_code_with_one_audit_event(ctx: Context) 
 
 
 def test_a_code_twice_in_one_file_is_an_error_and_nothing_is_written(ctx: Context) -> None:
-    record = {
-        "code": "44-GZ-0001",
-        "name": "广州天河营业厅",
-        "province_code": "44",
-        "city": "广州",
-        "kind": "own_standard",
-    }
+    record = dict(TIANHE)
     with pytest.raises(DomainError) as caught:
         import_items(ctx, STORES, [(1, record), (2, record), (3, '{"code": ')])
     assert [(e["line"], e["field"]) for e in caught.value.errors or []] == [

@@ -122,6 +122,21 @@ def line_event(
     )
 
 
+def import_event(
+    ctx: Context, action: str, source: str, data: dict[str, Any], *, at: dt.datetime
+) -> None:
+    """An event about one import of records (subject `import:<source>`, cut to fit) by the
+    unit of work's actor, in the national chain. Like `append`, call it last in a use case."""
+    append(
+        ctx.session,
+        at=at,
+        actor=ctx.actor,
+        action=action,
+        subject=f"import:{source}"[:80],
+        data=data,
+    )
+
+
 VERIFY_BATCH = 2000
 
 

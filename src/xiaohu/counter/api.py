@@ -5,6 +5,7 @@ body. Thin: `service.py` decides."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, FastAPI, Query, Request
@@ -32,6 +33,7 @@ from xiaohu.identity.deps import bearer_claims
 from xiaohu.kit.clock import local_date
 from xiaohu.kit.errors import DomainError, error_responses
 from xiaohu.principals import StaffClaims
+from xiaohu.runtime import Context
 from xiaohu.staff.deps import require_role
 from xiaohu.staff.models import Role
 
@@ -145,42 +147,41 @@ _COUNTER_ACTION = error_responses(*_STAFF, *_DOCUMENTS, "NOT_AT_COUNTER", "NOTHI
                                   "IDEMPOTENCY_KEY_REUSED")  # fmt: skip
 
 
-@router.post(
+def _counter_action(
+    action: Callable[[Context, StaffClaims, str, Documents], Any], scope: str
+) -> Callable[..., JSONResponse]:
+    """A route clearing a blocker at once, on the owner's documents: `action` does it, a
+    replay under the same `Idempotency-Key` answers as the first time."""
+
+    def route(
+        msisdn: str,
+        body: DocumentsIn,
+        request: Request,
+        ctx: UnitOfWork,
+        staff: StaffClaims = Depends(clerk),
+    ) -> JSONResponse:
+        def work() -> tuple[int, Any]:
+            return 200, action(ctx, staff, msisdn, body.documents)
+
+        return run_idempotent(ctx, request, f"{scope}:{msisdn}", body.model_dump(), work)
+
+    return route
+
+
+router.post(
     "/lines/{msisdn}/lost-state/lift",
+    name="lift_lost_state",
     response_model=CounterActionOut,
     summary="Lift a lost state (解挂): the owner in person, with the ID original",
     responses=_COUNTER_ACTION,
-)
-def lift_lost_state(
-    msisdn: str,
-    body: DocumentsIn,
-    request: Request,
-    ctx: UnitOfWork,
-    staff: StaffClaims = Depends(clerk),
-) -> JSONResponse:
-    def work() -> tuple[int, Any]:
-        return 200, service.lift_lost_state(ctx, staff, msisdn, body.documents)
-
-    return run_idempotent(ctx, request, f"lost-lift:{msisdn}", body.model_dump(), work)
-
-
-@router.post(
+)(_counter_action(service.lift_lost_state, "lost-lift"))
+router.post(
     "/lines/{msisdn}/real-name",
+    name="register_real_name",
     response_model=CounterActionOut,
     summary="Register the line's real name (实名补登记): the owner in person, with the ID",
     responses=_COUNTER_ACTION,
-)
-def register_real_name(
-    msisdn: str,
-    body: DocumentsIn,
-    request: Request,
-    ctx: UnitOfWork,
-    staff: StaffClaims = Depends(clerk),
-) -> JSONResponse:
-    def work() -> tuple[int, Any]:
-        return 200, service.register_real_name(ctx, staff, msisdn, body.documents)
-
-    return run_idempotent(ctx, request, f"real-name:{msisdn}", body.model_dump(), work)
+)(_counter_action(service.register_real_name, "real-name"))
 
 
 @router.get(

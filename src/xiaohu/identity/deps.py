@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Depends, Request
 
 from xiaohu import principals as tokens
-from xiaohu.http import UnitOfWork, bearer_token
+from xiaohu.http import UnitOfWork, bearer_token, refuse_token
 from xiaohu.kit.errors import DomainError
 from xiaohu.principals import TokenClaims
 
@@ -17,14 +17,11 @@ def bearer_claims(request: Request, ctx: UnitOfWork) -> TokenClaims:
     token = bearer_token(request)
     claims = tokens.verify(ctx.settings.key, token, ctx.now())
     if claims is None:
-        if tokens.verify_staff(ctx.settings.key, token, ctx.now()) is not None:
-            raise DomainError(
-                "FORBIDDEN", "a staff token cannot act as a subscriber: use the staff routes"
-            )
-        raise DomainError(
-            "UNAUTHENTICATED",
-            "the token is invalid or has expired",
-            headers={"WWW-Authenticate": "Bearer"},
+        refuse_token(
+            ctx,
+            token,
+            tokens.verify_staff,
+            "a staff token cannot act as a subscriber: use the staff routes",
         )
     ctx.actor = claims.actor
     return claims

@@ -54,6 +54,19 @@ def type_name(value: object) -> str:
     }.get(type(value), type(value).__name__)
 
 
+def record_object(e: RecordErrors, value: object, fields: Iterable[str]) -> dict[str, Any] | None:
+    """The record as a JSON object, each key not among `fields` an error; None (and the error)
+    when it is not an object at all."""
+    if not isinstance(value, dict):
+        e.add(RECORD, f"must be a JSON object, not {type_name(value)}")
+        return None
+    known = set(fields)
+    for key in value:
+        if key not in known:
+            e.add(str(key), "unknown field")
+    return value
+
+
 def read_str(
     e: RecordErrors, obj: dict[str, Any], key: str, path: str, *, max_len: int, required: bool
 ) -> str | None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from fastapi import Request
 
 from xiaohu import principals
-from xiaohu.http import UnitOfWork, bearer_token
+from xiaohu.http import UnitOfWork, bearer_token, refuse_token
 from xiaohu.identity.deps import bearer_claims, require_same_line
 from xiaohu.kit.errors import DomainError
 from xiaohu.lines.service import get_line
@@ -22,13 +22,7 @@ def staff_claims(request: Request, ctx: UnitOfWork) -> StaffClaims:
     token = bearer_token(request)
     claims = principals.verify_staff(ctx.settings.key, token, ctx.now())
     if claims is None:
-        if principals.verify(ctx.settings.key, token, ctx.now()) is not None:
-            raise DomainError("FORBIDDEN", "a line token cannot use the staff routes")
-        raise DomainError(
-            "UNAUTHENTICATED",
-            "the token is invalid or has expired",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        refuse_token(ctx, token, principals.verify, "a line token cannot use the staff routes")
     ctx.actor = claims.actor
     return claims
 

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from xiaohu.kit.import_records import (
-    RECORD,
     FieldError,
     RecordErrors,
     read_choice,
     read_str,
+    record_object,
     type_name,
 )
 from xiaohu.regions.rules import province_problem
@@ -46,13 +46,9 @@ def validate_staff(value: object, line: int) -> tuple[StaffRecord | None, list[F
     """The record, or None and every error it has. A password may be left out only by a
     re-import of a login already loaded (the service checks that)."""
     e = RecordErrors(line)
-    if not isinstance(value, dict):
-        e.add(RECORD, f"must be a JSON object, not {type_name(value)}")
+    obj = record_object(e, value, FIELDS)
+    if obj is None:
         return None, e.errors
-    obj: dict[str, Any] = value
-    for key in obj:
-        if key not in FIELDS:
-            e.add(str(key), "unknown field")
     login = read_str(e, obj, "login", "login", max_len=40, required=True)
     if login is not None and not LOGIN_PATTERN.fullmatch(login):
         e.add("login", "2-40 lowercase letters, digits, dots, dashes or underscores")

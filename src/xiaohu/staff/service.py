@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from xiaohu import principals
 from xiaohu.audit.service import append as audit_append
+from xiaohu.audit.service import import_event
 from xiaohu.identity.passwords import hash_password, needs_upgrade, verify_hash
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.import_records import FieldError
@@ -103,13 +104,12 @@ def write(
     ctx.session.flush()
     updated = len(records) - created
     if records:
-        audit_append(
-            ctx.session,
+        import_event(
+            ctx,
+            "staff.imported",
+            source,
+            {"created": created, "updated": updated, "passwords_changed": changed},
             at=now,
-            actor=ctx.actor,
-            action="staff.imported",
-            subject=f"import:{source}"[:80],
-            data={"created": created, "updated": updated, "passwords_changed": changed},
         )
     return created, updated
 
@@ -160,16 +160,7 @@ def sign_in(ctx: Context, login: str, password: str) -> StaffTokenOut:
         member.password_hash = hash_password(password)
         member.updated_at = now
     ttl = policy.staff_token_ttl_seconds
-    token = principals.issue_staff(
-        ctx.settings.key,
-        staff_id=member.id,
-        login=member.login,
-        role=member.role,
-        province_code=member.province_code,
-        store_code=member.store_code,
-        now=now,
-        ttl_seconds=ttl,
-    )
+    token = issue_token(ctx, member, now, ttl)
     _audit(ctx, member, "staff.signed_in", {"expires_in": ttl}, now)
     ctx.session.flush()
     return StaffTokenOut(
@@ -180,6 +171,20 @@ def sign_in(ctx: Context, login: str, password: str) -> StaffTokenOut:
         store_code=member.store_code,
         login=member.login,
         name=member.name,
+    )
+
+
+def issue_token(ctx: Context, member: StaffMember, now: dt.datetime, ttl_seconds: int) -> str:
+    """A staff bearer token naming this member's role, province and store, from `now`."""
+    return principals.issue_staff(
+        ctx.settings.key,
+        staff_id=member.id,
+        login=member.login,
+        role=member.role,
+        province_code=member.province_code,
+        store_code=member.store_code,
+        now=now,
+        ttl_seconds=ttl_seconds,
     )
 
 

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from xiaohu.kit.import_records import (
-    RECORD,
     FieldError,
     RecordErrors,
     read_choice,
     read_str,
-    type_name,
+    record_object,
 )
 from xiaohu.regions.rules import province_problem
 from xiaohu.stores.models import StoreKind
@@ -41,13 +40,9 @@ class StoreRecord:
 def validate_store(value: object, line: int) -> tuple[StoreRecord | None, list[FieldError]]:
     """The record, or None and every error it has."""
     e = RecordErrors(line)
-    if not isinstance(value, dict):
-        e.add(RECORD, f"must be a JSON object, not {type_name(value)}")
+    obj = record_object(e, value, FIELDS)
+    if obj is None:
         return None, e.errors
-    obj: dict[str, Any] = value
-    for key in obj:
-        if key not in FIELDS:
-            e.add(str(key), "unknown field")
     code = read_str(e, obj, "code", "code", max_len=32, required=True)
     name = read_str(e, obj, "name", "name", max_len=100, required=True)
     province = province_of(e, obj)

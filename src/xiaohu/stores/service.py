@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import and_, case, false, or_, select
 
-from xiaohu.audit.service import append as audit_append
+from xiaohu.audit.service import import_event
 from xiaohu.kit.import_records import FieldError
 from xiaohu.regions.provinces import PROVINCES
 from xiaohu.runtime import Context
@@ -55,13 +55,8 @@ def write(ctx: Context, records: Sequence[StoreRecord], source: str) -> tuple[in
     ctx.session.flush()
     updated = len(records) - created
     if records:
-        audit_append(
-            ctx.session,
-            at=now,
-            actor=ctx.actor,
-            action="stores.imported",
-            subject=f"import:{source}"[:80],
-            data={"created": created, "updated": updated},
+        import_event(
+            ctx, "stores.imported", source, {"created": created, "updated": updated}, at=now
         )
     return created, updated
 

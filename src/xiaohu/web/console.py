@@ -29,9 +29,8 @@ from xiaohu.principals import StaffClaims
 from xiaohu.runtime import Context
 from xiaohu.web import console_session as cs
 from xiaohu.web import console_views as cv
-from xiaohu.web import csrf
 from xiaohu.web.i18n import negotiate
-from xiaohu.web.pages import attempt, csrf_ok, form_of, see_other
+from xiaohu.web.pages import attempt, csrf_ok, form_of, new_session, see_other
 from xiaohu.web.render import render_for
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -67,6 +66,41 @@ def to_sign_in() -> RedirectResponse:
     return see_other("/console?expired=1")
 
 
+async def posted(request: Request, ctx: Context) -> dict[str, str] | Response:
+    """A POSTed form whose CSRF token holds; else the refusal page to return."""
+    form = await form_of(request)
+    if not csrf_ok(request, ctx, form):
+        return refused(request, ctx)
+    return form
+
+
+async def clerk_posted(
+    request: Request, ctx: Context
+) -> tuple[dict[str, str], StaffClaims] | Response:
+    """A POSTed form (CSRF checked first) from a signed-in clerk; else the response to return."""
+    form = await posted(request, ctx)
+    if isinstance(form, Response):
+        return form
+    staff = clerk(request, ctx)
+    if staff is None:
+        return to_sign_in()
+    return form, staff
+
+
+async def visit_posted(
+    request: Request, ctx: Context
+) -> tuple[dict[str, str], StaffClaims, cs.Visit] | Response:
+    """As `clerk_posted`, during a visit: with no visit under way, back to finding a line."""
+    got = await clerk_posted(request, ctx)
+    if isinstance(got, Response):
+        return got
+    form, staff = got
+    visit = cs.visit_of(request, ctx, staff)
+    if visit is None:
+        return see_other("/console/find")
+    return form, staff, visit
+
+
 def refused(request: Request, ctx: Context) -> Response:
     return page(request, ctx, "error.html", status=403, screen="csrf", error_key="csrf_failed")
 
@@ -95,9 +129,9 @@ def sign_in_page(request: Request, ctx: UnitOfWork) -> Response:
 async def sign_in(request: Request, ctx: UnitOfWork) -> Response:
     from xiaohu.staff.service import sign_in as staff_sign_in
 
-    form = await form_of(request)
-    if not csrf_ok(request, ctx, form):
-        return refused(request, ctx)
+    form = await posted(request, ctx)
+    if isinstance(form, Response):
+        return form
     login, password = form.get("login", ""), form.get("password", "")
     values = {"login": login}
     errors: dict[str, str] = {}
@@ -122,21 +156,19 @@ async def sign_in(request: Request, ctx: UnitOfWork) -> Response:
             request, ctx, "sign_in.html", status=403, screen="console-sign-in", form=values,
             failure="not_a_clerk",
         )  # fmt: skip
-    response = see_other("/console/find")
-    cs.sign_in(request, response, issued.access_token, issued.expires_in)
-    csrf.set_sid(request, response, csrf.new_sid())
-    return response
+    return new_session(
+        request,
+        "/console/find",
+        lambda r: cs.sign_in(request, r, issued.access_token, issued.expires_in),
+    )
 
 
 @router.post("/sign-out")
 async def sign_out(request: Request, ctx: UnitOfWork) -> Response:
-    form = await form_of(request)
-    if not csrf_ok(request, ctx, form):
-        return refused(request, ctx)
-    response = see_other("/console")
-    cs.sign_out(response)
-    csrf.set_sid(request, response, csrf.new_sid())
-    return response
+    form = await posted(request, ctx)
+    if isinstance(form, Response):
+        return form
+    return new_session(request, "/console", cs.sign_out)
 
 
 # --- find a line, enter the documents ------------------------------------------------------
@@ -186,12 +218,10 @@ def line_page(
 @router.post("/visit", response_class=HTMLResponse)
 async def start_visit(request: Request, ctx: UnitOfWork) -> Response:
     """The documents the clerk has seen: kept for this customer's visit, then the check."""
-    form = await form_of(request)
-    if not csrf_ok(request, ctx, form):
-        return refused(request, ctx)
-    staff = clerk(request, ctx)
-    if staff is None:
-        return to_sign_in()
+    got = await clerk_posted(request, ctx)
+    if isinstance(got, Response):
+        return got
+    form, staff = got
     msisdn = form.get("msisdn", "").replace(" ", "")
     if not cv.MSISDN.match(msisdn):
         return see_other("/console/find")
@@ -208,9 +238,9 @@ async def start_visit(request: Request, ctx: UnitOfWork) -> Response:
 @router.post("/visit/end")
 async def end_visit(request: Request, ctx: UnitOfWork) -> Response:
     """Next customer: the documents of this one are forgotten."""
-    form = await form_of(request)
-    if not csrf_ok(request, ctx, form):
-        return refused(request, ctx)
+    form = await posted(request, ctx)
+    if isinstance(form, Response):
+        return form
     response = see_other("/console/find")
     cs.end_visit(response)
     return response
@@ -235,15 +265,10 @@ def visit_page(request: Request, ctx: UnitOfWork) -> Response:
 
 @router.post("/visit/check", response_class=HTMLResponse)
 async def check_again(request: Request, ctx: UnitOfWork) -> Response:
-    form = await form_of(request)
-    if not csrf_ok(request, ctx, form):
-        return refused(request, ctx)
-    staff = clerk(request, ctx)
-    if staff is None:
-        return to_sign_in()
-    visit = cs.visit_of(request, ctx, staff)
-    if visit is None:
-        return see_other("/console/find")
+    got = await visit_posted(request, ctx)
+    if isinstance(got, Response):
+        return got
+    _form, staff, visit = got
     return check_view(request, ctx, staff, visit)
 
 
@@ -285,15 +310,10 @@ def check_view(
 
 @router.post("/visit/pay", response_class=HTMLResponse)
 async def take_payment(request: Request, ctx: UnitOfWork) -> Response:
-    form = await form_of(request)
-    if not csrf_ok(request, ctx, form):
-        return refused(request, ctx)
-    staff = clerk(request, ctx)
-    if staff is None:
-        return to_sign_in()
-    visit = cs.visit_of(request, ctx, staff)
-    if visit is None:
-        return see_other("/console/find")
+    got = await visit_posted(request, ctx)
+    if isinstance(got, Response):
+        return got
+    form, staff, visit = got
     try:
         paid, errors = attempt(ctx, lambda: cv.pay(ctx, staff, visit.msisdn, form))
     except DomainError as err:
@@ -309,15 +329,10 @@ async def take_payment(request: Request, ctx: UnitOfWork) -> Response:
 async def clear_at_counter(request: Request, ctx: UnitOfWork) -> Response:
     """A blocker the counter clears at once (a lost state, a missing real-name registration),
     on this visit's documents; then the check again."""
-    form = await form_of(request)
-    if not csrf_ok(request, ctx, form):
-        return refused(request, ctx)
-    staff = clerk(request, ctx)
-    if staff is None:
-        return to_sign_in()
-    visit = cs.visit_of(request, ctx, staff)
-    if visit is None:
-        return see_other("/console/find")
+    got = await visit_posted(request, ctx)
+    if isinstance(got, Response):
+        return got
+    form, staff, visit = got
     action = form.get("action", "")
     try:
         attempt(ctx, lambda: cv.clear_at_counter(ctx, staff, visit.msisdn, visit.documents,
@@ -329,15 +344,10 @@ async def clear_at_counter(request: Request, ctx: UnitOfWork) -> Response:
 
 @router.post("/visit/cancel", response_class=HTMLResponse)
 async def cancel(request: Request, ctx: UnitOfWork) -> Response:
-    form = await form_of(request)
-    if not csrf_ok(request, ctx, form):
-        return refused(request, ctx)
-    staff = clerk(request, ctx)
-    if staff is None:
-        return to_sign_in()
-    visit = cs.visit_of(request, ctx, staff)
-    if visit is None:
-        return see_other("/console/find")
+    got = await visit_posted(request, ctx)
+    if isinstance(got, Response):
+        return got
+    form, staff, visit = got
     try:
         status, done, errors = attempt(
             ctx, lambda: cv.cancel(ctx, staff, visit.msisdn, visit.documents, form)
@@ -399,12 +409,10 @@ def receipt(cancellation_id: str, request: Request, ctx: UnitOfWork) -> Response
 @router.post("/cancellations/{cancellation_id}/reverse")
 async def reverse(cancellation_id: str, request: Request, ctx: UnitOfWork) -> Response:
     """Undo at the counter, within the undo window, with the owner's documents of this visit."""
-    form = await form_of(request)
-    if not csrf_ok(request, ctx, form):
-        return refused(request, ctx)
-    staff = clerk(request, ctx)
-    if staff is None:
-        return to_sign_in()
+    got = await clerk_posted(request, ctx)
+    if isinstance(got, Response):
+        return got
+    _form, staff = got
     visit = cs.visit_of(request, ctx, staff)
     here = f"/console/cancellations/{quote(cancellation_id)}"
     if visit is None:

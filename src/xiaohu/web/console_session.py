@@ -27,6 +27,7 @@ from xiaohu import principals
 from xiaohu.kit.crypto import derive
 from xiaohu.principals import StaffClaims
 from xiaohu.runtime import Context
+from xiaohu.web import session
 
 PATH = "/console"
 STAFF_COOKIE = "xh_staff"
@@ -43,15 +44,7 @@ def staff_of(request: Request, ctx: Context) -> StaffClaims | None:
 
 
 def _cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        path=PATH,
-    )
+    session.set_cookie(request, response, name, value, max_age, PATH)
 
 
 def sign_in(request: Request, response: Response, token: str, expires_in: int) -> None:

@@ -119,6 +119,17 @@ def see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def new_session(
+    request: Request, url: str, session_cookie: Callable[[Response], None]
+) -> RedirectResponse:
+    """The redirect after signing in or out (`session_cookie` sets or clears the cookie), with
+    a new CSRF id: a form of the session before is no good in the one after."""
+    response = see_other(url)
+    session_cookie(response)
+    csrf.set_sid(request, response, csrf.new_sid())
+    return response
+
+
 async def form_of(request: Request) -> dict[str, Any]:
     form = await request.form()
     out: dict[str, Any] = {}
@@ -280,10 +291,11 @@ async def sign_in(request: Request, ctx: UnitOfWork) -> Response:
             form=values, code_sent=True, failure=True,
             attempts_left=err.extra.get("attempts_left"),
         )  # fmt: skip
-    response = see_other("/line")
-    session.sign_in(request, response, issued.access_token, issued.expires_in)
-    csrf.set_sid(request, response, csrf.new_sid())
-    return response
+    return new_session(
+        request,
+        "/line",
+        lambda r: session.sign_in(request, r, issued.access_token, issued.expires_in),
+    )
 
 
 # A cancelled number receives no SMS: it signs in with its cancellation's reference, the
@@ -348,10 +360,11 @@ async def sign_in_with_reference(request: Request, ctx: UnitOfWork) -> Response:
             request, ctx, values, status=err.status, failure=True,
             attempts_left=err.extra.get("attempts_left"),
         )  # fmt: skip
-    response = see_other("/line")  # a cancelled line's page is its done page
-    session.sign_in(request, response, issued.access_token, issued.expires_in)
-    csrf.set_sid(request, response, csrf.new_sid())
-    return response
+    return new_session(
+        request,
+        "/line",  # a cancelled line's page is its done page
+        lambda r: session.sign_in(request, r, issued.access_token, issued.expires_in),
+    )
 
 
 @router.post("/sign-out")
@@ -359,10 +372,7 @@ async def sign_out(request: Request, ctx: UnitOfWork) -> Response:
     form = await form_of(request)
     if not csrf_ok(request, ctx, form):
         return forbidden_form(request, ctx)
-    response = see_other("/")
-    session.sign_out(response)
-    csrf.set_sid(request, response, csrf.new_sid())
-    return response
+    return new_session(request, "/", session.sign_out)
 
 
 # --- 2. the line ---------------------------------------------------------------------------

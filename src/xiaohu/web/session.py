@@ -34,16 +34,23 @@ def bearer_or_cookie(request: Request, ctx: Context) -> TokenClaims | None:
     return claims_of(request, ctx)
 
 
-def sign_in(request: Request, response: Response, token: str, expires_in: int) -> None:
+def set_cookie(
+    request: Request, response: Response, name: str, value: str, max_age: int, path: str
+) -> None:
+    """A session cookie as every page sets them: HttpOnly, SameSite=Lax, Secure on HTTPS."""
     response.set_cookie(
-        TOKEN_COOKIE,
-        token,
-        max_age=expires_in,
+        name,
+        value,
+        max_age=max_age,
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
-        path="/",
+        path=path,
     )
+
+
+def sign_in(request: Request, response: Response, token: str, expires_in: int) -> None:
+    set_cookie(request, response, TOKEN_COOKIE, token, expires_in, "/")
 
 
 def sign_out(response: Response) -> None:
