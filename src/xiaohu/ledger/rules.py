@@ -58,6 +58,10 @@ ACCOUNTS: dict[str, tuple[str, str]] = {
     "store_cash:{p}": ("asset", "Store cash drawers"),
     "refunds_payable:{p}": ("liability", "Refunds owed, not yet confirmed paid out"),
 }
+# Provincial accounts added after the first migration seeded the chart: created on first use.
+LATER_ACCOUNTS: dict[str, tuple[str, str]] = {
+    "settlement_bank:{p}": ("asset", "Inter-province settlement: transfers to make or receive"),
+}
 GATEWAY_CLEARING = "gateway_clearing"  # the one national account: money in transit
 NATIONAL_ACCOUNTS: dict[str, tuple[str, str]] = {
     GATEWAY_CLEARING: ("asset", "Payment gateway clearing (money in transit)"),
@@ -65,6 +69,18 @@ NATIONAL_ACCOUNTS: dict[str, tuple[str, str]] = {
 # One account per store rather than per province (`store_drawer:<store code>`): each drawer
 # is counted at the end of the day on its own. Created on first use.
 STORE_DRAWER = "store_drawer"
+# What one province owes another, held in both books: `due_to:{P}:{H}` in P's (a liability),
+# `due_from:{H}:{P}` in H's (an asset); the account belongs to the first province. Created on
+# first use, like the drawers.
+INTERPROVINCE: dict[str, tuple[str, str]] = {
+    "due_to": ("liability", "Due to another province"),
+    "due_from": ("asset", "Due from another province"),
+}
+
+
+def due_account(stem: str, owner: str, other: str) -> str:
+    """`due_to:32:44` (32 owes 44) or `due_from:44:32` (44 is owed by 32)."""
+    return f"{stem}:{owner}:{other}"
 
 
 def account_code(template: str, province_code: str) -> str:
@@ -76,13 +92,21 @@ def account_type(code: str) -> tuple[str, str, str | None]:
     if code in NATIONAL_ACCOUNTS:
         kind, name = NATIONAL_ACCOUNTS[code]
         return kind, name, None
+    head, _, rest = code.partition(":")
+    if head in INTERPROVINCE:
+        owner, _, other = rest.partition(":")
+        if all(len(p) == 2 and is_digits(p) for p in (owner, other)) and owner != other:
+            kind, name = INTERPROVINCE[head]
+            return kind, f"{name} [{owner}→{other}]", owner
+        raise KeyError(f"unknown ledger account {code!r}")
     stem, _, province = code.rpartition(":")
     if stem == STORE_DRAWER and province:
         # Store codes begin with their province (44-GZ-0001); none other is assumed.
         home = province[:2] if is_digits(province[:2]) and province[2:3] in ("-", "") else None
         return "asset", f"Store cash drawer [{province}]", home
     template = f"{stem}:{{p}}"
-    if template in ACCOUNTS and len(province) == 2 and is_digits(province):
-        kind, name = ACCOUNTS[template]
+    chart = ACCOUNTS if template in ACCOUNTS else LATER_ACCOUNTS
+    if template in chart and len(province) == 2 and is_digits(province):
+        kind, name = chart[template]
         return kind, f"{name} [{province}]", province
     raise KeyError(f"unknown ledger account {code!r}")
