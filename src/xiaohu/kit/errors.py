@@ -221,6 +221,10 @@ CATALOG: dict[str, ErrorKind] = {
     "REFUSAL_NOT_FOUND": ErrorKind(
         404, "Refusal not found", "未找到该拒绝销户记录", "No such refused cancellation"
     ),
+    # monthly settlement between provinces
+    "SETTLEMENT_NOT_FOUND": ErrorKind(
+        404, "Settlement not found", "该账期尚未结算", "The period has not been settled"
+    ),
 }
 
 
