@@ -20,6 +20,7 @@ minimal.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -183,12 +184,16 @@ def zero_sum_groups(values: list[int]) -> list[list[int]]:
 def exact(
     net: Mapping[str, int], *, seconds: float, workers: int = 8
 ) -> tuple[list[Transfer] | None, str]:
-    """The fewest transfers, by CP-SAT within `seconds`: (transfers or None, status name).
+    """The fewest transfers, by CP-SAT within `seconds` (OR-Tools loaded already: its first
+    import takes a few seconds of its own): (transfers or None, status name).
     The status is OPTIMAL when the solver proved the count minimal (or OPTIMAL_NO_ZERO_SUM_PART
     when no part of the nets sums to zero, so the bound is the minimum without a search),
     FEASIBLE when the time ran out with an answer that may not be minimal."""
     from ortools.sat.python import cp_model
 
+    # The limit covers the split below as well as the search: a compute budget, not a business
+    # time, so it is read from the process's monotonic timer rather than the clock.
+    deadline = time.perf_counter() + seconds
     codes = [p for p in sorted(net) if net[p]]
     if not codes:
         return [], "OPTIMAL"
@@ -226,7 +231,7 @@ def exact(
     for g, u in enumerate(used):
         model.add_hint(u, g < len(start))
     solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = seconds
+    solver.parameters.max_time_in_seconds = max(0.05, deadline - time.perf_counter())
     solver.parameters.num_workers = workers
     status = solver.solve(model)
     name = solver.status_name(status)
