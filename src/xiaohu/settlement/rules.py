@@ -182,13 +182,14 @@ def zero_sum_groups(values: list[int]) -> list[list[int]]:
 
 
 def exact(
-    net: Mapping[str, int], *, seconds: float, workers: int = 8
+    net: Mapping[str, int], *, seconds: float, workers: int = 8, split: bool = True
 ) -> tuple[list[Transfer] | None, str]:
     """The fewest transfers, by CP-SAT within `seconds` (OR-Tools loaded already: its first
     import takes a few seconds of its own): (transfers or None, status name).
     The status is OPTIMAL when the solver proved the count minimal (or OPTIMAL_NO_ZERO_SUM_PART
     when no part of the nets sums to zero, so the bound is the minimum without a search),
-    FEASIBLE when the time ran out with an answer that may not be minimal."""
+    FEASIBLE when the time ran out with an answer that may not be minimal. `split=False`
+    leaves the search to the solver alone (to measure it)."""
     from ortools.sat.python import cp_model
 
     # The limit covers the split below as well as the search: a compute budget, not a business
@@ -200,7 +201,7 @@ def exact(
     if sum(net[p] for p in codes) != 0:
         raise ValueError("the nets of a month must sum to zero")
     start = [list(range(len(codes)))]
-    if len(codes) <= SUBSET_CHECK_MAX:
+    if split and len(codes) <= SUBSET_CHECK_MAX:
         start = zero_sum_groups([net[p] for p in codes])
         if len(start) == 1:
             return greedy(net), PROVED_BY_SUBSETS

@@ -127,7 +127,8 @@ def settle(ctx: Context, period: str, *, step: Step = _noop) -> dict[str, Any]:
         with ctx.session.begin_nested():
             ctx.session.add(row)
     except IntegrityError:  # another run settled it meanwhile: its answer stands
-        ctx.session.expunge(row)
+        if row in ctx.session:
+            ctx.session.expunge(row)
         return find(ctx, period)
     for province, txn in clearing(period, dues).items():
         post_many(ctx.session, [txn], at=at, province_code=province)

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from xiaohu.http import UnitOfWork, require_admin
-from xiaohu.kit.clock import local_date
+from xiaohu.kit.clock import SHANGHAI, local_date
 from xiaohu.kit.errors import DomainError, error_responses
 from xiaohu.kit.money import yuan
 from xiaohu.regions.provinces import PROVINCES
@@ -79,8 +79,10 @@ def render(result: dict[str, Any], ledger: dict[str, Any], province: str) -> byt
     pdf.rule()
     pdf.pair("省份", "Province", f"{name.name} {name.name_en} ({province})")
     pdf.pair("账期", "Period", period)
-    settled = result["settled_at"]
-    pdf.pair("结算时间", "Settled at", settled)
+    settled = dt.datetime.fromisoformat(result["settled_at"])
+    pdf.pair(
+        "结算时间", "Settled at", settled.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M (UTC+8)")
+    )
     method = "精确最少（CP-SAT）" if result["method"] == "exact" else "快速（贪心）"
     proved = "，已证明最少 / proved minimal" if result["optimal"] else ""
     pdf.pair("净额方法", "Netting", f"{method} {result['method']}{proved}")
@@ -121,7 +123,7 @@ def render(result: dict[str, Any], ledger: dict[str, Any], province: str) -> byt
     )
     pdf.multi_cell(0, 6, verdict, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("cjk", "", 8)
-    pdf.cell(0, 5, f"xiaohu · {local_date(dt.datetime.fromisoformat(settled))}", new_x="LMARGIN")
+    pdf.cell(0, 5, f"xiaohu · {local_date(settled)}", new_x="LMARGIN")
     return bytes(pdf.output())
 
 
