@@ -62,8 +62,15 @@ API_ROUTERS = [
     "xiaohu.audit.api",
     "xiaohu.hotline.api",
     "xiaohu.web.evidence",
+    "xiaohu.settlement.api",
+    "xiaohu.web.statement",
 ]
-SANDBOX_ROUTERS = ["xiaohu.sandbox.api", "xiaohu.intake.sandbox_api", "xiaohu.sandbox.billing_api"]
+SANDBOX_ROUTERS = [
+    "xiaohu.sandbox.api",
+    "xiaohu.intake.sandbox_api",
+    "xiaohu.sandbox.billing_api",
+    "xiaohu.settlement.sandbox_api",
+]
 PAGE_ROUTERS = ["xiaohu.web.pages", "xiaohu.web.console"]
 IMPORT_PATH = "/api/v1/sandbox/lines"  # the one route with its own body limit
 

@@ -354,6 +354,21 @@ def close_cycle(period: str = typer.Option(..., "--period", help="YYYY-MM")) -> 
     out.print_json(data=report)
 
 
+@run_app.command("settle")
+def settle(period: str = typer.Option(..., "--period", help="YYYY-MM")) -> None:
+    """Settle a month between provinces: net the dues, post the clearing; safe to repeat."""
+    from xiaohu.kit.errors import DomainError
+    from xiaohu.settlement.cli import run_settle
+
+    runtime = _runtime()
+    try:
+        result = run_settle(runtime, period, show_progress=None)
+    except DomainError as exc:
+        err.print(f"[red]{exc.code}:[/red] {exc.detail}", highlight=False)
+        raise typer.Exit(2) from None
+    out.print_json(data=result)
+
+
 @run_app.command("outbox")
 def outbox() -> None:
     """Deliver every SMS, provisioning order and refund payout that is due now."""

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     notice_cert_password: SecretStr | None = None
     operator_name: str = "xiaohu 沙箱运营商"  # the sandbox operator
     operator_service_phone: str = "10086"  # the operator's customer service number
+    # Monthly settlement: how long the exact netting (CP-SAT) may search before the run keeps
+    # the best answer found, or the fast method's (seconds), and with how many threads.
+    settlement_solver_seconds: float = Field(default=5.0, gt=0, le=600)
+    settlement_solver_workers: int = Field(default=8, ge=1, le=64)
 
     @model_validator(mode="after")
     def _production_needs_a_key(self) -> Settings:

@@ -16,6 +16,7 @@ from xiaohu.lines import models as line_models
 from xiaohu.notifications import models as notification_models
 from xiaohu.numbers import models as number_models
 from xiaohu.sandbox import models as sandbox_models
+from xiaohu.settlement import models as settlement_models
 from xiaohu.staff import models as staff_models
 from xiaohu.stores import models as store_models
 
@@ -36,6 +37,7 @@ __all__ = [
     "notification_models",
     "number_models",
     "sandbox_models",
+    "settlement_models",
     "staff_models",
     "store_models",
 ]

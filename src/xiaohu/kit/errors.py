@@ -223,6 +223,10 @@ CATALOG: dict[str, ErrorKind] = {
     ),
     # invoices (电子发票)
     "INVOICE_NOT_FOUND": ErrorKind(404, "Invoice not found", "未找到该发票", "No such invoice"),
+    # monthly settlement between provinces
+    "SETTLEMENT_NOT_FOUND": ErrorKind(
+        404, "Settlement not found", "该账期尚未结算", "The period has not been settled"
+    ),
 }
 
 

@@ -58,6 +58,10 @@ ACCOUNTS: dict[str, tuple[str, str]] = {
     "store_cash:{p}": ("asset", "Store cash drawers"),
     "refunds_payable:{p}": ("liability", "Refunds owed, not yet confirmed paid out"),
 }
+# Provincial accounts added after the first migration seeded the chart: created on first use.
+LATER_ACCOUNTS: dict[str, tuple[str, str]] = {
+    "settlement_bank:{p}": ("asset", "Inter-province settlement: transfers to make or receive"),
+}
 GATEWAY_CLEARING = "gateway_clearing"  # the one national account: money in transit
 NATIONAL_ACCOUNTS: dict[str, tuple[str, str]] = {
     GATEWAY_CLEARING: ("asset", "Payment gateway clearing (money in transit)"),
@@ -109,7 +113,8 @@ def account_type(code: str) -> tuple[str, str, str | None]:
         home = province[:2] if is_digits(province[:2]) and province[2:3] in ("-", "") else None
         return "asset", f"Store cash drawer [{province}]", home
     template = f"{stem}:{{p}}"
-    if template in ACCOUNTS and _is_province(province):
-        kind, name = ACCOUNTS[template]
+    chart = ACCOUNTS if template in ACCOUNTS else LATER_ACCOUNTS
+    if template in chart and _is_province(province):
+        kind, name = chart[template]
         return kind, f"{name} [{province}]", province
     raise KeyError(f"unknown ledger account {code!r}")
