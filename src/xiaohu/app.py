@@ -59,6 +59,7 @@ API_ROUTERS = [
     "xiaohu.ledger.api",
     "xiaohu.audit.api",
     "xiaohu.hotline.api",
+    "xiaohu.workorders.api",
     "xiaohu.web.evidence",
 ]
 SANDBOX_ROUTERS = ["xiaohu.sandbox.api", "xiaohu.intake.sandbox_api", "xiaohu.sandbox.billing_api"]

@@ -16,6 +16,7 @@ from xiaohu.numbers import models as number_models
 from xiaohu.sandbox import models as sandbox_models
 from xiaohu.staff import models as staff_models
 from xiaohu.stores import models as store_models
+from xiaohu.workorders import models as workorder_models
 
 metadata = Base.metadata
 
@@ -34,4 +35,5 @@ __all__ = [
     "sandbox_models",
     "staff_models",
     "store_models",
+    "workorder_models",
 ]

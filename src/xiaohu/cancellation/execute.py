@@ -59,8 +59,8 @@ def execute(ctx: Context, accepted: Accepted) -> Cancellation:
     require_adds_up(line.cash_fen, line.gift_fen, bill)
 
     row: dict[str, Any] = {
-        "id": new_id(),
-        "reference": reference("XH", p, today.isoformat()),
+        "id": accepted.cancellation_id or new_id(),
+        "reference": accepted.reference or reference("XH", p, today.isoformat()),
         "line_id": line.id,
         "msisdn": line.msisdn,
         "province_code": p,

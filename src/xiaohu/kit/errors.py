@@ -221,6 +221,22 @@ CATALOG: dict[str, ErrorKind] = {
     "REFUSAL_NOT_FOUND": ErrorKind(
         404, "Refusal not found", "未找到该拒绝销户记录", "No such refused cancellation"
     ),
+    # work orders (workorders/)
+    "WORK_ORDER_NOT_FOUND": ErrorKind(
+        404, "Work order not found", "工单不存在", "No such work order"
+    ),
+    "WORK_ORDER_DECIDED": ErrorKind(
+        409,
+        "Work order already decided",
+        "该工单已处理，不能再次审批",
+        "This work order has already been decided",
+    ),
+    "REVIEW_PENDING": ErrorKind(
+        409,
+        "Review pending",
+        "该号码已有待审核的销户申请",
+        "A cancellation of this line is already waiting for review",
+    ),
 }
 
 
