@@ -63,7 +63,7 @@ API_ROUTERS = [
     "xiaohu.web.evidence",
 ]
 SANDBOX_ROUTERS = ["xiaohu.sandbox.api", "xiaohu.intake.sandbox_api", "xiaohu.sandbox.billing_api"]
-PAGE_ROUTERS = ["xiaohu.web.pages"]
+PAGE_ROUTERS = ["xiaohu.web.pages", "xiaohu.web.backoffice"]
 IMPORT_PATH = "/api/v1/sandbox/lines"  # the one route with its own body limit
 
 
