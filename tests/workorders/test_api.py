@@ -65,6 +65,8 @@ def test_a_fraud_stop_at_a_store_waits_for_the_home_province_due_after_national_
     assert body["channel"] == "store" and body["cross_region"] is False
     c = client.get(f"/api/v1/cancellations/{body['id']}", headers=offices.clerk).json()
     assert c["status"] == "pending_review"
+    r = client.get(f"/api/v1/cancellations/{body['id']}/receipt.pdf", headers=offices.clerk)
+    assert r.status_code == 404 and r.json()["code"] == "CANCELLATION_NOT_FOUND"
     line = line_of(runtime, rec["msisdn"])
     assert line.status == "fraud_stop" and line.cash_fen == 20000  # nothing changed yet
 
