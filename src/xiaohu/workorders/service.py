@@ -33,7 +33,7 @@ from xiaohu.cancellation.schemas import CancellationRequest
 from xiaohu.cancellation.service import record_refusal
 from xiaohu.cancellation.terms import policy_values
 from xiaohu.kit.clock import local_date, period_of
-from xiaohu.kit.errors import DomainError
+from xiaohu.kit.errors import DomainError, InvariantViolated
 from xiaohu.kit.ids import new_id, reference
 from xiaohu.lines.addressing import sms_about
 from xiaohu.lines.models import Line
@@ -118,7 +118,8 @@ def open_review(
     bill, shown = quoted_bill(ctx, line, token, quoted)
     require_acknowledged(shown, request.acknowledged_warnings)
     route = refund_route(line, target, request, values, current, counter.store_code)
-    assert token is not None
+    if token is None:  # quoted_bill refuses a missing quote
+        raise InvariantViolated("a review got past its checks without a quote")
     c = Cancellation(
         id=new_id(),
         reference=reference("XH", line.province_code, local_date(now).isoformat()),
