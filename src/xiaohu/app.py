@@ -61,6 +61,7 @@ API_ROUTERS = [
     "xiaohu.ledger.api",
     "xiaohu.audit.api",
     "xiaohu.hotline.api",
+    "xiaohu.workorders.api",
     "xiaohu.web.evidence",
     "xiaohu.settlement.api",
     "xiaohu.web.statement",
@@ -71,7 +72,7 @@ SANDBOX_ROUTERS = [
     "xiaohu.sandbox.billing_api",
     "xiaohu.settlement.sandbox_api",
 ]
-PAGE_ROUTERS = ["xiaohu.web.pages", "xiaohu.web.console"]
+PAGE_ROUTERS = ["xiaohu.web.pages", "xiaohu.web.console", "xiaohu.web.backoffice"]
 IMPORT_PATH = "/api/v1/sandbox/lines"  # the one route with its own body limit
 
 

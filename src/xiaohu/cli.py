@@ -369,6 +369,19 @@ def settle(period: str = typer.Option(..., "--period", help="YYYY-MM")) -> None:
     out.print_json(data=result)
 
 
+@run_app.command("workorders")
+def workorders() -> None:
+    """Flag overdue work orders and tell each owner once by SMS (the outbox)."""
+    from xiaohu.kit.db import transaction
+    from xiaohu.workorders.service import run_overdue
+
+    runtime = _runtime()
+    with transaction(runtime.sessions) as session:
+        report = run_overdue(runtime.context(session, actor="cli"))
+    runtime.deliver_outbox(limit=500)
+    out.print_json(data=report)
+
+
 @run_app.command("outbox")
 def outbox() -> None:
     """Deliver every SMS, provisioning order and refund payout that is due now."""

@@ -19,6 +19,7 @@ from xiaohu.sandbox import models as sandbox_models
 from xiaohu.settlement import models as settlement_models
 from xiaohu.staff import models as staff_models
 from xiaohu.stores import models as store_models
+from xiaohu.workorders import models as workorder_models
 
 metadata = Base.metadata
 
@@ -40,4 +41,5 @@ __all__ = [
     "settlement_models",
     "staff_models",
     "store_models",
+    "workorder_models",
 ]

@@ -87,7 +87,9 @@ def test_idempotency_key_is_declared_where_it_is_read(client: TestClient) -> Non
     assert ("post", "/api/v1/store/cancellations") in declared
     assert ("post", "/api/v1/store/payments") in declared
     assert ("post", "/api/v1/store/cancellation-checks") not in declared  # a check acts on nothing
-    assert len(declared) == 11  # 7, and the store's payment, cancellation and two counter remedies
+    assert ("post", "/api/v1/workorders/{order_id}/decision") in declared
+    # 7, the store's payment, cancellation and two counter remedies, a work order's decision
+    assert len(declared) == 12
 
 
 def test_every_refusal_has_an_example_problem_with_its_code(client: TestClient) -> None:

@@ -41,6 +41,9 @@ class Accepted:
     store_code: str | None = None  # the store channel: where
     staff_login: str | None = None  # who handled it: the clerk, or the hotline agent
     evidence: dict[str, object] | None = None  # what the clerk saw (documents, masked)
+    # A work order's approval completes the request row it opened: the same id and reference.
+    cancellation_id: str | None = None
+    reference: str | None = None
 
 
 def lock_lines(ctx: Context, msisdn: str, other: str | None) -> tuple[Line, Line | None]:

@@ -64,8 +64,8 @@ def execute(ctx: Context, accepted: Accepted) -> Cancellation:
     handling = handling_province(ctx, accepted.store_code) or p
 
     row: dict[str, Any] = {
-        "id": new_id(),
-        "reference": reference("XH", p, today.isoformat()),
+        "id": accepted.cancellation_id or new_id(),
+        "reference": accepted.reference or reference("XH", p, today.isoformat()),
         "line_id": line.id,
         "msisdn": line.msisdn,
         "province_code": p,

@@ -115,6 +115,8 @@ REMOTE_CHANNELS = ("online", "hotline")
 class CancellationStatus(StrEnum):
     CANCELLED = "cancelled"
     REVERSED = "reversed"  # undone inside the window (返销)
+    PENDING_REVIEW = "pending_review"  # a work order's request, waiting for the decision
+    REJECTED = "rejected"  # the work order was rejected: the line stays as it was
 
 
 class AccountStatus(StrEnum):

@@ -116,19 +116,27 @@ def store_payment(
     description=(
         "The owner's document is the real-name confirmation (a proxy also shows their own and "
         "the letter of authorization). Refund `cash` is paid from the store's drawer at once; "
-        "`original`, `bank_card` and `transfer` as online. Accepts `Idempotency-Key`."
+        "`original`, `bank_card` and `transfer` as online. Accepts `Idempotency-Key`. A line "
+        "the home province's back office must decide (`review_required` in the check) is "
+        '`202` with `"status": "pending_review"` and the `work_order` `{id, due_at}`; such a '
+        "request cannot take a cash refund (`REFUND_ROUTE_INVALID`): it completes after the "
+        "person has left."
     ),
-    responses=error_responses(
-        *_STAFF,
-        *_DOCUMENTS,
-        "CANCELLATION_BLOCKED",
-        "ALREADY_CANCELLED",
-        "QUOTE_NOT_FOUND",
-        "QUOTE_EXPIRED",
-        "WARNINGS_NOT_ACKNOWLEDGED",
-        "REFUND_ROUTE_INVALID",
-        "IDEMPOTENCY_KEY_REUSED",
-    ),
+    responses={
+        202: {"model": StoreCancellationOut, "description": "waiting for the home province"},
+        **error_responses(
+            *_STAFF,
+            *_DOCUMENTS,
+            "CANCELLATION_BLOCKED",
+            "REVIEW_PENDING",
+            "ALREADY_CANCELLED",
+            "QUOTE_NOT_FOUND",
+            "QUOTE_EXPIRED",
+            "WARNINGS_NOT_ACKNOWLEDGED",
+            "REFUND_ROUTE_INVALID",
+            "IDEMPOTENCY_KEY_REUSED",
+        ),
+    },
 )
 def store_cancellation(
     body: StoreCancellationRequest,

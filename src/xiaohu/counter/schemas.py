@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from xiaohu.cancellation.quotes import MAX_LENGTH as QUOTE_ID_MAX_LENGTH
 from xiaohu.cancellation.schemas import MSISDN, CancellationOut, CheckOut, RefundRouteIn
 from xiaohu.kit.bounds import PositiveFen
+from xiaohu.workorders.schemas import WorkOrderRef
 
 IdTypeName = Literal[
     "resident_id", "passport", "hk_macao_permit", "taiwan_permit", "foreign_permanent_resident"
@@ -96,6 +97,9 @@ class StoreCheckOut(CheckOut):
     handling_province: str
     cross_region: bool
     review_required: bool
+    review_reasons: list[str] = Field(
+        default_factory=list, description="fraud_stop | lifetime_term | cross_region"
+    )
 
 
 class StoreCancellationOut(CancellationOut):
@@ -104,6 +108,9 @@ class StoreCancellationOut(CancellationOut):
     home_province: str
     handling_province: str
     cross_region: bool
+    # 202: the home province's back office decides (`status` "pending_review")
+    review_reasons: list[str] | None = None
+    work_order: WorkOrderRef | None = None
 
 
 class CounterActionOut(BaseModel):

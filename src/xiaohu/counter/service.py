@@ -40,6 +40,8 @@ from xiaohu.notifications.service import order_provisioning
 from xiaohu.principals import StaffClaims
 from xiaohu.runtime import Context
 from xiaohu.stores.models import Store
+from xiaohu.workorders import rules as review_rules
+from xiaohu.workorders import service as workorders
 
 CHANNEL = "store"
 
@@ -131,7 +133,26 @@ def check(ctx: Context, staff: StaffClaims, body: StoreCheckIn) -> dict[str, Any
     seen = documents_seen(ctx, staff, line, body.documents, "check")
     counter = at_counter(ctx, store, line, seen)
     out = cancellation.check_json(ctx, body.msisdn, channel=CHANNEL, counter=counter)
-    return {**out, **_where(store, line), "review_required": False}
+    return {**with_review(ctx, out, store, line), **_where(store, line)}
+
+
+def with_review(ctx: Context, out: dict[str, Any], store: Store, line: Line) -> dict[str, Any]:
+    """The check as a store answers it: a blocker the home province's back office decides (a
+    fraud stop, a lifetime premium term; policy) leaves the blockers for `review_required`,
+    and a province that reviews cross-region cancellations asks for one here too."""
+    if out["quote"] is None:  # already cancelled
+        return {**out, "review_required": False, "review_reasons": []}
+    values = policy_values(ctx, line.province_code, local_date(ctx.now()))
+    found = review_rules.review_json(
+        out["blockers"], values, line.province_code, store.province_code
+    )
+    return {
+        **out,
+        "eligible": not found.blockers,
+        "blockers": found.blockers,
+        "review_required": found.required,
+        "review_reasons": [str(t) for t in found.triggers],
+    }
 
 
 def pay(
@@ -162,9 +183,12 @@ def cancel(
     # Both lines of a transfer locked now, in the order the cancellation takes them (no
     # deadlock between two counters); the cancellation finds them held.
     route = body.refund_route
-    line, _ = lock_lines(ctx, body.msisdn, route.to_msisdn if route.kind == "transfer" else None)
+    line, target = lock_lines(
+        ctx, body.msisdn, route.to_msisdn if route.kind == "transfer" else None
+    )
     seen = documents_seen(ctx, staff, line, body.documents, "cancellation")
     counter = at_counter(ctx, store, line, seen)
+    found = workorders.needs_review(ctx, line, store.province_code, counter)
     request = CancellationRequest(
         msisdn=body.msisdn,
         quote_id=body.quote_id,
@@ -172,6 +196,15 @@ def cancel(
         refund_route=body.refund_route,
         acknowledged_warnings=body.acknowledged_warnings,
     )
+    where = _where(store, line)
+    if found.required:  # the home province's back office decides: 202 with the order
+        c, order = workorders.open_review(
+            ctx, staff, line, target, request, counter=counter,
+            handling_province=store.province_code, found=found, evidence=seen.evidence(),
+        )  # fmt: skip
+        pending = cancellation.to_out(c).model_dump(mode="json")
+        ref = {"id": order.id, "due_at": order.due_at.isoformat().replace("+00:00", "Z")}
+        return 202, {**pending, **where, "review_reasons": order.reasons, "work_order": ref}
     out = cancellation.cancel(
         ctx,
         body.msisdn,
@@ -181,7 +214,7 @@ def cancel(
         staff_login=staff.login,
         evidence=seen.evidence(),
     )
-    return 201, {**out.model_dump(mode="json"), **_where(store, line)}
+    return 201, {**out.model_dump(mode="json"), **where}
 
 
 def reverse(

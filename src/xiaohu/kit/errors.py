@@ -227,6 +227,22 @@ CATALOG: dict[str, ErrorKind] = {
     "SETTLEMENT_NOT_FOUND": ErrorKind(
         404, "Settlement not found", "该账期尚未结算", "The period has not been settled"
     ),
+    # work orders (workorders/)
+    "WORK_ORDER_NOT_FOUND": ErrorKind(
+        404, "Work order not found", "工单不存在", "No such work order"
+    ),
+    "WORK_ORDER_DECIDED": ErrorKind(
+        409,
+        "Work order already decided",
+        "该工单已处理，不能再次审批",
+        "This work order has already been decided",
+    ),
+    "REVIEW_PENDING": ErrorKind(
+        409,
+        "Review pending",
+        "该号码已有待审核的销户申请",
+        "A cancellation of this line is already waiting for review",
+    ),
 }
 
 

@@ -45,6 +45,12 @@ class Values(BaseModel):
         "own_flagship",
         "own_standard",
     ]
+    # work orders: which store cancellations the home province's back office decides, and
+    # in how many working days (Chinese working calendar) it answers
+    review_fraud_stop: bool = True
+    review_lifetime_term: bool = True
+    review_cross_region: bool = False
+    review_working_days: int = Field(2, ge=1, le=10)
     # contracts: penalty formulas
     handset_penalty_prestore_percent: int = Field(30, ge=0, le=100)
     # reserved: the one formula there is, which `contracts.rules.penalty` applies unasked

@@ -606,6 +606,10 @@ def receipt_pdf(cancellation_id: str, request: Request, ctx: UnitOfWork) -> Resp
                 )
             )
         data = views.receipt_data(ctx, cancellation_id, msisdn, negotiate(request))
+        if data.status in ("pending_review", "rejected"):  # a work order's request: no receipt
+            raise DomainError(
+                "CANCELLATION_NOT_FOUND", f"{cancellation_id} is {data.status}: nothing was done"
+            )
     except DomainError as err:
         return problem_response(err)
     from xiaohu.web.receipt import ReceiptFontMissing
