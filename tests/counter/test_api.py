@@ -160,14 +160,14 @@ def test_a_clerk_reads_the_cancellation_and_its_receipt_and_reverses_it(
 
     r = client.get(url, headers=desk.clerk)
     assert r.status_code == 200 and r.json()["reference"] == done["reference"], r.text
-    r = client.get(url, headers=desk.gz_clerk)
-    assert r.status_code == 403 and r.json()["code"] == "FORBIDDEN"
+    r = client.get(url, headers=desk.gz_clerk)  # any clerk: stores serve every province
+    assert r.status_code == 200 and r.json()["reference"] == done["reference"], r.text
     r = client.get(url, headers=desk.agent)
     assert r.status_code == 403 and r.json()["code"] == "FORBIDDEN"
     pdf = client.get(f"{url}/receipt.pdf", headers=desk.clerk)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF"), pdf.text[:200]
     r = client.get(f"{url}/receipt.pdf", headers=desk.gz_clerk)
-    assert r.status_code == 403 and r.json()["code"] == "FORBIDDEN"
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
 
     r = client.post(f"{url}/reversal", headers=desk.clerk)
     assert r.status_code == 422 and r.json()["code"] == "DOCUMENTS_MISSING", r.text

@@ -91,17 +91,14 @@ def test_payment_cancellation_and_reversal_as_the_list_shows_them(api: Api) -> N
     )
 
 
-def test_the_line_and_a_clerk_of_its_province_may_read_others_may_not(
-    api: Api, ctx: Context
-) -> None:
+def test_the_line_and_any_clerk_may_read_others_may_not(api: Api, ctx: Context) -> None:
     rec = jiangsu(api)
     m = rec["msisdn"]
     pay(api, m, 1000)
     js_clerk, gd_clerk = clerk(ctx, "32", "js.li"), clerk(ctx, "44", "gd.chen")
     assert len(listed(api, m, js_clerk)) == 1
     url = f"/api/v1/lines/{m}/invoices"
-    r = api.client.get(url, headers=gd_clerk)
-    assert (r.status_code, r.json()["code"]) == (403, "FORBIDDEN")
+    assert listed(api, m, gd_clerk) == listed(api, m, js_clerk)  # any clerk, any province
     other = jiangsu(api, owner=owner())
     r = api.client.get(url, headers=api.auth(other["msisdn"]))
     assert (r.status_code, r.json()["code"]) == (403, "FORBIDDEN")

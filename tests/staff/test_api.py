@@ -195,7 +195,7 @@ def test_a_clerk_of_the_home_province_reads_the_audit_trail(api: TestClient, ctx
     assert mine.status_code == 200 and mine.json()["events"] == r.json()["events"]
 
 
-def test_other_staff_and_other_provinces_cannot_read_the_audit_trail(
+def test_other_staff_roles_cannot_read_the_audit_trail_any_clerk_can(
     api: TestClient, ctx: Context
 ) -> None:
     add_store(ctx)
@@ -204,9 +204,10 @@ def test_other_staff_and_other_provinces_cannot_read_the_audit_trail(
     far_clerk = add_staff(ctx, login="gz.wang", province_code="44", store_code="44-GZ-0001")
     admin = add_staff(ctx, login="bj.admin", role="admin", store_code=None)
     path = f"/api/v1/lines/{line.msisdn}/audit"
-    for member in (far_clerk, admin):
-        r = api.get(path, headers=_bearer(staff_token(ctx, member)))
-        assert r.status_code == 403 and r.json()["code"] == "FORBIDDEN", member.login
+    r = api.get(path, headers=_bearer(staff_token(ctx, far_clerk)))
+    assert r.status_code == 200, r.text  # a store of any province serves any line
+    r = api.get(path, headers=_bearer(staff_token(ctx, admin)))
+    assert r.status_code == 403 and r.json()["code"] == "FORBIDDEN"
     (other,) = load(ctx, line_record(province="11"))
     other_token = principals.issue(ctx.settings.key, other.id, other.msisdn, ctx.now(), 600)
     assert api.get(path, headers=_bearer(other_token)).status_code == 403

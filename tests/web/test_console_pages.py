@@ -385,7 +385,9 @@ def test_another_provinces_line_is_found_but_not_taken_in(web: TestClient) -> No
     assert 'action="/console/visit"' not in page.text
 
 
-def test_a_clerk_of_another_province_cannot_open_the_receipt(web: TestClient, ctx: Context) -> None:
+def test_a_clerk_of_another_province_opens_the_receipt_too(web: TestClient, ctx: Context) -> None:
+    """A store of any province serves any line, so any clerk reads a cancellation back (as
+    the API's `GET /cancellations/{id}` with a clerk's token)."""
     record = add(web)
     signed_in(web)
     r = cancel_in_cash(web, start_visit(web, record))
@@ -396,7 +398,7 @@ def test_a_clerk_of_another_province_cannot_open_the_receipt(web: TestClient, ct
     web.cookies.set(console_session.STAFF_COOKIE, staff_token(ctx, other))
     for path in (here, f"{here}/receipt.pdf"):
         r = web.get(path)
-        assert r.status_code == 403 and 'data-code="FORBIDDEN"' in r.text, path
+        assert r.status_code == 200, path
 
 
 def test_a_lost_line_is_lifted_at_the_counter_then_closed(web: TestClient, ctx: Context) -> None:

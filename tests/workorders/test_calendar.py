@@ -54,3 +54,11 @@ def test_beyond_the_published_years_weekends_only_with_a_warning(
         calendar.due_at(at(2099, 1, 1))
     warnings = [r for r in caplog.records if "2099" in r.getMessage()]
     assert len(warnings) == 1  # once per year and process
+
+
+def test_beyond_the_published_years_the_fixed_date_holidays_still_count() -> None:
+    """Opened Wednesday 30 September 2099: 1–3 October are holidays by law whatever the
+    year's published calendar, so the two working days are Monday 5 and Tuesday 6."""
+    assert not calendar.is_working_day(dt.date(2099, 10, 1))
+    assert not calendar.is_working_day(dt.date(2099, 10, 2))
+    assert calendar.due_at(at(2099, 9, 30)) == end_of(2099, 10, 6)

@@ -30,8 +30,7 @@ def invoice_out(invoice: Invoice) -> InvoiceOut:
     "/{msisdn}/invoices",
     response_model=InvoicesOut,
     summary="The line's invoices, newest first: blue for payments, red for refunds",
-    description="The line's own token (subscriber or hotline), or a clerk's token of the "
-    "line's home province.",
+    description="The line's own token (subscriber or hotline), or any clerk's token.",
     responses=error_responses("UNAUTHENTICATED", "FORBIDDEN", "LINE_NOT_FOUND"),
     dependencies=[Depends(line_or_clerk)],
 )

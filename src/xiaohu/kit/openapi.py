@@ -45,7 +45,7 @@ _METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 ADMIN_PREFIX = "/api/v1/admin/"
 # The routes for staff tokens only: the store channel, and the hotline's sessions (which an
 # agent opens; the session's own token is a line token).
-STAFF_PREFIXES = ("/api/v1/store/", "/api/v1/hotline/")
+STAFF_PREFIXES = ("/api/v1/store/", "/api/v1/hotline/", "/api/v1/workorders")
 # Routes that take a line token or a clerk's: a cancellation read or reversed at a store.
 # Routes that take a line token or a clerk's: a cancellation read or reversed at a store, and
 # a line's evidence (its audit trail, its refusals) which a clerk may read for the subscriber.

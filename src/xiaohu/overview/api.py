@@ -37,9 +37,9 @@ def get_line(
     summary="Every audited event about this line, oldest first",
     description=(
         "Sign-ins, refusals with their codes, state changes: evidence for a complaint. The "
-        "line's token, or a clerk's token of the line's home province (any other staff role "
-        "or province: 403). Each event names its actor (`subscriber`, `clerk:<login>`, "
-        "`hotline_agent:<login>`, …), also split into `actor_kind` and `staff_login`."
+        "line's token, or any clerk's token (any other staff role: 403). Each event names its "
+        "actor (`subscriber`, `clerk:<login>`, `hotline_agent:<login>`, …), also split into "
+        "`actor_kind` and `staff_login`."
     ),
     responses=error_responses(*_AUTH_ERRORS),
     dependencies=[Depends(line_or_clerk)],
