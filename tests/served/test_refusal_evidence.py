@@ -68,10 +68,13 @@ def test_a_refusal_leaves_a_signed_notice(server: Served) -> None:
 
     missing = server.get(f"/api/v1/lines/{m}/refusals/RF-31-20261124-NOSUCH.pdf", token=token)
     assert missing.status_code == 404 and missing.json()["code"] == "REFUSAL_NOT_FOUND"
-    # A clerk of the line's province reads the evidence; another province's may not.
+    # Any clerk reads the evidence (a store of any province serves any line); an agent's own
+    # staff token does not (only the caller's session token).
     add_store(server, "31-SH-0009", "上海徐家汇营业厅", "31", "上海")
     clerk = add_staff(server, "sh.clerk", role="clerk", province="31", store_code="31-SH-0009")
     assert server.get(f"/api/v1/lines/{m}/refusals", token=clerk).status_code == 200
     add_store(server, "44-GZ-0009", "广州天河营业厅", "44", "广州")
     gz = add_staff(server, "gz.clerk", role="clerk", province="44", store_code="44-GZ-0009")
-    assert server.get(f"/api/v1/lines/{m}/refusals", token=gz).status_code == 403
+    assert server.get(f"/api/v1/lines/{m}/refusals", token=gz).status_code == 200
+    agent = add_staff(server, "sh.hotline", role="hotline_agent", province="31")
+    assert server.get(f"/api/v1/lines/{m}/refusals", token=agent).status_code == 403
