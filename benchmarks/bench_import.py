@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import resource
 import sqlite3
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy.engine import make_url
 
+from report import replace_section
 from xiaohu.assembly import build_runtime
 from xiaohu.config import Settings
 from xiaohu.demo.data import write
@@ -347,14 +347,7 @@ def update_doc(outcomes: list[Outcome], lines: int) -> None:
         "checks), 100,000 rows a chunk; reading is not timed.\n"
         "<!-- import:end -->\n"
     )
-    current = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"<!-- import:start -->.*?<!-- import:end -->\n?", re.S)
-    updated = (
-        pattern.sub(lambda _m: section, current)
-        if pattern.search(current)
-        else current.rstrip() + "\n\n" + section
-    )
-    doc.write_text(updated, encoding="utf-8")
+    replace_section(doc, "import", section)
 
 
 def main() -> None:

@@ -19,7 +19,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -30,6 +29,7 @@ from typing import Any, TypeVar
 import psycopg
 from sqlalchemy.engine import make_url
 
+from report import replace_section
 from xiaohu.assembly import build_runtime
 from xiaohu.config import Settings
 from xiaohu.kit.clock import FrozenClock
@@ -299,14 +299,7 @@ def update_doc(m: dict[str, Any]) -> None:
         f"({m['run_s']:.1f} s).\n"
         "<!-- settle:end -->\n"
     )
-    current = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"<!-- settle:start -->.*?<!-- settle:end -->\n?", re.S)
-    updated = (
-        pattern.sub(lambda _m: section, current)
-        if pattern.search(current)
-        else current.rstrip() + "\n\n" + section
-    )
-    doc.write_text(updated, encoding="utf-8")
+    replace_section(doc, "settle", section)
 
 
 def main() -> None:
