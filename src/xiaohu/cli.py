@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -343,30 +344,31 @@ def demo_reset() -> None:
 def close_cycle(period: str = typer.Option(..., "--period", help="YYYY-MM")) -> None:
     """Close a billing cycle: rate late usage, true up settling accounts, release numbers."""
     from xiaohu.cancellation.cycle import run_close_cycle
-    from xiaohu.kit.errors import DomainError
 
     runtime = _runtime()
-    try:
-        report = run_close_cycle(runtime, period, show_progress=None)
-    except DomainError as exc:
-        err.print(f"[red]{exc.code}:[/red] {exc.detail}", highlight=False)
-        raise typer.Exit(2) from None
-    out.print_json(data=report)
+    _print_report(lambda: run_close_cycle(runtime, period, show_progress=None))
 
 
 @run_app.command("settle")
 def settle(period: str = typer.Option(..., "--period", help="YYYY-MM")) -> None:
     """Settle a month between provinces: net the dues, post the clearing; safe to repeat."""
-    from xiaohu.kit.errors import DomainError
     from xiaohu.settlement.cli import run_settle
 
     runtime = _runtime()
+    _print_report(lambda: run_settle(runtime, period, show_progress=None))
+
+
+def _print_report(run: Callable[[], Any]) -> None:
+    """A run's report as JSON; a refusal (a period not ended, malformed) as its code on
+    stderr, exit status 2."""
+    from xiaohu.kit.errors import DomainError
+
     try:
-        result = run_settle(runtime, period, show_progress=None)
+        report = run()
     except DomainError as exc:
         err.print(f"[red]{exc.code}:[/red] {exc.detail}", highlight=False)
         raise typer.Exit(2) from None
-    out.print_json(data=result)
+    out.print_json(data=report)
 
 
 @run_app.command("workorders")
