@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xiaohu.kit.money import div_half_up, percent_of, yuan
+from xiaohu.kit.money import div_half_up, percent_of, plain_yuan, yuan
 
 
 @given(st.integers(-(10**12), 10**12), st.integers(1, 10**6))
@@ -34,3 +34,10 @@ def test_denominator_must_be_positive() -> None:
 def test_yuan_formatting() -> None:
     assert yuan(123456) == "¥1,234.56"
     assert yuan(-5) == "-¥0.05"
+
+
+def test_plain_yuan_is_exact_and_ungrouped() -> None:
+    assert plain_yuan(123456) == "1234.56"
+    assert plain_yuan(5) == "0.05"
+    assert plain_yuan(-1200) == "-12.00"
+    assert plain_yuan(10**11 + 1) == "1000000000.01"

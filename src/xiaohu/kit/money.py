@@ -26,3 +26,10 @@ def yuan(amount: Fen) -> str:
     sign = "-" if amount < 0 else ""
     whole, fen = divmod(abs(amount), 100)
     return f"{sign}¥{whole:,}.{fen:02d}"
+
+
+def plain_yuan(amount: Fen) -> str:
+    """'1234.56': yuan for a form field to be typed over (no symbol, no grouping)."""
+    sign = "-" if amount < 0 else ""
+    whole, fen = divmod(abs(amount), 100)
+    return f"{sign}{whole}.{fen:02d}"

@@ -11,6 +11,7 @@ import io
 from functools import lru_cache
 from typing import Any
 
+from xiaohu.kit.money import yuan
 from xiaohu.regions.provinces import PROVINCES
 from xiaohu.settlement.rules import Dues
 
@@ -61,8 +62,8 @@ def render(period: str, dues: Dues) -> bytes:
     zh = (lambda text: f" · {text}") if family else (lambda _text: "")
     axes.set_xlabel("receiver (owed)" + zh("收款方"), **font)
     axes.set_ylabel("payer (owes)" + zh("付款方"), **font)
-    total = sum(dues.values()) / 100
-    title = f"Dues between provinces{zh('省间应结款项')} {period}  (total ¥{total:,.2f})"
+    total = yuan(sum(dues.values()))
+    title = f"Dues between provinces{zh('省间应结款项')} {period}  (total {total})"
     axes.set_title(title, **font)
     figure.colorbar(image, ax=axes, label="yuan (log scale)", shrink=0.8)
     out = io.BytesIO()

@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from xiaohu.http import UnitOfWork
 from xiaohu.kit.clock import local_date
 from xiaohu.kit.errors import DomainError
+from xiaohu.kit.money import plain_yuan
 from xiaohu.principals import StaffClaims
 from xiaohu.runtime import Context
 from xiaohu.web import console_session as cs
@@ -300,7 +301,7 @@ def check_view(
         return error_page(request, ctx, staff, err)
     shown = form or {"route": "cash", "method": "cash", "ack": []}
     if not form and result.get("owed_fen"):
-        shown["amount"] = f"{result['owed_fen'] / 100:.2f}"
+        shown["amount"] = plain_yuan(result["owed_fen"])
     return page(
         request, ctx, "check.html", status=status, screen="check", staff=staff, visit=visit,
         result=result, form=shown, errors=errors or {}, failure=failure, paid=paid,
