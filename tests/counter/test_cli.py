@@ -14,9 +14,9 @@ from xiaohu.cli import app
 from xiaohu.config import get_settings
 from xiaohu.kit.db import make_engine
 from xiaohu.kit.migrate import upgrade
-from xiaohu.ledger.rules import GATEWAY_CLEARING, credit, debit
+from xiaohu.ledger.rules import GATEWAY_CLEARING, credit, debit, store_drawer
 from xiaohu.ledger.service import post
-from xiaohu.stores.models import Store, drawer_account
+from xiaohu.stores.models import Store
 
 CST = dt.timezone(dt.timedelta(hours=8))
 
@@ -43,7 +43,7 @@ def test_the_drawer_is_printed_and_reconciles(database: str) -> None:
                     kind="own_flagship", created_at=at, updated_at=at))  # fmt: skip
         s.flush()
         # Cash counted into the drawer, then 20.00 of it taken to the bank.
-        drawer = drawer_account("11-BJ-0001")
+        drawer = store_drawer("11-BJ-0001")
         cash_in = [debit(drawer, 5000), credit(GATEWAY_CLEARING, 5000)]
         post(s, "test.cash_in", cash_in, at=at, ref="T-1")
         banked = [debit(GATEWAY_CLEARING, 2000), credit(drawer, 2000)]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from xiaohu.kit.clock import SHANGHAI
 from xiaohu.ledger.models import JournalEntry, JournalTransaction, LedgerAccount
-from xiaohu.ledger.rules import credit, debit
+from xiaohu.ledger.rules import credit, debit, store_drawer
 from xiaohu.ledger.service import Txn, post_many
 
 BALANCE = func.sum(JournalEntry.debit_fen - JournalEntry.credit_fen)
@@ -26,7 +26,7 @@ CODES = [
 
 
 def drawer(province: str) -> str:
-    return f"store_drawer:{province}-XX-0001"
+    return store_drawer(f"{province}-XX-0001")
 
 
 def post_due(session: Session, payer: str, receiver: str, amount: int, at: dt.datetime) -> None:

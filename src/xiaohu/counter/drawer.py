@@ -21,9 +21,10 @@ from xiaohu.identity.rules import mask_msisdn
 from xiaohu.kit.clock import start_of_day
 from xiaohu.kit.errors import DomainError
 from xiaohu.ledger.models import JournalEntry, JournalTransaction
+from xiaohu.ledger.rules import store_drawer
 from xiaohu.lines.models import Line
 from xiaohu.runtime import Context
-from xiaohu.stores.models import Store, drawer_account
+from xiaohu.stores.models import Store
 
 
 def _balance_before(ctx: Context, account: str, at: dt.datetime) -> int:
@@ -91,7 +92,7 @@ def report(ctx: Context, store_code: str, day: dt.date) -> DrawerReportOut:
     """The drawer's day: opening, cash in, cash out, closing, and the ledger's balance."""
     if ctx.session.get(Store, store_code) is None:
         raise DomainError("STORE_NOT_FOUND", f"no store {store_code!r}")
-    account = drawer_account(store_code)
+    account = store_drawer(store_code)
     start, end = start_of_day(day), start_of_day(day + dt.timedelta(days=1))
     opening = _balance_before(ctx, account, start)
     movements = _movements(ctx, account, start, end)

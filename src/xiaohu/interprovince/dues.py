@@ -26,16 +26,12 @@ from sqlalchemy.orm import Session
 
 from xiaohu.interprovince.rules import MalformedMessage, Message
 from xiaohu.interprovince.service import Applier, send
-from xiaohu.ledger.rules import STORE_DRAWER, Posting, credit, debit, due_from, due_to
+from xiaohu.ledger.rules import Posting, credit, debit, due_from, due_to, store_drawer
 from xiaohu.ledger.service import post
 from xiaohu.runtime import Context
 
 CASH_REFUND = "interprovince.cash_refund"  # message kind and H's journal kind
 CASH_COLLECTED = "interprovince.cash_collected"
-
-
-def drawer(store_code: str) -> str:
-    return f"{STORE_DRAWER}:{store_code}"
 
 
 def refund_leg(
@@ -51,7 +47,7 @@ def refund_leg(
     """The credit leg of P's refund transaction for cash handed over at `store_code`: the
     drawer in its own province; else `due_to:P:H`, and H is sent its drawer's side."""
     if store_province == home:
-        return credit(drawer(store_code), amount_fen)
+        return credit(store_drawer(store_code), amount_fen)
     if amount_fen > 0:
         _tell(ctx, CASH_REFUND, home, store_province, store_code, amount_fen, ref, msisdn_masked)
     return credit(due_to(home, store_province), amount_fen)
@@ -70,7 +66,7 @@ def collected_leg(
     """The debit leg of P's payment transaction for cash taken in at `store_code`: the drawer
     in its own province; else `due_from:P:H`, and H is sent its drawer's side."""
     if store_province == home:
-        return debit(drawer(store_code), amount_fen)
+        return debit(store_drawer(store_code), amount_fen)
     if amount_fen > 0:
         _tell(ctx, CASH_COLLECTED, home, store_province, store_code, amount_fen, ref,
               msisdn_masked)  # fmt: skip
@@ -123,7 +119,7 @@ def apply_cash_refund(session: Session, message: Message, now: dt.datetime) -> N
     post(
         session,
         CASH_REFUND,
-        [debit(due_from(h, home), amount), credit(drawer(store), amount)],
+        [debit(due_from(h, home), amount), credit(store_drawer(store), amount)],
         at=message.sent_at,
         ref=ref,
         memo=masked or None,
@@ -138,7 +134,7 @@ def apply_cash_collected(session: Session, message: Message, now: dt.datetime) -
     post(
         session,
         CASH_COLLECTED,
-        [debit(drawer(store), amount), credit(due_to(h, home), amount)],
+        [debit(store_drawer(store), amount), credit(due_to(h, home), amount)],
         at=message.sent_at,
         ref=ref,
         memo=masked or None,

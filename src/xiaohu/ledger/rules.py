@@ -69,6 +69,13 @@ NATIONAL_ACCOUNTS: dict[str, tuple[str, str]] = {
 # One account per store rather than per province (`store_drawer:<store code>`): each drawer
 # is counted at the end of the day on its own. Created on first use.
 STORE_DRAWER = "store_drawer"
+
+
+def store_drawer(store_code: str) -> str:
+    """A store's cash drawer (an asset of the store's province: cash held at the counter)."""
+    return f"{STORE_DRAWER}:{store_code}"
+
+
 # What one province owes another, held in both books (`interprovince.dues`): `due_to:P:H` is a
 # liability of P (the debtor), `due_from:H:P` the matching asset of H (the creditor); the first
 # province code is always the book's own. Created on first use, like the drawers.

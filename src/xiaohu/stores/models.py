@@ -1,5 +1,6 @@
 """Stores (营业厅): where a person can go, and what each kind of store may do (policy
-`store_kinds_allowed`). A store's cash drawer is a ledger account, `store_drawer:<code>`."""
+`store_kinds_allowed`). A store's cash drawer is a ledger account, `store_drawer:<code>`
+(`ledger.rules.store_drawer`)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,3 @@ class Store(Base):
     kind: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-
-
-def drawer_account(store_code: str) -> str:
-    """The ledger account of a store's cash drawer (an asset: cash held at the counter)."""
-    return f"store_drawer:{store_code}"
