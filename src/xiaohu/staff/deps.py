@@ -14,6 +14,7 @@ from xiaohu.identity.deps import bearer_claims, require_same_line
 from xiaohu.kit.errors import DomainError
 from xiaohu.lines.service import get_line
 from xiaohu.principals import StaffClaims
+from xiaohu.runtime import Context
 from xiaohu.staff.models import Role
 
 
@@ -53,17 +54,28 @@ def require_province(claims: StaffClaims, province_code: str) -> None:
         )
 
 
-def line_or_clerk(msisdn: str, request: Request, ctx: UnitOfWork) -> None:
-    """For `{msisdn}` routes a clerk may read too: the line's own token (the subscriber's or a
-    hotline session's), or any clerk's token (a store of any province serves any line, so the
-    clerk who took a payment or a cancellation reads it back). Any other staff role is 403; the
-    unit of work's actor becomes whoever the token names."""
-    token = bearer_token(request)
-    staff = principals.verify_staff(ctx.settings.key, token, ctx.now())
+def reading_clerk(request: Request, ctx: Context) -> StaffClaims | None:
+    """The clerk behind the bearer token, on a route a line's own token may read too (a
+    cancellation, its receipt, a line's audit trail, refusals, invoices): any clerk, since a
+    store of any province serves any line and the clerk who took a payment or a cancellation
+    reads it back. None when the request holds no genuine staff token (then it is the line's
+    own to check); another staff role is 403. The unit of work's actor becomes the clerk."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    staff = principals.verify_staff(ctx.settings.key, token.strip(), ctx.now())
     if staff is None:
-        require_same_line(bearer_claims(request, ctx), msisdn)
-        return
+        return None
     if staff.role != Role.CLERK:
-        raise DomainError("FORBIDDEN", f"this route is for the line or a clerk, not a {staff.role}")
-    get_line(ctx.session, msisdn)  # 404 for a number that is not one
+        raise DomainError("FORBIDDEN", f"this is for the line or a clerk, not a {staff.role}")
     ctx.actor = staff.actor
+    return staff
+
+
+def line_or_clerk(msisdn: str, request: Request, ctx: UnitOfWork) -> None:
+    """For `{msisdn}` routes a clerk may read too (`reading_clerk`), else the line's own
+    token (the subscriber's or a hotline session's)."""
+    if reading_clerk(request, ctx) is None:
+        require_same_line(bearer_claims(request, ctx), msisdn)
+    else:
+        get_line(ctx.session, msisdn)  # 404 for a number that is not one

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from xiaohu import principals
 from xiaohu.cancellation import refusals
 from xiaohu.cancellation.models import Refusal
 from xiaohu.http import UnitOfWork, bearer_token
@@ -24,7 +23,7 @@ from xiaohu.kit.errors import DomainError, error_responses
 from xiaohu.lines.models import Line
 from xiaohu.lines.service import get_line
 from xiaohu.runtime import Context
-from xiaohu.staff.models import Role
+from xiaohu.staff.deps import reading_clerk
 from xiaohu.stores.models import Store
 from xiaohu.web import notice, session
 from xiaohu.web.receipt import ReceiptFontMissing
@@ -62,16 +61,13 @@ def reader_line(request: Request, ctx: Context, msisdn: str) -> Line:
             raise DomainError("FORBIDDEN", "this token acts on another line")
         ctx.actor = claims.actor
         return get_line(ctx.session, msisdn)
-    staff = principals.verify_staff(ctx.settings.key, bearer_token(request), ctx.now())
-    if staff is None:
+    bearer_token(request)  # 401 when there is none
+    if reading_clerk(request, ctx) is None:
         raise DomainError(
             "UNAUTHENTICATED",
             "the token is invalid or has expired",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if staff.role != Role.CLERK:
-        raise DomainError("FORBIDDEN", f"a line's refusals are for a clerk, not a {staff.role}")
-    ctx.actor = staff.actor
     return get_line(ctx.session, msisdn)
 
 

@@ -22,14 +22,13 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from xiaohu import principals
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.http import UnitOfWork, runtime_of
 from xiaohu.kit.errors import DomainError, error_responses
 from xiaohu.kit.web import problem_response
 from xiaohu.principals import TokenClaims
 from xiaohu.runtime import Context
-from xiaohu.staff.models import Role
+from xiaohu.staff.deps import reading_clerk
 from xiaohu.web import csrf, remedies, session, views
 from xiaohu.web.i18n import LANGS, negotiate
 from xiaohu.web.render import render, render_for
@@ -564,19 +563,13 @@ def error_page(request: Request, ctx: Context, err: DomainError) -> Response:
 
 
 def _receipt_reader(cancellation_id: str, request: Request, ctx: UnitOfWork) -> str | None:
-    """The number whose receipt the caller may read: their line's, or for a clerk's token any
-    cancellation of the clerk's province (the receipt handed over at the counter)."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        staff = principals.verify_staff(ctx.settings.key, token.strip(), ctx.now())
-        if staff is not None:
-            if staff.role != Role.CLERK:
-                raise DomainError("FORBIDDEN", f"receipts are for clerks, not a {staff.role}")
-            ctx.actor = staff.actor
-            c = ctx.session.get(Cancellation, cancellation_id)
-            if c is None:
-                raise DomainError("CANCELLATION_NOT_FOUND", f"no cancellation {cancellation_id}")
-            return c.msisdn  # any clerk: a store of any province serves any line
+    """The number whose receipt the caller may read: their line's, or for any clerk's token
+    any cancellation (the receipt handed over at the counter)."""
+    if reading_clerk(request, ctx) is not None:
+        c = ctx.session.get(Cancellation, cancellation_id)
+        if c is None:
+            raise DomainError("CANCELLATION_NOT_FOUND", f"no cancellation {cancellation_id}")
+        return c.msisdn
     claims = session.bearer_or_cookie(request, ctx)
     return claims.msisdn if claims is not None else None
 
