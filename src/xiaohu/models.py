@@ -12,10 +12,13 @@ from xiaohu.invoices import models as invoice_models
 from xiaohu.kit import idempotency
 from xiaohu.kit.db import Base
 from xiaohu.ledger import models as ledger_models
+from xiaohu.lifecycle import models as lifecycle_models
 from xiaohu.lines import models as line_models
 from xiaohu.notifications import models as notification_models
 from xiaohu.numbers import models as number_models
+from xiaohu.platforms import models as platform_models
 from xiaohu.sandbox import models as sandbox_models
+from xiaohu.scheduling import models as scheduling_models
 from xiaohu.settlement import models as settlement_models
 from xiaohu.staff import models as staff_models
 from xiaohu.stores import models as store_models
@@ -33,11 +36,14 @@ __all__ = [
     "interprovince_models",
     "invoice_models",
     "ledger_models",
+    "lifecycle_models",
     "line_models",
     "metadata",
     "notification_models",
     "number_models",
+    "platform_models",
     "sandbox_models",
+    "scheduling_models",
     "settlement_models",
     "staff_models",
     "store_models",

@@ -15,17 +15,21 @@ class Bill(Base):
     __table_args__ = (
         UniqueConstraint("line_id", "period", "kind"),
         Index("ix_bills_line_id_status", "line_id", "status"),
+        # The lifecycle run finds what went overdue: unpaid bills by due date.
+        Index("ix_bills_status_due_on", "status", "due_on"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"))
     province_code: Mapped[str] = mapped_column(String(2))
     period: Mapped[str] = mapped_column(String(7))
-    kind: Mapped[str] = mapped_column(String(16), default="cycle")  # cycle | final | retention
+    # cycle (the monthly bill) | retention (a retained line's month) | final | late_usage
+    kind: Mapped[str] = mapped_column(String(16), default="cycle")
     amount_fen: Mapped[int] = mapped_column(Fen)
     paid_fen: Mapped[int] = mapped_column(Fen, default=0)
     due_on: Mapped[dt.date | None] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(10), default="unpaid")  # unpaid | paid
+    # unpaid | paid | void | written_off (an automatic cancellation's bad debt, policy)
+    status: Mapped[str] = mapped_column(String(12), default="unpaid")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 

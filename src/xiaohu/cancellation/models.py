@@ -12,7 +12,11 @@ from xiaohu.kit.db import Base, BigId, Fen, JsonDoc, UTCDateTime
 
 class Cancellation(Base):
     __tablename__ = "cancellations"
-    __table_args__ = (Index("ix_cancellations_line_id_status", "line_id", "status"),)
+    __table_args__ = (
+        Index("ix_cancellations_line_id_status", "line_id", "status"),
+        # The recycled-number check asks by number: was it cancelled since a date?
+        Index("ix_cancellations_msisdn_cancelled_at", "msisdn", "cancelled_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     reference: Mapped[str] = mapped_column(String(40), unique=True)
@@ -45,6 +49,9 @@ class Cancellation(Base):
     # staff login (a clerk, or the hotline agent who spoke with the caller).
     store_code: Mapped[str | None] = mapped_column(String(32))
     staff_login: Mapped[str | None] = mapped_column(String(40))
+    # The former owner took the number back during quarantine (`numbers` reclaim): for the
+    # recycled-number check the number did not change hands, as after a reversal.
+    reclaimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 def latest_cancellation(session: Session, line_id: int) -> Cancellation | None:

@@ -256,6 +256,24 @@ def _upsert_statement(
     return stmt.returning(returning) if returning is not None else stmt
 
 
+def insert_missing(
+    session: Session, table: Table, values: dict[str, Any], *, key: Sequence[str]
+) -> int:
+    """INSERT the row unless one with the same `key` exists (`ON CONFLICT DO NOTHING`,
+    PostgreSQL and SQLite alike); returns 1 when it inserted, else 0."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(table)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table)
+    result = connection.execute(stmt.on_conflict_do_nothing(index_elements=list(key)), values)
+    return int(result.rowcount or 0)
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 

@@ -243,6 +243,43 @@ CATALOG: dict[str, ErrorKind] = {
         "该号码已有待审核的销户申请",
         "A cancellation of this line is already waiting for review",
     ),
+    # lifecycle: retention, reactivation, numbers, platforms, runs
+    "RETENTION_BLOCKED": ErrorKind(
+        409, "Retention blocked", "当前不能办理停机保号", "The line cannot be retained now"
+    ),
+    "ARREARS": ErrorKind(
+        409, "Arrears", "号码尚有欠费，请先缴清", "The line owes money: pay it first"
+    ),
+    "NOT_SUSPENDED": ErrorKind(
+        409,
+        "Not suspended",
+        "号码未停机，无需复机",
+        "The line is not retained or suspended for arrears",
+    ),
+    "NOT_IN_QUARANTINE": ErrorKind(
+        409,
+        "Not in quarantine",
+        "号码不在冷冻期内，不能找回",
+        "The number is not resting in quarantine",
+    ),
+    "NOT_FORMER_OWNER": ErrorKind(
+        403,
+        "Not the former owner",
+        "证件与原机主不符，不能找回该号码",
+        "The ID is not the number's former owner's",
+    ),
+    "TOO_MANY_QUERIES": ErrorKind(
+        422, "Too many queries", "单次查询号码过多", "Too many numbers in one request"
+    ),
+    "PLATFORM_EXISTS": ErrorKind(
+        409, "Platform exists", "该平台已登记", "A platform of that name is registered"
+    ),
+    "JOB_RUNNING": ErrorKind(
+        409,
+        "Job running",
+        "该批处理正在另一进程中运行",
+        "Another process is running this job now",
+    ),
 }
 
 

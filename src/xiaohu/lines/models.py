@@ -69,7 +69,10 @@ class Owner(Base):
 
 class Line(Base):
     __tablename__ = "lines"
-    __table_args__ = (Index("ix_lines_owner_id", "owner_id"),)
+    __table_args__ = (
+        Index("ix_lines_owner_id", "owner_id"),
+        Index("ix_lines_status_arrears_since", "status", "arrears_since"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     msisdn: Mapped[str] = mapped_column(String(11), unique=True)
@@ -88,6 +91,15 @@ class Line(Base):
     gift_fen: Mapped[int] = mapped_column(Fen, default=0)
     service_password_hash: Mapped[str | None] = mapped_column(String(200))
     bank_collection_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The lifecycle (DOMAIN.md "Retention and automatic cancellation"). `arrears_since`: the
+    # day the arrears clock started (the suspension day of an arrears-suspended line; the day
+    # an unpaid fee of a retained line went overdue); empty while nothing overdue is owed.
+    # The automatic cancellation counts its calendar months from it.
+    arrears_since: Mapped[dt.date | None] = mapped_column(Date)
+    # Retention (停机保号): the day it was applied for, and the first day of the first cycle
+    # billed the retention fee instead of the plan fee (the next cycle's first day).
+    retained_on: Mapped[dt.date | None] = mapped_column(Date)
+    retention_starts_on: Mapped[dt.date | None] = mapped_column(Date)
     # Optimistic check on top of the row lock: every change bumps it.
     version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -8,7 +8,7 @@ defaults with every override of that province in force on that day (later dates 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -22,7 +22,7 @@ class Values(BaseModel):
     # cancellation
     undo_window_hours: int = Field(24, ge=0, le=24 * 31)
     quarantine_days: int = Field(90, ge=0, le=3650)
-    reclaim_fee_fen: int = Field(0, ge=0)  # reserved: numbers area (reclaiming a number)
+    reclaim_fee_fen: int = Field(0, ge=0)  # the former owner takes the number back
     quote_valid_minutes: int = Field(15, ge=1, le=24 * 60)
     plan_fee_at_cancellation: Literal["prorate", "full_month"] = "prorate"
     # Which final charges gift credit may pay; whatever gift is left is forfeited.
@@ -56,12 +56,23 @@ class Values(BaseModel):
     # reserved: the one formula there is, which `contracts.rules.penalty` applies unasked
     premium_penalty: Literal["remaining_months_x_minimum"] = "remaining_months_x_minimum"
     converged_penalty_percent: int = Field(30, ge=0, le=100)
-    # retention and arrears
+    # monthly bills: due on this day of the next month; what gift credit pays is `gift_may_pay`
+    bill_due_day: int = Field(15, ge=1, le=28)
+    # retention (停机保号): the fee a month, the longest stay in months (0: no limit while
+    # nothing is owed), and whether the first month after joining is refused
     retention_fee_fen: int = Field(500, ge=0)
-    # reserved, read by no code yet: the retention area (a cap on retention, and the automatic
-    # cancellation of a line in arrears, `channel="auto"`)
     retention_max_months: int = Field(12, ge=0)
+    retention_first_month_blocked: bool = True
+    # arrears: suspension the day after the due date plus these days; automatic cancellation
+    # after this many calendar months of arrears suspension (or of unpaid retention fees),
+    # warned by SMS these many days before; the debt then kept as a receivable or written off
+    arrears_grace_days: int = Field(0, ge=0, le=90)
     auto_cancel_after_arrears_months: int = Field(3, ge=1, le=24)
+    auto_cancel_warning_days: list[Annotated[int, Field(ge=1, le=365)]] = [30, 7, 1]
+    auto_cancel_debt: Literal["receivable", "write_off"] = "receivable"
+    # platforms: recycled-number check requests a minute, per platform (a platform may have
+    # its own rate)
+    platform_requests_per_minute: int = Field(100, ge=1, le=100_000)
     # sign-in
     otp_ttl_seconds: int = Field(300, ge=30, le=3600)
     otp_resend_seconds: int = Field(60, ge=0, le=3600)

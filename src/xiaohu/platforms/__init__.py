@@ -1,0 +1,1 @@
+"""Internet platforms: API keys and the recycled-number check (二次号)."""
