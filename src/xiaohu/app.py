@@ -65,6 +65,7 @@ API_ROUTERS = [
     "xiaohu.web.evidence",
     "xiaohu.settlement.api",
     "xiaohu.web.statement",
+    "xiaohu.scheduling.api",
 ]
 SANDBOX_ROUTERS = [
     "xiaohu.sandbox.api",

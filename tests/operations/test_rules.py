@@ -59,3 +59,8 @@ def test_an_insane_request_id_is_replaced() -> None:
 
 def test_new_request_ids_differ() -> None:
     assert len({request_id(None) for _ in range(100)}) == 100
+
+
+def test_a_number_in_full_width_or_mixed_digits_is_masked_too() -> None:
+    assert mask_text("号码１３８０００００００１") == "号码１３８****０００１"
+    assert mask_text("13000000000٠000000") == "130000********0000"  # 18 digits: as an ID

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from xiaohu.kit.db import transaction
@@ -110,3 +111,22 @@ def test_an_expired_lease_or_a_dead_local_holder_is_taken_over(runtime: Runtime)
         else:
             with pytest.raises(DomainError), holding(runtime, "lifecycle"):
                 pass
+
+
+def test_the_operations_api_lists_runs_and_locks(runtime: Runtime, client: TestClient) -> None:
+    with holding(runtime, "lifecycle") as holder:
+        with transaction(runtime.sessions) as session:
+            holder.start(session, "2026-12-01", AT)
+            holder.advance(session, "42", {"suspended": 3}, AT)
+        body = client.get("/api/v1/admin/runs", params={"job": "lifecycle"}).json()
+    (run,) = body["runs"]
+    assert (run["key"], run["status"], run["cursor"], run["report"]) == (
+        "2026-12-01",
+        "running",
+        "42",
+        {"suspended": 3},
+    )
+    assert [lock["job"] for lock in body["locks"]] == ["lifecycle"]
+    assert body["locks"][0]["holder"].endswith(holder.name.rsplit(":", 1)[1])
+    r = client.get("/api/v1/admin/runs", params={"limit": 0})
+    assert r.status_code == 422, r.text

@@ -11,8 +11,9 @@ from typing import Any
 
 # A run of 11 or more digits (a resident ID may end in X): a mobile number (11), a resident ID
 # (18), a number with its country code, a bank card. Masked whatever its neighbours, so no run
-# long enough to hold a mobile number ever reaches a log line.
-_LONG_NUMBER = re.compile(r"[0-9]{11,}[Xx]?")
+# long enough to hold a mobile number ever reaches a log line. Any decimal digit counts, not
+# only ASCII: a number typed in full-width digits (１３８…) is still a number.
+_LONG_NUMBER = re.compile(r"\d{11,}[Xx]?")
 _SHORTEST = 11
 _ID_LENGTH = 18
 _LARGEST_SHOWN_INT = 10**10 - 1  # an int of 11 digits or more is shown masked, as text

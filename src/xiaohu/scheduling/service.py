@@ -201,3 +201,11 @@ def last_done(session: Session, job: str) -> list[str]:
             .limit(400)
         )
     )
+
+
+def runs(session: Session, *, job: str | None, limit: int) -> tuple[list[JobRun], list[JobLock]]:
+    """The runs (of one job, or all), newest key first, and every job's lock."""
+    stmt = select(JobRun).order_by(JobRun.key.desc(), JobRun.job).limit(limit)
+    if job is not None:
+        stmt = stmt.where(JobRun.job == job)
+    return list(session.scalars(stmt)), list(session.scalars(select(JobLock).order_by(JobLock.job)))
