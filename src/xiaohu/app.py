@@ -49,10 +49,12 @@ class HealthOut(BaseModel):
 API_ROUTERS = [
     "xiaohu.cancellation.api",
     "xiaohu.counter.api",
+    "xiaohu.counter.retention_api",
     "xiaohu.signin.api",
     "xiaohu.staff.api",
     "xiaohu.stores.api",
     "xiaohu.overview.api",
+    "xiaohu.retention.api",
     "xiaohu.billing.api",
     "xiaohu.invoices.api",
     "xiaohu.web.invoice",
