@@ -74,7 +74,12 @@ SANDBOX_ROUTERS = [
     "xiaohu.sandbox.billing_api",
     "xiaohu.settlement.sandbox_api",
 ]
-PAGE_ROUTERS = ["xiaohu.web.pages", "xiaohu.web.console", "xiaohu.web.backoffice"]
+PAGE_ROUTERS = [
+    "xiaohu.web.pages",
+    "xiaohu.web.retention_pages",
+    "xiaohu.web.console",
+    "xiaohu.web.backoffice",
+]
 IMPORT_PATH = "/api/v1/sandbox/lines"  # the one route with its own body limit
 
 
