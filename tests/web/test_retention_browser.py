@@ -60,12 +60,19 @@ def test_blockers_and_the_amount_owed_in_english(page: Any, live: LiveServer) ->
     assert "2026" in page.locator("#blocker-retention_first_month").inner_text()
     assert page.locator("#apply-retention").count() == 0
     shot(page, "retention-blocked-en.png")
+    page.click("#blocker-arrears button")  # the bills only, as shown
+    page.wait_for_url("**/line/retention?done=paid")
+    assert page.locator("#blockers-title").inner_text() == "1 thing to sort out first"
+    assert page.locator("#blocker-retention_first_month").is_visible()
     page.context.clear_cookies()
     page.goto("/lang?to=en&next=/")
     sign_in(page, live, suspended["msisdn"])
     page.click("#reactivation-entry")
     assert page.locator("#owed").inner_text() == "¥38.00"
-    assert page.locator("#reactivate").count() == 0
-    page.click("#pay-owed")
-    page.wait_for_url("**/line/remedy/review**")
-    shot(page, "reactivation-pay-en.png")
+    assert page.locator("#reactivate").inner_text() == "Pay ¥38.00 and reactivate"
+    shot(page, "reactivation-en.png")
+    page.click("#reactivate")
+    page.wait_for_url("**/line/retention?done=reactivated")
+    assert page.locator("#reactivation-done").is_visible()
+    page.goto("/line")
+    assert page.locator(".badge").inner_text() == "Active"

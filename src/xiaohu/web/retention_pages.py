@@ -15,14 +15,14 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from xiaohu.billing.service import arrears_fen
+from xiaohu.billing.service import PaymentSource, arrears_fen
 from xiaohu.http import UnitOfWork
 from xiaohu.kit.errors import DomainError
 from xiaohu.lines.service import get_line
 from xiaohu.retention import service
 from xiaohu.retention.rules import SUSPENDED_STATES
 from xiaohu.runtime import Context
-from xiaohu.web import views
+from xiaohu.web import remedies, views
 from xiaohu.web.pages import (
     attempt,
     csrf_ok,
@@ -37,7 +37,7 @@ from xiaohu.web.render import render
 
 router = APIRouter(include_in_schema=False)
 PAGE = "/line/retention"
-DONE = ("retained", "reactivated")
+DONE = ("retained", "reactivated", "paid")
 
 
 @router.get(PAGE, response_class=HTMLResponse)
@@ -74,6 +74,13 @@ async def reactivate(request: Request, ctx: UnitOfWork) -> Response:
     return await _act(request, ctx, "reactivated")
 
 
+@router.post("/line/retention/pay", response_class=HTMLResponse)
+async def pay_blocker(request: Request, ctx: UnitOfWork) -> Response:
+    """An ARREARS blocker's payment, of the amount shown on the check (the bills only: no
+    final bill here, unlike the cancellation's payment review)."""
+    return await _act(request, ctx, "paid")
+
+
 async def _act(request: Request, ctx: Context, what: str) -> Response:
     form = await form_of(request)
     if not csrf_ok(request, ctx, form):
@@ -81,9 +88,24 @@ async def _act(request: Request, ctx: Context, what: str) -> Response:
     claims = signed_in(request, ctx)
     if claims is None:
         return to_sign_in()
-    use_case = service.apply if what == "retained" else service.reactivate
+    msisdn = claims.msisdn
     try:
-        attempt(ctx, lambda: use_case(ctx, claims.msisdn))
+        if what == "retained":
+            attempt(ctx, lambda: service.apply(ctx, msisdn))
+        elif what == "paid":
+            attempt(ctx, lambda: remedies.apply_remedy(ctx, msisdn, "pay", form))
+        else:
+            shown = int(form.get("amount_fen") or 0)
+            owed = arrears_fen(ctx.session, [get_line(ctx.session, msisdn).id])
+            if shown != owed:  # the amount changed since the page was shown: show it again
+                return see_other(PAGE)
+            # What is owed is paid online first (the amount the page showed), then 复机.
+            payment = PaymentSource(method="online") if owed else None
+            key = form.get("form_key") or None
+            attempt(
+                ctx,
+                lambda: service.reactivate(ctx, msisdn, payment=payment, idempotency_key=key),
+            )
     except DomainError as err:
         return see_other(f"{PAGE}?failed={quote(err.code)}")
     return see_other(f"{PAGE}?done={what}")
