@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.cancellation.test_rules import snap as cancellation_snap
 from xiaohu.cancellation.rules import LineSnapshot, OwingLine, SnapshotContract
 from xiaohu.contracts.rules import ContractTerms
 from xiaohu.policy.schema import Values
@@ -24,23 +25,8 @@ V = Values()  # retention fee 500, at most 12 months, first month blocked
 
 
 def snap(**kw: Any) -> LineSnapshot:
-    values: dict[str, Any] = {
-        "line_id": 1,
-        "msisdn": "13800138000",
-        "province_code": "11",
-        "status": "active",
-        "real_name_verified": True,
-        "id_type": "resident_id",
-        "arrears_fen": 0,
-        "other_lines_arrears_fen": 0,
-        "cash_fen": 20000,
-        "gift_fen": 0,
-        "plan_fee_fen": 3000,
-        "unbilled_usage_fen": 0,
-        "opened_on": dt.date(2019, 5, 1),
-    }
-    values.update(kw)
-    return LineSnapshot(**values)
+    """The cancellation rules' test line (30-yuan plan, 200 yuan cash), opened years ago."""
+    return cancellation_snap(**{"province_code": "11", "opened_on": dt.date(2019, 5, 1), **kw})
 
 
 def contract(
@@ -192,15 +178,15 @@ FEN = st.integers(min_value=0, max_value=10_000_000)
 def test_months_covered_arithmetic(
     cash: int, gift: int, due: int, gift_now: int, fee: int, gift_pays_fee: bool, cap: int
 ) -> None:
-    months = months_covered(
-        cash_fen=cash,
-        gift_fen=gift,
-        due_now_fen=due,
-        gift_may_pay_now_fen=gift_now,
-        fee_fen=fee,
-        gift_pays_fee=gift_pays_fee,
-        max_months=cap,
-    )
+    kw: dict[str, Any] = {
+        "gift_fen": gift,
+        "due_now_fen": due,
+        "gift_may_pay_now_fen": gift_now,
+        "fee_fen": fee,
+        "gift_pays_fee": gift_pays_fee,
+        "max_months": cap,
+    }
+    months = months_covered(cash_fen=cash, **kw)
     assert months is not None and months >= 0
     if cap:
         assert months <= cap
@@ -213,15 +199,7 @@ def test_months_covered_arithmetic(
     if not cap or months < cap:
         assert left < (months + 1) * fee  # and every whole month it can pay is counted
     # more cash never covers fewer months
-    more = months_covered(
-        cash_fen=cash + fee,
-        gift_fen=gift,
-        due_now_fen=due,
-        gift_may_pay_now_fen=gift_now,
-        fee_fen=fee,
-        gift_pays_fee=gift_pays_fee,
-        max_months=cap,
-    )
+    more = months_covered(cash_fen=cash + fee, **kw)
     assert more is not None and more >= months
 
 
