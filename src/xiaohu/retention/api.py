@@ -4,11 +4,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 
 from xiaohu.http import UnitOfWork, run_idempotent
 from xiaohu.identity.deps import require_line
@@ -16,18 +13,10 @@ from xiaohu.kit.errors import error_responses
 from xiaohu.principals import TokenClaims
 from xiaohu.retention import service
 from xiaohu.retention.schemas import ReactivatedOut, RetainedOut, RetentionCheckOut
-from xiaohu.runtime import Context
 
 router = APIRouter(prefix="/api/v1/lines", tags=["lifecycle"])
 
 _AUTH = ("UNAUTHENTICATED", "FORBIDDEN", "LINE_NOT_FOUND")
-
-
-def _once(
-    ctx: Context, request: Request, scope: str, status: int, call: Callable[[], BaseModel]
-) -> JSONResponse:
-    """`call` once per Idempotency-Key (no body: the path says it all)."""
-    return run_idempotent(ctx, request, scope, {}, lambda: (status, call()))
 
 
 def channel_of(claims: TokenClaims) -> service.Channel:
@@ -66,8 +55,10 @@ def apply_retention(
     ctx: UnitOfWork,
     claims: TokenClaims = Depends(require_line),
 ) -> JSONResponse:
-    return _once(ctx, request, f"retention:{msisdn}", 201,
-                 lambda: service.apply(ctx, msisdn, channel_of(claims)))  # fmt: skip
+    scope = f"retention:{msisdn}"
+    return run_idempotent(
+        ctx, request, scope, {}, lambda: (201, service.apply(ctx, msisdn, channel_of(claims)))
+    )
 
 
 @router.post(
@@ -86,5 +77,7 @@ def reactivation(
     ctx: UnitOfWork,
     claims: TokenClaims = Depends(require_line),
 ) -> JSONResponse:
-    return _once(ctx, request, f"reactivation:{msisdn}", 200,
-                 lambda: service.reactivate(ctx, msisdn, channel_of(claims)))  # fmt: skip
+    scope = f"reactivation:{msisdn}"
+    return run_idempotent(
+        ctx, request, scope, {}, lambda: (200, service.reactivate(ctx, msisdn, channel_of(claims)))
+    )
