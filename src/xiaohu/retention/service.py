@@ -60,8 +60,8 @@ class Channel:
 ONLINE = Channel()
 
 
-def _checked(ctx: Context, msisdn: str) -> tuple[rules.RetentionCheck, int]:
-    """The check on the line as committed now, and the line's id."""
+def _checked(ctx: Context, msisdn: str) -> rules.RetentionCheck:
+    """The check on the line as committed now."""
     snap = snapshot.load_by_msisdn(ctx.session, msisdn).snapshot
     today = local_date(ctx.now())
     values = policy_values(ctx, snap.province_code, today)
@@ -69,7 +69,7 @@ def _checked(ctx: Context, msisdn: str) -> tuple[rules.RetentionCheck, int]:
     if snap.status == LineStatus.RETAINED:
         line = ctx.session.get(Line, snap.line_id)
         starts = line.retention_starts_on if line is not None else None
-    return rules.check_retention(snap, values, today, retention_starts_on=starts), snap.line_id
+    return rules.check_retention(snap, values, today, retention_starts_on=starts)
 
 
 def _check_out(found: rules.RetentionCheck) -> RetentionCheckOut:
@@ -85,14 +85,13 @@ def _check_out(found: rules.RetentionCheck) -> RetentionCheckOut:
 
 def check(ctx: Context, msisdn: str) -> RetentionCheckOut:
     """Every blocker, the monthly fee, the start date and the months the balance covers."""
-    found, _ = _checked(ctx, msisdn)
-    return _check_out(found)
+    return _check_out(_checked(ctx, msisdn))
 
 
 def apply(ctx: Context, msisdn: str, channel: Channel = ONLINE) -> RetainedOut:
     """Retain the line now, or `409 RETENTION_BLOCKED` with every blocker."""
     line = lock_line(ctx.session, msisdn)
-    found, _ = _checked(ctx, msisdn)
+    found = _checked(ctx, msisdn)
     if not found.eligible:
         raise DomainError(
             "RETENTION_BLOCKED",
