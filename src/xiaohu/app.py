@@ -49,10 +49,12 @@ class HealthOut(BaseModel):
 API_ROUTERS = [
     "xiaohu.cancellation.api",
     "xiaohu.counter.api",
+    "xiaohu.counter.retention_api",
     "xiaohu.signin.api",
     "xiaohu.staff.api",
     "xiaohu.stores.api",
     "xiaohu.overview.api",
+    "xiaohu.retention.api",
     "xiaohu.billing.api",
     "xiaohu.invoices.api",
     "xiaohu.web.invoice",
@@ -73,7 +75,12 @@ SANDBOX_ROUTERS = [
     "xiaohu.sandbox.billing_api",
     "xiaohu.settlement.sandbox_api",
 ]
-PAGE_ROUTERS = ["xiaohu.web.pages", "xiaohu.web.console", "xiaohu.web.backoffice"]
+PAGE_ROUTERS = [
+    "xiaohu.web.pages",
+    "xiaohu.web.retention_pages",
+    "xiaohu.web.console",
+    "xiaohu.web.backoffice",
+]
 IMPORT_PATH = "/api/v1/sandbox/lines"  # the one route with its own body limit
 
 

@@ -389,13 +389,34 @@ def apply_cash_to_bills(ctx: Context, line: Line) -> list[dict[str, Any]]:
 
 
 def reactivate_if_clear(ctx: Context, line: Line) -> bool:
-    """Arrears suspension ends when the line owes nothing: status active, service restored."""
-    if line.status != "arrears_suspended" or arrears_fen(ctx.session, [line.id]) > 0:
+    """Paying what is owed stops the arrears clock (`arrears_since`): an arrears-suspended line
+    that owes nothing is active again as of today (service restored); a retained line whose
+    overdue fee is paid stays retained, its clock cleared. True when the line was reactivated."""
+    suspended = line.status == "arrears_suspended"
+    if not suspended and line.arrears_since is None:
         return False
+    if arrears_fen(ctx.session, [line.id]) > 0:
+        return False
+    if not suspended:  # retained (or any other state) with its overdue fee paid
+        line.arrears_since = None
+        return False
+    restore_line(ctx, line, "arrears_paid")
+    return True
+
+
+def restore_line(ctx: Context, line: Line, reason: str) -> None:
+    """Back to active (复机): the arrears clock and the retention dates cleared, the network told
+    to restore service, an audit event. The caller has made sure nothing is owed; the plan
+    resumes (the restoration month's bill charges the plan fee: active at the close)."""
     now = ctx.now()
+    prior = line.status
     line.status = "active"
-    line.status_reason = "arrears_paid"
+    line.status_reason = reason
     line.status_changed_at = now
+    line.arrears_since = None
+    line.retained_on = None
+    line.retention_starts_on = None
+    line.updated_at = now
     order_provisioning(
         ctx.session, line.msisdn, "restore", at=now, province_code=line.province_code
     )
@@ -404,10 +425,9 @@ def reactivate_if_clear(ctx: Context, line: Line) -> bool:
         "line.reactivated",
         line.msisdn,
         line.province_code,
-        {"from": "arrears_suspended", "to": "active", "reason": "arrears_paid"},
+        {"from": prior, "to": "active", "reason": reason},
         at=now,
     )
-    return True
 
 
 def post_charge(ctx: Context, line: Line, item: str, amount_fen: int, *, ref: str) -> None:

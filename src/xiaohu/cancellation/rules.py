@@ -180,7 +180,7 @@ def _store_visit(bring: list[str], why: str) -> dict[str, Any]:
     return {"action": "visit_store", "method": None, "href": None, "bring": bring, "why": why}
 
 
-def _arrears_blockers(snap: LineSnapshot, values: Values, bill: FinalBill) -> list[Blocker]:
+def arrears_blockers(snap: LineSnapshot, values: Values, bill: FinalBill) -> list[Blocker]:
     """One ARREARS blocker for what this line owes (its bills and the final bill's
     shortfall), paid on this line; under owner scope one more for each other line of the
     owner that owes, paid on that line (a token of any of the owner's lines may pay it, see
@@ -292,7 +292,7 @@ def check_cancellation(
         ]
     bill = bill or price(snap, values, today)
 
-    out.extend(_arrears_blockers(snap, values, bill))
+    out.extend(arrears_blockers(snap, values, bill))
     owner_here = counter is not None and counter.in_person
     if snap.status in ABNORMAL_STATES:
         remedy = _store_visit(["owner's ID document (original)"], snap.status)

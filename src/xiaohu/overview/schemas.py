@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from xiaohu.retention.schemas import RetentionView
+
 
 class HomeOut(BaseModel):
     province_code: str = Field(examples=["11"])
@@ -71,6 +73,12 @@ class LineView(BaseModel):
     family: FamilyOut | None = None
     pending_orders: list[PendingOrderOut] = []
     bank_collection_pending: bool = False
+    arrears_since: dt.date | None = Field(
+        None, description="the day the arrears clock started (suspension, or an overdue fee)"
+    )
+    retention: RetentionView | None = Field(
+        None, description="a retained line's retention (停机保号); null otherwise"
+    )
 
 
 class AuditEventOut(BaseModel):

@@ -1,6 +1,6 @@
 """The line at a glance, as its subscriber sees it: plan, balances, arrears, contracts, what
 hangs off it, and the audit trail about it. A read model over several areas (lines, billing,
-contracts, audit), so it sits above them."""
+contracts, retention, audit), so it sits above them."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from xiaohu.overview.schemas import (
     PlanOut,
 )
 from xiaohu.regions.provinces import PROVINCES
+from xiaohu.retention.service import retention_view
 from xiaohu.runtime import Context
 from xiaohu.staff.rules import actor_kind
 
@@ -88,6 +89,8 @@ def line_view(ctx: Context, msisdn: str) -> LineView:
         family=FamilyOut(group_id=family.group_id, role=family.role) if family else None,
         pending_orders=[PendingOrderOut(id=o.order_ref, kind=o.kind) for o in orders],
         bank_collection_pending=line.bank_collection_pending,
+        arrears_since=line.arrears_since,
+        retention=retention_view(ctx, line),
     )
 
 
