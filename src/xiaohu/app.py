@@ -65,12 +65,15 @@ API_ROUTERS = [
     "xiaohu.web.evidence",
     "xiaohu.settlement.api",
     "xiaohu.web.statement",
+    "xiaohu.platforms.api",
+    "xiaohu.counter.reclaim_api",
 ]
 SANDBOX_ROUTERS = [
     "xiaohu.sandbox.api",
     "xiaohu.intake.sandbox_api",
     "xiaohu.sandbox.billing_api",
     "xiaohu.settlement.sandbox_api",
+    "xiaohu.platforms.sandbox_api",
 ]
 PAGE_ROUTERS = ["xiaohu.web.pages", "xiaohu.web.console", "xiaohu.web.backoffice"]
 IMPORT_PATH = "/api/v1/sandbox/lines"  # the one route with its own body limit
