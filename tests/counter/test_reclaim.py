@@ -13,12 +13,12 @@ from sqlalchemy import select
 from tests.cancellation.support import T0, Api
 from tests.counter.support import OTHER_PROVINCE, STORE, Counter, beijing, documents, person
 from tests.factories import add_staff, add_store
-from xiaohu.staff.service import issue_token
 from xiaohu.billing.models import Payment
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.lines.models import Line
 from xiaohu.numbers.models import NumberRecord
 from xiaohu.runtime import Context, Runtime
+from xiaohu.staff.service import issue_token
 
 DAYS = 86400
 
