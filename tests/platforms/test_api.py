@@ -103,6 +103,10 @@ def test_batch_limits_and_malformed_queries(api: Api, client: TestClient) -> Non
     assert r.status_code == 422 and r.json()["code"] == "VALIDATION_FAILED", r.text
     fields = [e["field"] for e in r.json()["errors"]]
     assert fields == ["queries.1.msisdn", "queries.2.bound_since"]
+    r = client.post(PATH, content=b"{not json", headers={"X-Api-Key": key})
+    assert r.status_code == 400 and r.json()["code"] == "MALFORMED_JSON"
+    r = client.post(PATH, json={"queries": [{"msisdn": 13800138000}]}, headers={"X-Api-Key": key})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "queries.0"
 
 
 def test_more_than_the_rate_is_429_with_retry_after(api: Api, client: TestClient) -> None:

@@ -13,7 +13,6 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
 
 from xiaohu.kit.bounds import is_digits
 from xiaohu.kit.crypto import derive
@@ -35,12 +34,6 @@ def key_index(master: bytes, key: str) -> str:
 
 def key_hint(key: str) -> str:
     return key[:HINT_CHARS]
-
-
-@dataclass(frozen=True)
-class Query:
-    msisdn: str
-    bound_since: dt.date
 
 
 def msisdn_problem(msisdn: object) -> str | None:
