@@ -36,6 +36,8 @@ import httpx2
 import psycopg
 from sqlalchemy.engine import make_url
 
+from bench_service import _backends
+from bench_service import _cpu_of as cpu_of
 from report import replace_section
 from xiaohu.kit.db import make_engine
 from xiaohu.kit.migrate import upgrade
@@ -141,30 +143,9 @@ def serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     raise SystemExit("xiaohu serve did not start within 60 s")
 
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_of(pid: int) -> float:
-    """User + system CPU seconds of one process (Linux /proc); 0 when unreadable."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _TICK
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def backends() -> list[int]:
-    """The PostgreSQL backends serving the benchmark's database (their title names it)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if title.startswith("postgres: ") and f" {DATABASE} " in title:
-                pids.append(int(entry.name))
-    return pids
+    """The PostgreSQL backends serving the benchmark's database."""
+    return _backends(DATABASE)
 
 
 def batch(rng: random.Random, lines: int) -> dict[str, Any]:

@@ -88,8 +88,10 @@ def test_idempotency_key_is_declared_where_it_is_read(client: TestClient) -> Non
     assert ("post", "/api/v1/store/payments") in declared
     assert ("post", "/api/v1/store/cancellation-checks") not in declared  # a check acts on nothing
     assert ("post", "/api/v1/workorders/{order_id}/decision") in declared
-    # 7, the store's payment, cancellation and two counter remedies, a work order's decision
-    assert len(declared) == 12
+    assert ("post", "/api/v1/store/numbers/{msisdn}/reclaim") in declared
+    # 7, the store's payment, cancellation and two counter remedies, a work order's decision,
+    # the reclaim at a counter
+    assert len(declared) == 13
 
 
 def test_every_refusal_has_an_example_problem_with_its_code(client: TestClient) -> None:
