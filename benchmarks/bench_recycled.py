@@ -205,13 +205,14 @@ def measure(port: int, pid: int, lines: int, batches: int) -> dict[str, Any]:
 
 def update_doc(m: dict[str, Any]) -> None:
     verdict = "met" if m["p99_ms"] < 100 else "NOT met"
+    made = f"generated in {m['generate_s']:.0f} s" if m["generate_s"] else "generated earlier"
     section = "\n".join(
         [
             "<!-- recycled:start -->",
             "## Recycled-number check (二次号): batches of 1,000 numbers",
             "",
             f"`make bench-recycled`: {m['cancellations']:,} cancellations on PostgreSQL "
-            f"{m['server']} (generated in {m['generate_s']:.0f} s), one `xiaohu serve` process "
+            f"{m['server']} ({made}), one `xiaohu serve` process "
             "(sandbox mode), one client sending one batch at a time over a kept-alive "
             f"connection; {m['batches']} batches of 1,000 queries after {WARM_UP} to warm up "
             "(9 in 10 numbers known, random `bound_since`). Times are the client's, request "
@@ -224,6 +225,12 @@ def update_doc(m: dict[str, Any]) -> None:
             f"| {m['p50_ms']:.1f} ms | {m['p90_ms']:.1f} ms | {m['p99_ms']:.1f} ms "
             f"| {m['max_ms']:.1f} ms | {m['mean_ms']:.1f} ms | {m['numbers_per_s']:,.0f} "
             f"| {m['changed_share']:.0%} |",
+            "",
+            f"CPU a batch (the server process, and the PostgreSQL backend): "
+            f"{m['app_cpu_ms']:.1f} ms and {m['db_cpu_ms']:.1f} ms; load average during the "
+            f"run {m['load']:.1f} on {m['cpus']} CPUs. What a batch takes beyond its CPU is "
+            "waiting for a CPU and the round trips (the key, the query, the audit event, the "
+            "commit).",
             "",
             f"Target: p99 under 100 ms: {verdict}.",
             "<!-- recycled:end -->",
