@@ -33,7 +33,7 @@ async def raw_body(request: Request) -> bytes:
     return await request.body()
 
 
-# The documented body (`schemas.RecycledCheckIn`), written out: the route reads the JSON itself.
+# The documented body: the route reads the JSON itself (`service.parse_batch`).
 _QUERY: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,

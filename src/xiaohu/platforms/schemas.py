@@ -1,26 +1,9 @@
-"""The platforms' request and answer bodies."""
+"""The platforms' answer bodies and the sandbox route's. (The check's request body is read
+by hand, `service.parse_batch`; its documented shape is `api._BODY`.)"""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
-
-
-class RecycledQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    msisdn: str = Field(examples=["13800138000"], description="11 digits")
-    bound_since: str = Field(
-        examples=["2024-03-01"],
-        description="YYYY-MM-DD (Asia/Shanghai): the day the platform's account was bound",
-    )
-
-
-class RecycledCheckIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    queries: list[RecycledQuery] = Field(
-        description="1 to 1,000 queries; more: 422 TOO_MANY_QUERIES"
-    )
 
 
 class RecycledResult(BaseModel):

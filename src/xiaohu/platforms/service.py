@@ -129,8 +129,8 @@ def parse_batch(raw: bytes) -> list[tuple[str, dt.date]]:
     malformed field by its index (`queries.3.bound_since`).
 
     Read by hand rather than as 1,000 Pydantic models: on a batch of 1,000 numbers the
-    models cost more than the query (benchmarks/bench_recycled.py). `RecycledCheckIn` is
-    still the documented shape."""
+    models cost more than the query (benchmarks/bench_recycled.py). The documented shape
+    is `api._BODY`."""
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError):
