@@ -68,12 +68,15 @@ API_ROUTERS = [
     "xiaohu.settlement.api",
     "xiaohu.web.statement",
     "xiaohu.scheduling.api",
+    "xiaohu.platforms.api",
+    "xiaohu.counter.reclaim_api",
 ]
 SANDBOX_ROUTERS = [
     "xiaohu.sandbox.api",
     "xiaohu.intake.sandbox_api",
     "xiaohu.sandbox.billing_api",
     "xiaohu.settlement.sandbox_api",
+    "xiaohu.platforms.sandbox_api",
 ]
 PAGE_ROUTERS = [
     "xiaohu.web.pages",

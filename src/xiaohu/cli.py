@@ -17,11 +17,13 @@ from xiaohu.billing.refunds_cli import Shell, refunds_app
 from xiaohu.config import get_settings
 from xiaohu.counter.drawer_cli import drawer as drawer_command
 from xiaohu.kit.db import masked_url
+from xiaohu.platforms.cli import platforms_app
 
 app = typer.Typer(help="xiaohu (销户): number cancellation service", no_args_is_help=True)
 run_app = typer.Typer(help="Batch runs; every run is safe to repeat.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
 app.add_typer(refunds_app, name="refunds")
+app.add_typer(platforms_app, name="platforms")
 stores_app = typer.Typer(
     help="The stores (营业厅) where lines are served, and their cash drawers.",
     no_args_is_help=True,

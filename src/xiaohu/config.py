@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # one address, so its limits are wide.
     otp_client_limit: str | None = None
     token_client_limit: str | None = None
+    # Where the platforms' per-minute counters live (`platforms.limits`): empty, this process's
+    # memory; a `limits` storage URI (`redis://host:6379/0`) to share them between processes.
+    rate_limit_storage: str | None = None
     # When the outbox (SMS, provisioning, refund payouts) is handed to the gateways: `inline`
     # right after the request's commit (the sandbox default: a test reads the SMS at once), or
     # `background` by one delivery thread per process, in batches (the production default:

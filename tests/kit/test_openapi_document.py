@@ -95,9 +95,10 @@ def test_idempotency_key_is_declared_where_it_is_read(client: TestClient) -> Non
         ("post", "/api/v1/store/lines/{msisdn}/reactivation"),
     }
     assert retention <= declared
+    assert ("post", "/api/v1/store/numbers/{msisdn}/reclaim") in declared
     # 7, the store's payment, cancellation and two counter remedies, a work order's decision,
-    # retention and reactivation online and at a store
-    assert len(declared) == 12 + len(retention)
+    # retention and reactivation online and at a store, the reclaim at a counter
+    assert len(declared) == 13 + len(retention)
 
 
 def test_every_refusal_has_an_example_problem_with_its_code(client: TestClient) -> None:

@@ -3,7 +3,7 @@
 Why a quarantine (冷冻期): a recycled number (二次号) still receives the old owner's bank and
 app codes; the pause gives platforms time to notice the change and the owner time to unbind.
 Statuses: `quarantine` (resting), `available` (may be issued again), `assigned` (a line holds
-it again after a reversal).
+it again after a reversal, or after its former owner reclaimed it during quarantine).
 """
 
 from __future__ import annotations
@@ -74,3 +74,24 @@ def release_due(ctx: Context, now: dt.datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def quarantined_for(ctx: Context, line: Line) -> NumberRecord | None:
+    """The line's number, row-locked, if it rests in quarantine for this line now (not
+    released, not yet due for release, not held by another line); else None."""
+    record = ctx.session.get(
+        NumberRecord, line.msisdn, with_for_update=True, populate_existing=True
+    )
+    if record is None or record.status != "quarantine" or record.former_line_id != line.id:
+        return None
+    if record.quarantined_until is not None and record.quarantined_until <= ctx.now():
+        return None  # its quarantine is over: the release run returns it to the pool
+    return record
+
+
+def assign(ctx: Context, record: NumberRecord) -> None:
+    """The number is held by its line again (a reclaim by the former owner)."""
+    record.status = "assigned"
+    record.quarantined_until = None
+    record.released_at = None
+    ctx.session.flush()

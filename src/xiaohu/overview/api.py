@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, FastAPI, Query
 
 from xiaohu.http import UnitOfWork
-from xiaohu.identity.deps import require_line
+from xiaohu.identity.deps import bearer_claims, require_line
 from xiaohu.kit.errors import error_responses
-from xiaohu.overview import service
+from xiaohu.overview import lookup, service
+from xiaohu.overview.lookup_schemas import IdLookupIn, IdLookupOut
 from xiaohu.overview.schemas import LineAuditOut, LineView
 from xiaohu.principals import TokenClaims
 from xiaohu.staff.deps import line_or_clerk
@@ -50,3 +51,36 @@ def get_line_audit(
     limit: int = Query(500, ge=1, le=5000),
 ) -> LineAuditOut:
     return LineAuditOut(msisdn=msisdn, events=service.line_audit(ctx, msisdn, limit))
+
+
+# --- 一证通查 (a router without the /lines prefix) -----------------------------------------
+
+lookup_router = APIRouter(tags=["lines"])
+
+
+@lookup_router.post(
+    "/api/v1/id-lookup",
+    response_model=IdLookupOut,
+    summary="Every line registered to the owner's ID, in every province (一证通查), masked",
+    description=(
+        "With the line's token: the owner's exact name and full ID number (checked as the "
+        "cancellation's real-name step, with its attempt limit). Cancelled lines are left "
+        "out; numbers are masked (`138****0001`). A mismatch: `403 REAL_NAME_MISMATCH`."
+    ),
+    responses=error_responses(
+        "UNAUTHENTICATED",
+        "FORBIDDEN",
+        "REAL_NAME_MISMATCH",
+        "REAL_NAME_LOCKED",
+        "VALIDATION_FAILED",
+    ),
+)
+def id_lookup(
+    body: IdLookupIn, ctx: UnitOfWork, claims: TokenClaims = Depends(bearer_claims)
+) -> IdLookupOut:
+    return lookup.id_lookup(ctx, claims, body)
+
+
+def mount(app: FastAPI) -> None:
+    """Called by the app factory after `router`: the lookup's path is outside /lines."""
+    app.include_router(lookup_router)
