@@ -187,17 +187,20 @@ def issue_chunk(
             _B.c.kind.in_(_KINDS),
             in_group(_B.c.province_code),
         )
+        # the same bills joined to their lines; the lines' own id range lets the planner walk
+        # the chunk from either side (never every line against the chunk's bills)
+        joined = and_(new, _B.c.line_id == _L.c.id, _L.c.id >= lo, _L.c.id < hi)
         due = period.due_on(terms.bill_due_day)
         _insert_bills(conn, period, lo, hi, lines, terms, now=now, closes_at=closes_at, due=due)
         _bill_usage(conn, new, lo, hi, closes_at)
-        counts_now = _post(session, new, now=now, memo=f"{period.name} bills, lines {lo}-{hi - 1}")
+        counts_now = _post(session, new, joined, now=now, memo=f"{period.name} bills, lines {lo}-{hi - 1}")
         for name in ("bills_issued", "bills_paid", "billed_fen", "paid_from_cash_fen",
                      "paid_from_gift_fen", "unpaid_fen"):  # fmt: skip
             setattr(counts, name, getattr(counts, name) + getattr(counts_now, name))
         if counts_now.bills_issued:
-            _sms(session, new, period, due, now)
+            _sms(session, joined, period, due, now)
             counts.sms += counts_now.bills_issued
-        _move_balances(conn, new, now)
+        _move_balances(conn, joined, now)
     return counts
 
 
@@ -329,12 +332,18 @@ def _from_cash() -> ColumnElement[Any]:
     return _least(_positive(_L.c.cash_fen), _B.c.amount_fen)
 
 
-def _post(session: Session, new: ColumnElement[bool], *, now: dt.datetime, memo: str) -> Counts:
+def _post(
+    session: Session,
+    new: ColumnElement[bool],
+    joined: ColumnElement[bool],
+    *,
+    now: dt.datetime,
+    memo: str,
+) -> Counts:
     """One journal transaction per province and kind of the chunk's new bills: a leg per line
     for cash, gift and what is owed, and the revenue in one leg."""
     conn = session.connection()
     from_cash = _from_cash()
-    joined = and_(new, _B.c.line_id == _L.c.id)
     rows = conn.execute(
         select(
             _B.c.province_code,
@@ -377,17 +386,28 @@ def _post(session: Session, new: ColumnElement[bool], *, now: dt.datetime, memo:
             ],
         ).scalars()
     ]  # fmt: skip
-    # the chunk's transactions, found by id, province and kind
-    txn = and_(
-        _T.c.id.in_(ids),
-        _T.c.province_code == _B.c.province_code,
-        _T.c.kind == literal(f"{TXN_KIND}.") + _B.c.kind,
+    # each bill's journal transaction: by kind, then by province (simple CASEs: a lookup per
+    # row that no join order can turn into a scan of the chunk per transaction)
+    by_kind: dict[str, dict[str, int]] = {}
+    for (p, k), i in zip(keys, ids, strict=True):
+        by_kind.setdefault(k, {})[p] = i
+    txn_id = case(
+        {
+            k: case(
+                {p: literal(i) for p, i in provinces.items()},
+                value=_B.c.province_code,
+                else_=null(),
+            )
+            for k, provinces in by_kind.items()
+        },
+        value=_B.c.kind,
+        else_=null(),
     )
 
     def leg(account: str, amount: ColumnElement[Any]) -> Any:
         return select(
-            _T.c.id, literal(f"{account}:") + _B.c.province_code, _B.c.line_id, amount, literal(0)
-        ).where(joined, txn, amount > 0)
+            txn_id, literal(f"{account}:") + _B.c.province_code, _B.c.line_id, amount, literal(0)
+        ).where(joined, amount > 0)
 
     cols = ["transaction_id", "account_code", "line_id", "debit_fen", "credit_fen"]
     per_line = union_all(
@@ -398,21 +418,21 @@ def _post(session: Session, new: ColumnElement[bool], *, now: dt.datetime, memo:
     conn.execute(_E.insert().from_select(cols, per_line))
     revenue = (
         select(
-            _T.c.id,
+            txn_id,
             literal("revenue:") + _B.c.province_code,
             null(),
             literal(0),
             func.sum(_B.c.amount_fen),
         )
-        .where(new, txn)
-        .group_by(_T.c.id, _B.c.province_code)
+        .where(new)
+        .group_by(_B.c.province_code, _B.c.kind)
     )
     conn.execute(_E.insert().from_select(cols, revenue))
     return counts
 
 
 def _sms(
-    session: Session, new: ColumnElement[bool], period: Period, due: dt.date, now: dt.datetime
+    session: Session, joined: ColumnElement[bool], period: Period, due: dt.date, now: dt.datetime
 ) -> None:
     """One SMS a bill, into the outbox (the payload of `notifications.service.sms_message`)."""
     conn = session.connection()
@@ -434,7 +454,7 @@ def _sms(
         literal(now, UTCDateTime()),
         literal(0),
         literal("pending"),
-    ).where(new, _B.c.line_id == _L.c.id)
+    ).where(joined)
     conn.execute(
         _O.insert().from_select(
             ["topic", "payload", "province_code", "created_at", "attempts", "status"], rows
@@ -443,12 +463,12 @@ def _sms(
     session.info[OUTBOX_WRITTEN] = True
 
 
-def _move_balances(conn: Any, new: ColumnElement[bool], now: dt.datetime) -> None:
+def _move_balances(conn: Any, joined: ColumnElement[bool], now: dt.datetime) -> None:
     """The balances the bills used, off the lines (with their sub-ledgers, `_post`)."""
     from_cash = _least(_positive(_L.c.cash_fen), _B.c.amount_fen)
     conn.execute(
         _L.update()
-        .where(new, _B.c.line_id == _L.c.id, _B.c.paid_fen > 0)
+        .where(joined, _B.c.paid_fen > 0)
         .values(
             cash_fen=_L.c.cash_fen - from_cash,
             gift_fen=_L.c.gift_fen - (_B.c.paid_fen - from_cash),
