@@ -69,7 +69,11 @@ def load(engine: Engine, lines: int) -> float:
     d = engine.dialect.name
     t0 = time.perf_counter()
     province = f"substr('{CODES}', (n % {N_CODES}) * 2 + 1, 2)"
-    ts = "timestamptz '2026-11-20 02:00:00+00'" if d == "postgresql" else "'2026-11-20 02:00:00.000000'"
+    ts = (
+        "timestamptz '2026-11-20 02:00:00+00'"
+        if d == "postgresql"
+        else "'2026-11-20 02:00:00.000000'"
+    )
     blob = "'\\x00'::bytea" if d == "postgresql" else "x'00'"
     status = """CASE WHEN n % 100 < 78 THEN 'active'
                      WHEN n % 100 < 88 THEN 'retained'
@@ -93,11 +97,11 @@ def load(engine: Engine, lines: int) -> float:
                 plan_monthly_fee_fen, cash_fen, gift_fen, bank_collection_pending,
                 arrears_since, retained_on, retention_starts_on, version, created_at,
                 updated_at)
-            SELECT n, '139' || {pad8(d, 'n')}, {province}, NULL, (n - 1) / 3 + 1, {status},
+            SELECT n, '139' || {pad8(d, "n")}, {province}, NULL, (n - 1) / 3 + 1, {status},
                    'import', {ts},
                    {date("CASE WHEN n % 200 = 7 THEN '2026-11-05' ELSE '2020-01-01' END")},
                    true, 'P' || (n % 4), 'plan', CASE n % 4 WHEN 0 THEN 1900 WHEN 1 THEN 5900
-                   WHEN 2 THEN 12900 ELSE 19900 END, (n * 7919) % 30000,
+                   WHEN 2 THEN 12900 ELSE 19900 END, (CAST(n AS BIGINT) * 7919) % 30000,
                    CASE WHEN n % 5 = 0 THEN 2000 ELSE 0 END, false, {date(arrears)},
                    {date(retained_on)}, {date(starts)}, 1, {ts}, {ts}
             FROM {series(d, lines)}""",
@@ -134,13 +138,16 @@ def load(engine: Engine, lines: int) -> float:
 def raw_close_cycle(dialect: str) -> list[str]:
     """The close-cycle's bills as a hand-written SQL script over every line at once."""
     json = "jsonb_build_object" if dialect == "postgresql" else "json_object"
-    yuan = (
-        lambda e: f"'¥' || CAST(({e}) / 100 AS VARCHAR) || '.' || "
-        f"CAST((({e}) % 100) / 10 AS VARCHAR) || CAST(({e}) % 10 AS VARCHAR)"
-    )
+
+    def yuan(e: str) -> str:
+        return (
+            f"'¥' || CAST(({e}) / 100 AS VARCHAR) || '.' || "
+            f"CAST((({e}) % 100) / 10 AS VARCHAR) || CAST(({e}) % 10 AS VARCHAR)"
+        )
+
     new = "b.period = :period AND b.id > :wm AND b.kind IN ('cycle', 'retention')"
     from_cash = "CASE WHEN l.cash_fen > 0 THEN CASE WHEN l.cash_fen < b.amount_fen THEN l.cash_fen ELSE b.amount_fen END ELSE 0 END"  # noqa: E501
-    paid = f"""fc + CASE WHEN gift_pos < CASE WHEN payable < amount - fc THEN payable
+    paid = """fc + CASE WHEN gift_pos < CASE WHEN payable < amount - fc THEN payable
                                              ELSE amount - fc END
                          THEN gift_pos
                          ELSE CASE WHEN payable < amount - fc THEN payable ELSE amount - fc END
@@ -237,7 +244,9 @@ def run_raw(engine: Engine) -> float:
     t0 = time.perf_counter()
     with engine.begin() as conn:
         wm = conn.execute(text("SELECT COALESCE(max(id), 0) FROM bills")).scalar_one()
-        twm = conn.execute(text("SELECT COALESCE(max(id), 0) FROM journal_transactions")).scalar_one()
+        twm = conn.execute(
+            text("SELECT COALESCE(max(id), 0) FROM journal_transactions")
+        ).scalar_one()
         for sql in raw_close_cycle(d):
             stmt = text(sql)
             names = {k for k in (*params, "wm", "twm") if f":{k}" in sql}
@@ -399,8 +408,12 @@ def chart(results: list[dict[str, Any]], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 3.6))
     labels = [r["engine"] for r in results]
     xs = range(len(results))
-    ax.bar([x - 0.2 for x in xs], [r["lines"] / r["ours_s"] for r in results], 0.4,
-           label="close-cycle (xiaohu)")
+    ax.bar(
+        [x - 0.2 for x in xs],
+        [r["lines"] / r["ours_s"] for r in results],
+        0.4,
+        label="close-cycle (xiaohu)",
+    )
     ax.bar([x + 0.2 for x in xs], [r["lines"] / r["raw_s"] for r in results], 0.4,
            label="raw set-based SQL")  # fmt: skip
     ax.set_xticks(list(xs), labels)
@@ -419,8 +432,8 @@ def update_doc(results: list[dict[str, Any]]) -> None:
         "<!-- runs:start -->\n"
         "## Runs: the monthly close-cycle beside raw SQL (`make bench-runs`)\n\n"
         f"{platform.python_implementation()} {platform.python_version()}, {cpus} CPUs (shared), "
-        f"{dt.date.today().isoformat()}. Data loaded by the database itself (`INSERT … SELECT` over "
-        "a generated series; the import's speed is the import benchmark's): a realistic mix of "
+        f"{dt.datetime.now(dt.UTC).date().isoformat()}. Data loaded by the database itself "
+        "(`INSERT … SELECT` over a generated series; the import's speed is the import benchmark's): a realistic mix of "
         "active, retained (during the month and for months), arrears-suspended for 1 to 4 "
         "months, lost and frozen lines, balances, premium-number minimums and unbilled usage. "
         "*ours*: `xiaohu run close-cycle` (chunks of 50,000 line ids, one transaction each, "

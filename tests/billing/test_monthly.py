@@ -113,9 +113,7 @@ def test_gift_pays_the_plan_fee_and_usage_but_not_the_retention_fee_by_default(
     assert_books_consistent(ctx.session)
 
 
-def test_gift_pays_the_retention_fee_where_policy_allows_it(
-    ctx: Context, runtime: Runtime
-) -> None:
+def test_gift_pays_the_retention_fee_where_policy_allows_it(ctx: Context, runtime: Runtime) -> None:
     retained = imported(ctx, status="retained", balance={"cash_fen": 0, "gift_fen": 50000})
     runtime.policy = Policy(defaults=Values(gift_may_pay=["plan_fee", "usage", "retention_fee"]))
     close(ctx, runtime, "2026-11", DEC_1)

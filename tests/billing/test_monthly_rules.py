@@ -76,8 +76,12 @@ def test_cash_first_then_gift() -> None:
 fen = st.integers(min_value=0, max_value=10**9)
 
 
-@given(amount=fen, payable=fen, cash=st.integers(-(10**6), 10**9), gift=st.integers(-(10**6), 10**9))
-def test_a_payment_adds_up_and_never_overdraws(amount: int, payable: int, cash: int, gift: int) -> None:
+@given(
+    amount=fen, payable=fen, cash=st.integers(-(10**6), 10**9), gift=st.integers(-(10**6), 10**9)
+)
+def test_a_payment_adds_up_and_never_overdraws(
+    amount: int, payable: int, cash: int, gift: int
+) -> None:
     payable = min(payable, amount)
     p = pay_from_balance(amount, payable, cash, gift)
     assert p.from_cash + p.from_gift + p.unpaid == amount

@@ -35,18 +35,20 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    column,
     func,
     literal,
     null,
     or_,
     select,
+    table,
+    true,
     union_all,
 )
 from sqlalchemy.orm import Session
 
 from xiaohu.billing.models import Bill, UsageRecord
 from xiaohu.billing.monthly_rules import MonthlyKind, Period
-from xiaohu.contracts.models import Contract
 from xiaohu.kit.db import OUTBOX_WRITTEN, UTCDateTime
 from xiaohu.ledger.models import JournalEntry, JournalTransaction
 from xiaohu.ledger.service import ensure_accounts
@@ -61,7 +63,17 @@ TXN_KIND = "bill.monthly"
 _B: Table = Bill.__table__  # type: ignore[assignment]
 _L: Table = Line.__table__  # type: ignore[assignment]
 _U: Table = UsageRecord.__table__  # type: ignore[assignment]
-_C: Table = Contract.__table__  # type: ignore[assignment]
+# The contracts' columns a monthly minimum reads (`contracts` sits above billing: its table
+# is named here, not imported).
+_C = table(
+    "contracts",
+    column("line_id"),
+    column("kind"),
+    column("status"),
+    column("starts_on", Date),
+    column("ends_on", Date),
+    column("monthly_minimum_fen"),
+)
 _T: Table = JournalTransaction.__table__  # type: ignore[assignment]
 _E: Table = JournalEntry.__table__  # type: ignore[assignment]
 _O: Table = OutboxMessage.__table__  # type: ignore[assignment]
@@ -114,7 +126,9 @@ class Counts:
             report[name] = int(report.get(name, 0)) + getattr(self, name)
 
 
-def terms_by_province(provinces: Iterable[str], policy_for: Any, day: dt.date) -> dict[Terms, list[str]]:
+def terms_by_province(
+    provinces: Iterable[str], policy_for: Any, day: dt.date
+) -> dict[Terms, list[str]]:
     """Group provinces by their billing terms on `day` (`policy_for(code, day) -> Values`)."""
     groups: dict[Terms, list[str]] = {}
     for code in sorted(set(provinces)):
@@ -130,6 +144,11 @@ def line_id_span(session: Session) -> tuple[int, int]:
 
 def provinces(session: Session) -> list[str]:
     return sorted(str(p) for p in session.scalars(select(_L.c.province_code).distinct()))
+
+
+def _in(column: Any, codes: list[str], everyone: bool) -> Any:
+    """The provinces of a group (no condition when one group holds them all)."""
+    return true() if everyone else column.in_(codes)
 
 
 def _insert(conn: Any) -> Any:
@@ -177,15 +196,14 @@ def issue_chunk(
     counts = Counts()
     only_group = len(groups) == 1
     for terms, codes in groups.items():
-        in_group = (lambda col: col.in_(codes)) if not only_group else (lambda col: True)
-        lines = and_(_L.c.id >= lo, _L.c.id < hi, in_group(_L.c.province_code))
+        lines = and_(_L.c.id >= lo, _L.c.id < hi, _in(_L.c.province_code, codes, only_group))
         new = and_(
             _B.c.id > watermark,
             _B.c.line_id >= lo,
             _B.c.line_id < hi,
             _B.c.period == period.name,
             _B.c.kind.in_(_KINDS),
-            in_group(_B.c.province_code),
+            _in(_B.c.province_code, codes, only_group),
         )
         # the same bills joined to their lines; the lines' own id range lets the planner walk
         # the chunk from either side (never every line against the chunk's bills)
@@ -193,7 +211,9 @@ def issue_chunk(
         due = period.due_on(terms.bill_due_day)
         _insert_bills(conn, period, lo, hi, lines, terms, now=now, closes_at=closes_at, due=due)
         _bill_usage(conn, new, lo, hi, closes_at)
-        counts_now = _post(session, new, joined, now=now, memo=f"{period.name} bills, lines {lo}-{hi - 1}")
+        counts_now = _post(
+            session, new, joined, now=now, memo=f"{period.name} bills, lines {lo}-{hi - 1}"
+        )
         for name in ("bills_issued", "bills_paid", "billed_fen", "paid_from_cash_fen",
                      "paid_from_gift_fen", "unpaid_fen"):  # fmt: skip
             setattr(counts, name, getattr(counts, name) + getattr(counts_now, name))
@@ -253,9 +273,9 @@ def _insert_bills(
         or_(_L.c.retention_starts_on.is_(None), _L.c.retention_starts_on <= period.first),
     )
     fee = literal(terms.retention_fee_fen, Integer)
-    for kind, who, extra, base, gift_base in (
-        (MonthlyKind.CYCLE, cycle, usage, _L.c.plan_monthly_fee_fen, None),
-        (MonthlyKind.RETENTION, retention, minimum, fee, fee),
+    for kind, who, extra, base in (
+        (MonthlyKind.CYCLE, cycle, usage, _L.c.plan_monthly_fee_fen),
+        (MonthlyKind.RETENTION, retention, minimum, fee),
     ):
         src = (
             select(

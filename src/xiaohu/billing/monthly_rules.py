@@ -88,7 +88,9 @@ class Payment:
         return self.from_cash + self.from_gift
 
 
-def pay_from_balance(amount_fen: int, gift_payable_fen: int, cash_fen: int, gift_fen: int) -> Payment:
+def pay_from_balance(
+    amount_fen: int, gift_payable_fen: int, cash_fen: int, gift_fen: int
+) -> Payment:
     """Pay a bill of `amount_fen` from the balance: cash first, then gift up to what gift may
     pay (`gift_payable_fen` of the amount). Negative balances pay nothing."""
     from_cash = min(max(cash_fen, 0), amount_fen)

@@ -62,9 +62,7 @@ class FileChecks:
         if self.today is not None:
             for name, day in (("suspended_on", r.suspended_on), ("retained_on", r.retained_on)):
                 if day is not None and day > self.today:
-                    out.append(
-                        FieldError(r.line, name, f"{day.isoformat()} is in the future")
-                    )
+                    out.append(FieldError(r.line, name, f"{day.isoformat()} is in the future"))
         first = self.first_line.get(int(r.msisdn))
         if first is not None:
             out.append(FieldError(r.line, "msisdn", f"{r.msisdn} already appears on line {first}"))

@@ -67,7 +67,9 @@ class LineRecord:
     suspended_on: dt.date | None = None  # arrears_suspended: the suspension day
     retained_on: dt.date | None = None  # retained: the day retention was applied for
 
-    def lifecycle_dates(self, today: dt.date) -> tuple[dt.date | None, dt.date | None, dt.date | None]:
+    def lifecycle_dates(
+        self, today: dt.date
+    ) -> tuple[dt.date | None, dt.date | None, dt.date | None]:
         """(arrears_since, retained_on, retention_starts_on) of the imported line, `today`
         being the import's date: an arrears-suspended line's clock runs from `suspended_on`, else
         from the import; a retained line pays the retention fee from the month after

@@ -13,7 +13,6 @@ re-exported here, where callers import them.
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import Any
 
 from xiaohu.identity.rules import IdProblem, normalise_document
