@@ -300,13 +300,16 @@ def lifecycle_pair(url: str, raw_url: str, lines: int) -> dict[str, Any] | None:
     return None  # not written yet: the lead asks for it once the run is on main
 
 
+def admin_engine(url: str) -> Engine:
+    """The PostgreSQL server's `postgres` database, for creating and dropping others."""
+    admin = make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    return make_engine(admin, isolation_level="AUTOCOMMIT")
+
+
 def fresh(url: str) -> Engine:
     u = make_url(url)
     if u.get_backend_name() == "postgresql":
-        admin = make_engine(
-            u.set(database="postgres").render_as_string(hide_password=False),
-            isolation_level="AUTOCOMMIT",
-        )
+        admin = admin_engine(url)
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{u.database}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{u.database}"'))
@@ -325,10 +328,7 @@ def copy(url: str, engine: Engine) -> str:
     engine.dispose()
     if u.get_backend_name() == "postgresql":
         target = f"{u.database}_raw"
-        admin = make_engine(
-            u.set(database="postgres").render_as_string(hide_password=False),
-            isolation_level="AUTOCOMMIT",
-        )
+        admin = admin_engine(url)
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{target}" TEMPLATE "{u.database}"'))

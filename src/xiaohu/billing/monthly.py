@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -102,8 +102,21 @@ class Terms:
         )
 
 
+COUNTS = (
+    "bills_issued",
+    "bills_paid",
+    "billed_fen",
+    "paid_from_cash_fen",
+    "paid_from_gift_fen",
+    "unpaid_fen",
+    "sms",
+)
+
+
 @dataclass
 class Counts:
+    """What a chunk did (the names of `COUNTS`)."""
+
     bills_issued: int = 0
     bills_paid: int = 0
     billed_fen: int = 0
@@ -111,18 +124,13 @@ class Counts:
     paid_from_gift_fen: int = 0
     unpaid_fen: int = 0
     sms: int = 0
-    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: Counts) -> None:
+        for name in COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def add_to(self, report: dict[str, Any]) -> None:
-        for name in (
-            "bills_issued",
-            "bills_paid",
-            "billed_fen",
-            "paid_from_cash_fen",
-            "paid_from_gift_fen",
-            "unpaid_fen",
-            "sms",
-        ):
+        for name in COUNTS:
             report[name] = int(report.get(name, 0)) + getattr(self, name)
 
 
@@ -214,12 +222,10 @@ def issue_chunk(
         counts_now = _post(
             session, new, joined, now=now, memo=f"{period.name} bills, lines {lo}-{hi - 1}"
         )
-        for name in ("bills_issued", "bills_paid", "billed_fen", "paid_from_cash_fen",
-                     "paid_from_gift_fen", "unpaid_fen"):  # fmt: skip
-            setattr(counts, name, getattr(counts, name) + getattr(counts_now, name))
         if counts_now.bills_issued:
             _sms(session, joined, period, due, now)
-            counts.sms += counts_now.bills_issued
+            counts_now.sms = counts_now.bills_issued
+        counts.add(counts_now)
         _move_balances(conn, joined, now)
     return counts
 

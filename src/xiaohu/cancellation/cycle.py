@@ -70,15 +70,6 @@ CHUNK_LINES = monthly.CHUNK
 # tests see them at once); a bigger one leaves them to the outbox worker of the served process,
 # rather than sending a million messages inline at the end of the run.
 INLINE_SMS = 5_000
-BILL_COUNTS = (
-    "bills_issued",
-    "bills_paid",
-    "billed_fen",
-    "paid_from_cash_fen",
-    "paid_from_gift_fen",
-    "unpaid_fen",
-    "sms",
-)
 
 
 @dataclass
@@ -161,8 +152,8 @@ def issue_bills(
         groups = monthly.terms_by_province(
             monthly.provinces(session), runtime.policy.for_province, period.last
         )
-    counts: dict[str, Any] = {name: 0 for name in BILL_COUNTS}
-    counts.update({k: v for k, v in holder.report.items() if k in BILL_COUNTS})
+    counts: dict[str, Any] = {name: 0 for name in monthly.COUNTS}
+    counts.update({k: v for k, v in holder.report.items() if k in monthly.COUNTS})
     start = first_id if holder.cursor is None else int(holder.cursor)
     with progress(
         f"close-cycle {period.name}", max(last_id + 1 - start, 0), enabled=show_progress
