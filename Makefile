@@ -9,7 +9,7 @@ DEMO_DB ?= sqlite:///var/xiaohu.db
 DEMO_LINES ?= 10000
 
 .PHONY: demo demo-reset test install lock lint imports types test-sqlite test-postgres test-browser browser pg-db \
-        bench bench-import bench-settle bench-recycled screenshots clean i18n
+        bench bench-import bench-settle bench-recycled bench-runs screenshots clean i18n
 
 # Installs exactly the locked versions (hash-checked), then the project itself without
 # resolving anything again; `pip check` fails when the lock no longer fits pyproject.toml.
@@ -95,6 +95,11 @@ bench-settle: install pg-db
 # PostgreSQL with ~1,000,000 cancellations (database xiaohu_bench_recycled).
 bench-recycled: install pg-db
 	$(PY) benchmarks/bench_recycled.py --cancellations 1000000 --batches 300
+
+# The monthly close-cycle (and the daily lifecycle run) over 1,000,000 lines on SQLite and
+# PostgreSQL (database xiaohu_bench_runs), each beside the same work as raw set-based SQL.
+bench-runs: install pg-db
+	$(PY) benchmarks/bench_runs.py --lines 1000000
 
 bench: install pg-db
 	@command -v wrk >/dev/null 2>&1 || { echo "installing Debian's wrk (HTTP load generator)"; \

@@ -129,7 +129,10 @@ def test_true_up_of_a_transfer_goes_to_the_other_line(ctx: Context, runtime: Run
     run_close_cycle(runtime, "2026-11", show_progress=False)
     ctx.session.expire_all()
     target = ctx.session.scalars(select(Line).where(Line.msisdn == other["msisdn"])).one()
-    assert target.cash_fen == 5000 + 15467 + 2133
+    # The other line's November bill was paid from its cash before the true-up came in.
+    bill = ctx.session.scalars(select(Bill).where(Bill.line_id == target.id)).one()
+    assert (bill.kind, bill.status, bill.paid_fen) == ("cycle", "paid", bill.amount_fen)
+    assert target.cash_fen == 5000 - bill.amount_fen + 15467 + 2133
     assert_books_consistent(ctx.session)
 
 

@@ -1,4 +1,8 @@
-"""Closing a billing cycle: late usage, the true-up of settling accounts, numbers released.
+"""Closing a billing cycle: monthly bills, late usage, the true-up of settling accounts,
+numbers released.
+
+The period's monthly bills come first (`billing.monthly`: set-based, a chunk of line ids a
+transaction, the cursor in `job_runs` so a killed run resumes after the last committed chunk).
 
 A cancelled line stops at once, but its account stays `settling` until the cycle it was
 cancelled in has closed and every late usage record (roaming arrives late) is rated. This run
@@ -23,7 +27,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from xiaohu.audit.service import line_event
+from xiaohu.billing import monthly
 from xiaohu.billing.models import Bill, UsageRecord
+from xiaohu.billing.monthly import issue_chunk
+from xiaohu.billing.monthly_rules import Period
 from xiaohu.billing.payouts import TOPIC as PAYOUT_TOPIC
 from xiaohu.billing.payouts import payable_leg, refund_to_route
 from xiaohu.billing.rules import (
@@ -53,9 +60,16 @@ from xiaohu.lines.service import lock_line
 from xiaohu.notifications.service import enqueue
 from xiaohu.numbers.service import release_due
 from xiaohu.runtime import Context, Runtime
+from xiaohu.scheduling.service import Holder, holding
 
 BATCH = 200
 ACTOR = "run:close-cycle"
+JOB = "close-cycle"
+CHUNK_LINES = monthly.CHUNK
+# A run that wrote at most this many SMS delivers them before it returns (the sandbox and the
+# tests see them at once); a bigger one leaves them to the outbox worker of the served process,
+# rather than sending a million messages inline at the end of the run.
+INLINE_SMS = 5_000
 
 
 @dataclass
@@ -102,10 +116,62 @@ def check_period(period: str, now: dt.datetime) -> dt.datetime:
 
 
 def run_close_cycle(runtime: Runtime, period: str, *, show_progress: bool | None) -> dict[str, Any]:
-    """Close `period`: true up every settling account of it or earlier, release numbers."""
+    """Close `period`: issue its monthly bills, true up every settling account of it or
+    earlier, release numbers. Holds the `close-cycle` job (`JOB_RUNNING` while another process
+    runs it); killed mid-way, the next run resumes after the last chunk of bills committed."""
     with transaction(runtime.sessions, readonly=True) as session:
         now = runtime.clock_for(session).now()
-        check_period(period, now)
+        closes_at = check_period(period, now)
+    with holding(runtime, JOB) as holder:
+        with transaction(runtime.sessions) as session:
+            holder.start(session, period, now)
+        bills = issue_bills(runtime, holder, Period.of(period), now, closes_at, show_progress)
+        report = true_ups(runtime, period, now, show_progress)
+        report.extra.update(bills)
+        with transaction(runtime.sessions) as session:
+            holder.finish(session, report.as_dict(), now)
+    if bills.get("sms", 0) <= INLINE_SMS:  # more: the served process's outbox worker sends them
+        for _ in range(1000):  # deliver the SMS and payout orders the run wrote
+            if runtime.deliver_outbox(limit=500) == 0:
+                break
+    return report.as_dict()
+
+
+def issue_bills(
+    runtime: Runtime,
+    holder: Holder,
+    period: Period,
+    now: dt.datetime,
+    closes_at: dt.datetime,
+    show_progress: bool | None,
+) -> dict[str, Any]:
+    """The period's monthly bills (`billing.monthly`), a chunk of line ids a transaction,
+    from where an interrupted run of the period stopped; its counts (so far, when resumed)."""
+    with transaction(runtime.sessions, readonly=True) as session:
+        first_id, last_id = monthly.line_id_span(session)
+        groups = monthly.terms_by_province(
+            monthly.provinces(session), runtime.policy.for_province, period.last
+        )
+    counts: dict[str, Any] = {name: 0 for name in monthly.COUNTS}
+    counts.update({k: v for k, v in holder.report.items() if k in monthly.COUNTS})
+    start = first_id if holder.cursor is None else int(holder.cursor)
+    with progress(
+        f"close-cycle {period.name}", max(last_id + 1 - start, 0), enabled=show_progress
+    ) as tick:
+        for lo in range(start, last_id + 1, CHUNK_LINES):
+            hi = min(lo + CHUNK_LINES, last_id + 1)
+            with transaction(runtime.sessions) as session:
+                issue_chunk(session, period, lo, hi, groups, now=now, closes_at=closes_at).add_to(
+                    counts
+                )
+                holder.advance(session, str(hi), counts, now)
+            tick(hi - lo)
+    return counts
+
+
+def true_ups(runtime: Runtime, period: str, now: dt.datetime, show_progress: bool | None) -> Report:
+    """True up every settling account of `period` or earlier, then release numbers."""
+    with transaction(runtime.sessions, readonly=True) as session:
         due = (
             Cancellation.account_status == AccountStatus.SETTLING,
             Cancellation.period <= period,
@@ -124,7 +190,7 @@ def run_close_cycle(runtime: Runtime, period: str, *, show_progress: bool | None
         )
     clock = FrozenClock(now)
     report = Report(period=period, ran_at=now.isoformat(), deferred=int(deferred or 0))
-    with progress(f"close-cycle {period}", len(ids), enabled=show_progress) as tick:
+    with progress(f"true-up {period}", len(ids), enabled=show_progress) as tick:
         for start in range(0, len(ids), BATCH):
             batch = ids[start : start + BATCH]
             with transaction(runtime.sessions) as session:
@@ -134,10 +200,7 @@ def run_close_cycle(runtime: Runtime, period: str, *, show_progress: bool | None
             tick(len(batch))
     with transaction(runtime.sessions) as session:
         report.numbers_released = release_due(Context(runtime, session, clock, ACTOR), now)
-    for _ in range(1000):  # deliver the SMS and payout orders the run wrote
-        if runtime.deliver_outbox(limit=500) == 0:
-            break
-    return report.as_dict()
+    return report
 
 
 def settle(ctx: Context, cancellation_id: str, report: Report) -> bool:

@@ -189,6 +189,12 @@ def _record(st: _State, owner: dict[str, str], province: str, role: str) -> dict
         ]
         if rec["status"] == "active" and months >= 2:
             rec["status"] = "arrears_suspended"
+            # suspended the day after the oldest unpaid bill fell due (no grace, the default)
+            suspended = dt.date.fromisoformat(_due_of(months)) + dt.timedelta(days=1)
+            rec["suspended_on"] = min(suspended, REFERENCE_DAY).isoformat()
+    if rec["status"] == "retained":  # retained 3 weeks to 13 months ago (no extra draw: the
+        # stream of the other fields stays as it was)
+        rec["retained_on"] = (REFERENCE_DAY - dt.timedelta(days=20 + n % 380)).isoformat()
     if rng.random() < 0.9:
         rec["usage_history_fen"] = [rng.randrange(0, 6000) for _ in range(rng.randint(3, 6))]
     if rng.random() < 0.6:

@@ -16,6 +16,7 @@ from xiaohu.intake.children import clear_children, kept_rows, write_children
 from xiaohu.intake.groups import write_groups
 from xiaohu.intake.postings import post_opening_balances
 from xiaohu.intake.rules import LineRecord
+from xiaohu.kit.clock import local_date
 from xiaohu.lines.models import Line, Owner
 
 if TYPE_CHECKING:
@@ -42,6 +43,9 @@ LINE_COLUMNS = (
     "gift_fen",
     "service_password_hash",
     "bank_collection_pending",
+    "arrears_since",
+    "retained_on",
+    "retention_starts_on",
     "version",
     "created_at",
     "updated_at",
@@ -153,6 +157,7 @@ class BatchWriter:
     def _lines(self, owner_ids: dict[tuple[str, str], int]) -> None:
         new = [(r, s) for r, s, row in self.records if row is None]
         now = self.now
+        today = local_date(now)
         rows = []
         for (r, s), lid in zip(new, self.imp.bulk.ids(_lines, len(new)), strict=True):
             self.line_id[r.msisdn] = lid
@@ -161,7 +166,8 @@ class BatchWriter:
                     lid, r.msisdn, r.province_code, r.city, owner_ids[(r.id_type, s.id_index)],
                     r.status, "import", now, r.opened_on, r.real_name_verified, r.plan_code,
                     r.plan_name, r.plan_monthly_fee_fen, r.cash_fen, r.gift_fen,
-                    s.password_hash, r.bank_collection_pending, 1, now, now,
+                    s.password_hash, r.bank_collection_pending, *r.lifecycle_dates(today), 1,
+                    now, now,
                 )
             )  # fmt: skip
         self.insert(_lines, LINE_COLUMNS, rows)
@@ -187,6 +193,13 @@ class BatchWriter:
                     "gift_fen": r.gift_fen,
                     "service_password_hash": s.password_hash,
                     "bank_collection_pending": r.bank_collection_pending,
+                    **dict(
+                        zip(
+                            ("arrears_since", "retained_on", "retention_starts_on"),
+                            r.lifecycle_dates(today),
+                            strict=True,
+                        )
+                    ),
                     "updated_at": now,
                 }
             )

@@ -5,6 +5,7 @@ family group. Pure: the database is asked through the callback the importer pass
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ class FileChecks:
     """
 
     max_lines_per_id: int = 5
+    today: dt.date | None = None  # the import's date: lifecycle dates may not be after it
     first_line: dict[int, int] = field(default_factory=dict)  # msisdn -> line
     id_count: dict[int, int] = field(default_factory=dict)  # owner hash -> lines
     id_db_numbers: dict[int, frozenset[str]] = field(default_factory=dict)
@@ -57,6 +59,10 @@ class FileChecks:
 
     def _problems(self, r: LineRecord, h: int) -> list[FieldError]:
         out: list[FieldError] = []
+        if self.today is not None:
+            for name, day in (("suspended_on", r.suspended_on), ("retained_on", r.retained_on)):
+                if day is not None and day > self.today:
+                    out.append(FieldError(r.line, name, f"{day.isoformat()} is in the future"))
         first = self.first_line.get(int(r.msisdn))
         if first is not None:
             out.append(FieldError(r.line, "msisdn", f"{r.msisdn} already appears on line {first}"))

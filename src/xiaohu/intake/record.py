@@ -64,6 +64,23 @@ class LineRecord:
     bank_collection_pending: bool = False
     payment_route: tuple[str, str | None] | None = None  # (kind, account)
     owner_hash: int = 0  # `owner_hash(owner_key)`, computed where the record is validated
+    suspended_on: dt.date | None = None  # arrears_suspended: the suspension day
+    retained_on: dt.date | None = None  # retained: the day retention was applied for
+
+    def lifecycle_dates(
+        self, today: dt.date
+    ) -> tuple[dt.date | None, dt.date | None, dt.date | None]:
+        """(arrears_since, retained_on, retention_starts_on) of the imported line, `today`
+        being the import's date: an arrears-suspended line's clock runs from `suspended_on`, else
+        from the import; a retained line pays the retention fee from the month after
+        `retained_on`, or, without it, from the import's month (retained since before it)."""
+        if self.status == "arrears_suspended":
+            return self.suspended_on or today, None, None
+        if self.status == "retained":
+            since = self.retained_on or today.replace(day=1) - dt.timedelta(days=1)
+            starts = (since.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+            return None, self.retained_on, starts
+        return None, None, None
 
     @property
     def owner_key(self) -> str:
@@ -101,6 +118,8 @@ class LineRecord:
                 self.bank_collection_pending,
                 self.payment_route,
                 self.owner_hash,
+                self.suspended_on,
+                self.retained_on,
             ),
         )
 

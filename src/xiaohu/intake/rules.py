@@ -12,6 +12,7 @@ re-exported here, where callers import them.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from xiaohu.identity.rules import IdProblem, normalise_document
@@ -90,6 +91,8 @@ TOP_FIELDS = frozenset(
         "pending_orders",
         "bank_collection_pending",
         "payment_route",
+        "suspended_on",
+        "retained_on",
     }
 )
 REQUIRED = ("msisdn", "owner", "plan", "status")
@@ -197,11 +200,25 @@ def validate_record(obj: object, line: int) -> tuple[LineRecord | None, list[Fie
             e, obj, "bank_collection_pending", "bank_collection_pending", False
         ),
         payment_route=read_route(e, obj.get("payment_route")),
+        suspended_on=_status_date(e, obj, "suspended_on", status, "arrears_suspended"),
+        retained_on=_status_date(e, obj, "retained_on", status, "retained"),
     )
     if e.errors:
         return None, e.errors
     record.owner_hash = owner_hash(record.owner_key)
     return record, []
+
+
+def _status_date(
+    e: RecordErrors, obj: dict[str, Any], key: str, status: str | None, for_status: str
+) -> dt.date | None:
+    """`suspended_on` / `retained_on`: a date, only on a line of that status (not in the
+    future: `FileChecks`, which knows the import's date)."""
+    day = read_date(e, obj, key, key)
+    if day is not None and status is not None and status != for_status:
+        e.add(key, f"only for a line whose status is {for_status}, not {status}")
+        return None
+    return day
 
 
 def _home(

@@ -47,7 +47,10 @@ class Importer:
         self.session: Session = ctx.session
         self.now = ctx.now()
         self.period = period_of(local_date(self.now))
-        self.checks = FileChecks(max_lines_per_id=ctx.runtime.policy.defaults.max_lines_per_id)
+        self.checks = FileChecks(
+            max_lines_per_id=ctx.runtime.policy.defaults.max_lines_per_id,
+            today=local_date(self.now),
+        )
         self.result = ImportResult()
         self.provinces: dict[str, int] = {}
         self.pg = self.session.get_bind().dialect.name == "postgresql"
