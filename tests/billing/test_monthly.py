@@ -143,6 +143,22 @@ def test_a_retained_line_pays_the_plan_fee_in_its_first_month_then_the_fee_and_m
     assert_books_consistent(ctx.session)
 
 
+def test_a_retained_line_keeps_paying_any_contract_minimum_the_fee_the_check_quoted(
+    ctx: Context, runtime: Runtime
+) -> None:
+    converged = {**PREMIUM, "id": "C-8", "kind": "converged", "ends_on": "2027-12-31"}
+    ended = {**PREMIUM, "id": "C-7", "kind": "handset", "ends_on": "2026-10-31"}
+    line = imported(
+        ctx,
+        status="retained",
+        contracts=[converged, ended],
+        balance={"cash_fen": 100000, "gift_fen": 0},
+    )
+    close(ctx, runtime, "2026-11", DEC_1)
+    assert bills_of(ctx, line) == [("2026-11", "retention", 500 + 13800, 500 + 13800, "paid", DUE)]
+    assert_books_consistent(ctx.session)
+
+
 def test_a_line_retained_before_the_import_pays_the_retention_fee_at_once(
     ctx: Context, runtime: Runtime
 ) -> None:

@@ -261,8 +261,7 @@ def _insert_bills(
         .where(
             _C.c.line_id >= lo,
             _C.c.line_id < hi,
-            _C.c.kind == "premium_number",
-            _C.c.status == "active",
+            _C.c.status == "active",  # any kind: what the contract agreed keeps being charged
             or_(_C.c.starts_on.is_(None), _C.c.starts_on <= period.last),
             or_(_C.c.ends_on.is_(None), _C.c.ends_on >= period.first),
         )

@@ -8,8 +8,9 @@ cancellation", the issue's billing rules):
   active at any time in the period: active at the close, or suspended for arrears during the
   period or after it (the suspension month is charged in full; so is the restoration month,
   the line being active again at the close), or retained from the next cycle on;
-- a `retention` bill (retention fee + the monthly minimum of every premium-number contract in
-  force) for a retained line whose retention started on or before the period's first day;
+- a `retention` bill (retention fee + the monthly minimum of every contract in force that has
+  one, of any kind: "停机期间原有协议消费正常收取"; the retention check quotes the same fee)
+  for a retained line whose retention started on or before the period's first day;
 - nothing for a whole month of arrears suspension, for a line opened after the period, nor for
   cancelled, lost, fraud-stopped or judicially frozen lines;
 - the balance pays at once: cash first, then gift credit for what the policy lets it pay
