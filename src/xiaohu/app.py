@@ -71,6 +71,7 @@ SANDBOX_ROUTERS = [
     "xiaohu.intake.sandbox_api",
     "xiaohu.sandbox.billing_api",
     "xiaohu.settlement.sandbox_api",
+    "xiaohu.lifecycle.sandbox_api",
 ]
 PAGE_ROUTERS = ["xiaohu.web.pages", "xiaohu.web.console", "xiaohu.web.backoffice"]
 IMPORT_PATH = "/api/v1/sandbox/lines"  # the one route with its own body limit
