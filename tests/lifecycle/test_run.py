@@ -17,6 +17,7 @@ from xiaohu.cancellation.models import Cancellation
 from xiaohu.kit.db import transaction
 from xiaohu.kit.errors import DomainError
 from xiaohu.ledger.models import JournalEntry
+from xiaohu.lifecycle import rules
 from xiaohu.lifecycle import run as lifecycle_run
 from xiaohu.lifecycle.models import CancellationWarning
 from xiaohu.lifecycle.run import run_lifecycle
@@ -65,7 +66,8 @@ def test_a_line_in_arrears_is_suspended_warned_at_each_offset_once_and_cancelled
     assert gone.arrears_since == D(2026, 11, 26)
     for to in (debtor.msisdn, other.msisdn):
         assert len(outbox(runtime, kind="auto_cancel.warning", to=to)) == 3
-    assert len(outbox(runtime, kind="arrears.suspended", to=debtor.msisdn)) == 1
+    (suspended,) = outbox(runtime, kind="arrears.suspended", to=debtor.msisdn)
+    assert suspended["text"] == rules.suspended_text(debtor.msisdn)  # written by the database
     assert [p["to"] for p in outbox(runtime, kind="cancellation.completed")] == [other.msisdn]
     assert orders(runtime, debtor.msisdn) == ["suspend", "deprovision"]
     with transaction(runtime.sessions) as session:

@@ -103,11 +103,15 @@ def today(now: dt.datetime) -> dt.date:
 # --- SMS texts ------------------------------------------------------------------------------
 
 
+# Around the masked number (the run writes this SMS with one INSERT ... SELECT).
+SUSPENDED_TEXT = (
+    "【销户服务】号码",
+    "的账单已逾期未缴，现已停机。缴清欠费即自动复机；长期欠费将被自动销户。",
+)
+
+
 def suspended_text(msisdn: str) -> str:
-    return (
-        f"【销户服务】号码{mask_msisdn(msisdn)}的账单已逾期未缴，现已停机。"
-        "缴清欠费即自动复机；长期欠费将被自动销户。"
-    )
+    return SUSPENDED_TEXT[0] + mask_msisdn(msisdn) + SUSPENDED_TEXT[1]
 
 
 def warning_text(msisdn: str, cancel_on: dt.date, day: dt.date) -> str:
