@@ -43,10 +43,10 @@ from xiaohu.ledger.rules import credit, debit
 from xiaohu.ledger.service import Txn, post_many
 from xiaohu.lifecycle import rules
 from xiaohu.lifecycle.batch import (
-    IN_ARREARS,
     LINES,
     Batch,
     Terms,
+    clock_started_by,
     insert_rows,
     other_active_lines,
 )
@@ -85,24 +85,7 @@ def cancel_lines(ctx: Context, terms: Terms, in_range: ColumnElement[bool], b: B
         Date(),
     )
     due = session.execute(
-        select(
-            LINES.c.id,
-            LINES.c.msisdn,
-            LINES.c.province_code,
-            LINES.c.owner_id,
-            LINES.c.status,
-            LINES.c.arrears_since,
-            LINES.c.cash_fen,
-            LINES.c.gift_fen,
-        )
-        .where(
-            in_range,
-            LINES.c.status.in_(IN_ARREARS),
-            LINES.c.arrears_since.is_not(None),
-            LINES.c.arrears_since <= limit,
-        )
-        .order_by(LINES.c.id)
-        .with_for_update()
+        clock_started_by(in_range, limit, LINES.c.cash_fen, LINES.c.gift_fen).with_for_update()
     ).all()
     if not due:
         return done

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
+    Select,
     Table,
     Text,
     case,
@@ -167,3 +168,29 @@ def outbox_from_lines(
         ).where(LINES.c.id.in_(ids))
         connection.execute(OUTBOX.insert().from_select(columns, rows))
     ctx.session.info[OUTBOX_WRITTEN] = True
+
+
+def clock_started_by(
+    in_range: ColumnElement[bool], limit: Any, *extra: ColumnElement[Any]
+) -> Select[Any]:
+    """The lines of the range in arrears (suspended, or retained with a fee overdue) whose
+    arrears clock started on or before `limit` (a day, or a day per province), by id: who they
+    are (id, msisdn, province, owner, status, arrears_since) and the `extra` columns."""
+    return (
+        select(
+            LINES.c.id,
+            LINES.c.msisdn,
+            LINES.c.province_code,
+            LINES.c.owner_id,
+            LINES.c.status,
+            LINES.c.arrears_since,
+            *extra,
+        )
+        .where(
+            in_range,
+            LINES.c.status.in_(IN_ARREARS),
+            LINES.c.arrears_since.is_not(None),
+            LINES.c.arrears_since <= limit,
+        )
+        .order_by(LINES.c.id)
+    )

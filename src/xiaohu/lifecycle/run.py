@@ -53,10 +53,10 @@ from xiaohu.lifecycle import rules
 from xiaohu.lifecycle.auto_cancel import cancel_lines
 from xiaohu.lifecycle.batch import (
     ACTOR,
-    IN_ARREARS,
     LINES,
     Batch,
     Terms,
+    clock_started_by,
     insert_rows,
     json_doc,
     masked,
@@ -312,22 +312,7 @@ def _warn(
         Date(),
     )
     session = ctx.session
-    candidates = session.execute(
-        select(
-            _LINES.c.id,
-            _LINES.c.msisdn,
-            _LINES.c.province_code,
-            _LINES.c.owner_id,
-            _LINES.c.arrears_since,
-        )
-        .where(
-            in_range,
-            _LINES.c.status.in_(IN_ARREARS),
-            _LINES.c.arrears_since.is_not(None),
-            _LINES.c.arrears_since <= widest,
-        )
-        .order_by(_LINES.c.id)
-    ).all()
+    candidates = session.execute(clock_started_by(in_range, widest)).all()
     if not candidates:
         return 0
     recorded: dict[tuple[int, dt.date], set[int]] = {}
