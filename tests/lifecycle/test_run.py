@@ -227,3 +227,20 @@ def test_the_sandbox_endpoint_runs_a_day(runtime: Runtime, client: Any, ctx: Con
     assert r.json()["suspended"] == 1 and r.json()["date"] == "2026-11-26"
     again = client.post("/api/v1/sandbox/runs/lifecycle", json={"date": "2026-11-26"}).json()
     assert again["suspended"] == 0
+
+
+def test_a_retained_line_whose_fee_was_paid_is_neither_warned_nor_cancelled(
+    runtime: Runtime, ctx: Context
+) -> None:
+    (kept,) = load(
+        ctx,
+        line_record(status="retained", balance={"cash_fen": 0, "gift_fen": 0},
+                    unpaid_bills=[bill("2026-11-25", 500)]),
+    )  # fmt: skip
+    _commit(ctx)
+    assert run_day(runtime, D(2026, 11, 26))["arrears_started"] == 1
+    pay(ctx, kept.msisdn, 500)  # paid: the clock stops even if arrears_since were left set
+    _commit(ctx)
+    assert _zero(run_day(runtime, D(2027, 2, 25)))
+    assert _zero(run_day(runtime, D(2027, 2, 26)))
+    assert line(runtime, kept.msisdn).status == "retained"

@@ -17,14 +17,18 @@ from sqlalchemy import (
     Text,
     case,
     cast,
+    exists,
     func,
     literal,
     null,
+    or_,
     select,
 )
 from sqlalchemy.types import TypeEngine
 
 from xiaohu.audit.service import append_many
+from xiaohu.billing.models import Bill
+from xiaohu.billing.rules import BillStatus
 from xiaohu.kit.db import OUTBOX_WRITTEN, UTCDateTime
 from xiaohu.lines.models import Line, LineStatus
 from xiaohu.notifications.models import OutboxMessage
@@ -34,6 +38,7 @@ from xiaohu.runtime import Context
 
 ACTOR = "run:lifecycle"
 LINES: Table = Line.__table__  # type: ignore[assignment]
+BILLS: Table = Bill.__table__  # type: ignore[assignment]
 OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 IN_ARREARS = (LineStatus.ARREARS_SUSPENDED, LineStatus.RETAINED)  # an arrears clock may run
 
@@ -170,6 +175,11 @@ def outbox_from_lines(
     ctx.session.info[OUTBOX_WRITTEN] = True
 
 
+def owes() -> ColumnElement[bool]:
+    """The line has an unpaid bill."""
+    return exists().where(BILLS.c.line_id == LINES.c.id, BILLS.c.status == BillStatus.UNPAID)
+
+
 def clock_started_by(
     in_range: ColumnElement[bool], limit: Any, *extra: ColumnElement[Any]
 ) -> Select[Any]:
@@ -191,6 +201,9 @@ def clock_started_by(
             LINES.c.status.in_(IN_ARREARS),
             LINES.c.arrears_since.is_not(None),
             LINES.c.arrears_since <= limit,
+            # A retained line's clock runs while a fee is unpaid: one paid off is never warned
+            # or cancelled, even before the payment has cleared `arrears_since`.
+            or_(LINES.c.status != LineStatus.RETAINED, owes()),
         )
         .order_by(LINES.c.id)
     )
