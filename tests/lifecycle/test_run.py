@@ -17,7 +17,7 @@ from xiaohu.cancellation.models import Cancellation
 from xiaohu.kit.db import transaction
 from xiaohu.kit.errors import DomainError
 from xiaohu.ledger.models import JournalEntry
-from xiaohu.lifecycle import rules
+from xiaohu.lifecycle import auto_cancel, rules
 from xiaohu.lifecycle import run as lifecycle_run
 from xiaohu.lifecycle.models import CancellationWarning
 from xiaohu.lifecycle.run import run_lifecycle
@@ -244,3 +244,19 @@ def test_a_retained_line_whose_fee_was_paid_is_neither_warned_nor_cancelled(
     assert _zero(run_day(runtime, D(2027, 2, 25)))
     assert _zero(run_day(runtime, D(2027, 2, 26)))
     assert line(runtime, kept.msisdn).status == "retained"
+
+
+def test_cancellation_references_drawn_twice_are_drawn_again(
+    runtime: Runtime, ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = _debtors(ctx, 3)
+    _commit(ctx)
+    run_day(runtime, D(2026, 11, 26))
+    draws = iter(["XH-11-20270226-AAAAAA"] * 4 + ["XH-11-20270226-BBBBBB", "XH-11-20270226-CCCCCC"])
+    monkeypatch.setattr(auto_cancel, "reference", lambda *_: next(draws))
+    assert run_day(runtime, D(2027, 2, 26))["cancelled"] == 3
+    with transaction(runtime.sessions) as session:
+        refs = session.scalars(
+            select(Cancellation.reference).where(Cancellation.line_id.in_([x.id for x in lines]))
+        ).all()
+    assert sorted(refs) == [f"XH-11-20270226-{t * 6}" for t in "ABC"]

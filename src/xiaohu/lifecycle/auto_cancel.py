@@ -103,7 +103,7 @@ def cancel_lines(ctx: Context, terms: Terms, in_range: ColumnElement[bool], b: B
     numbers: list[dict[str, Any]] = []
     txns: dict[str, list[Txn]] = {}
     refunds: list[tuple[Any, dict[str, Any], int]] = []
-    notices: list[tuple[Any, str, int, bool]] = []
+    notices: list[tuple[Any, int, bool]] = []
     for line in due:
         p, v = line.province_code, terms.values(line.province_code)
         write_off = v.auto_cancel_debt == "write_off"
@@ -127,7 +127,7 @@ def cancel_lines(ctx: Context, terms: Terms, in_range: ColumnElement[bool], b: B
         written_off = debt if write_off else 0
         row = {
             "id": new_id(),
-            "reference": reference("XH", p, day.isoformat()),
+            "reference": "",  # below: unique ones for the whole range at once
             "line_id": line.id,
             "msisdn": line.msisdn,
             "province_code": p,
@@ -205,12 +205,14 @@ def cancel_lines(ctx: Context, terms: Terms, in_range: ColumnElement[bool], b: B
         )
         if refund:
             refunds.append((line, row, refund))
-        notices.append((line, row["reference"], debt, write_off and debt > 0))
+        notices.append((line, debt, write_off and debt > 0))
         done.lines += 1
         done.written_off_fen += written_off
         done.refunded_fen += refund
 
     connection = session.connection()
+    for row, ref in zip(cancellations, _references(ctx, cancellations, day), strict=True):
+        row["reference"] = ref
     insert_rows(connection, _CANCELLATIONS, cancellations)
     for p in sorted(txns):
         post_many(session, txns[p], at=at, province_code=p)
@@ -255,7 +257,8 @@ def cancel_lines(ctx: Context, terms: Terms, in_range: ColumnElement[bool], b: B
         if closed is not None:
             invoices.on_refund(ctx, closed, amount_fen=amount, ref=row["id"])
     others = other_active_lines(ctx, {line.owner_id for line in due})
-    for (line, ref, debt, written_off), row in zip(notices, cancellations, strict=True):
+    for (line, debt, written_off), row in zip(notices, cancellations, strict=True):
+        ref = row["reference"]
         p = line.province_code
         b.send(p, provisioning_message(line.msisdn, "deprovision"))
         to = next((m for lid, m in others.get(line.owner_id, []) if lid != line.id), None)
@@ -283,6 +286,30 @@ def cancel_lines(ctx: Context, terms: Terms, in_range: ColumnElement[bool], b: B
             b.event("sms.not_sent", line.msisdn, p, {"kind": "cancellation.completed",
                                                      "reason": NO_OTHER_LINE})  # fmt: skip
     return done
+
+
+def _references(ctx: Context, rows: list[dict[str, Any]], day: dt.date) -> list[str]:
+    """A new reference for each cancellation (`kit.ids.reference`: six random characters a
+    province and day): tens of thousands a day make a collision likely, so the ones taken
+    already, in the database or in this range, are drawn again."""
+    refs = [reference("XH", r["province_code"], day.isoformat()) for r in rows]
+    for _ in range(100):
+        taken = set(
+            ctx.session.scalars(
+                select(_CANCELLATIONS.c.reference).where(_CANCELLATIONS.c.reference.in_(refs))
+            )
+        )
+        seen: set[str] = set()
+        again = []
+        for i, ref in enumerate(refs):
+            if ref in taken or ref in seen:
+                again.append(i)
+            seen.add(ref)
+        if not again:
+            return refs
+        for i in again:
+            refs[i] = reference("XH", rows[i]["province_code"], day.isoformat())
+    raise RuntimeError("no free cancellation reference")  # 32**6 a province and day
 
 
 def _quarantine_statement(dialect: str) -> Any:

@@ -62,6 +62,7 @@ from xiaohu.lifecycle.batch import (
     masked,
     other_active_lines,
     outbox_from_lines,
+    status_in,
 )
 from xiaohu.lifecycle.models import CancellationWarning
 from xiaohu.lines.models import Line, LineStatus
@@ -197,7 +198,7 @@ def _end_retention(ctx: Context, terms: Terms, in_range: ColumnElement[bool], b:
         ctx.session.connection()
         .execute(
             update(_LINES)
-            .where(in_range, _LINES.c.status == LineStatus.RETAINED, started <= limit)
+            .where(in_range, status_in(LineStatus.RETAINED), started <= limit)
             .values(
                 status=case((owing, LineStatus.ARREARS_SUSPENDED), else_=LineStatus.ACTIVE),
                 status_reason=case((owing, "retention_ended_in_arrears"), else_="retention_ended"),
@@ -230,9 +231,7 @@ def _suspend(ctx: Context, terms: Terms, in_range: ColumnElement[bool], b: Batch
     connection = ctx.session.connection()
     rows = connection.execute(
         update(_LINES)
-        # `status || ''`: most lines are active, so the range of ids is the selective part;
-        # SQLite would otherwise walk the status index over every active line each range.
-        .where(in_range, _LINES.c.status.concat("") == LineStatus.ACTIVE, _overdue(terms))
+        .where(in_range, status_in(LineStatus.ACTIVE), _overdue(terms))
         .values(
             status=LineStatus.ARREARS_SUSPENDED,
             status_reason="arrears",
@@ -283,7 +282,7 @@ def _start_retained_clock(
             update(_LINES)
             .where(
                 in_range,
-                _LINES.c.status == LineStatus.RETAINED,
+                status_in(LineStatus.RETAINED),
                 _LINES.c.arrears_since.is_(None),
                 _overdue(terms),
             )
