@@ -41,6 +41,7 @@ def test_sandbox_endpoints_answer_404_in_production(engine: Engine) -> None:
             ("PUT", "/api/v1/sandbox/clock"),
             ("POST", "/api/v1/sandbox/lines"),
             ("POST", "/api/v1/sandbox/runs/close-cycle"),
+            ("POST", "/api/v1/sandbox/runs/lifecycle"),
         ]:
             r = client.request(method, path, json={})
             assert r.status_code == 404, path

@@ -77,6 +77,7 @@ SANDBOX_ROUTERS = [
     "xiaohu.sandbox.billing_api",
     "xiaohu.settlement.sandbox_api",
     "xiaohu.platforms.sandbox_api",
+    "xiaohu.lifecycle.sandbox_api",
 ]
 PAGE_ROUTERS = [
     "xiaohu.web.pages",

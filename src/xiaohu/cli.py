@@ -351,6 +351,23 @@ def close_cycle(period: str = typer.Option(..., "--period", help="YYYY-MM")) -> 
     _print_report(lambda: run_close_cycle(runtime, period, show_progress=None))
 
 
+@run_app.command("lifecycle")
+def lifecycle(date: str = typer.Option(..., "--date", help="YYYY-MM-DD")) -> None:
+    """The daily lifecycle: suspend for arrears, warn, cancel automatically, release numbers."""
+    import datetime as dt
+
+    from xiaohu.lifecycle.run import deliver_all, run_lifecycle
+
+    try:
+        day = dt.date.fromisoformat(date)
+    except ValueError:
+        err.print(f"[red]VALIDATION_FAILED:[/red] --date {date!r}: use YYYY-MM-DD", highlight=False)
+        raise typer.Exit(2) from None
+    runtime = _runtime()
+    _print_report(lambda: run_lifecycle(runtime, day, show_progress=None))
+    deliver_all(runtime)
+
+
 @run_app.command("settle")
 def settle(period: str = typer.Option(..., "--period", help="YYYY-MM")) -> None:
     """Settle a month between provinces: net the dues, post the clearing; safe to repeat."""
@@ -371,6 +388,28 @@ def _print_report(run: Callable[[], Any]) -> None:
         err.print(f"[red]{exc.code}:[/red] {exc.detail}", highlight=False)
         raise typer.Exit(2) from None
     out.print_json(data=report)
+
+
+@app.command()
+def scheduler(
+    interval: float = typer.Option(60.0, "--interval", min=0.05, help="Seconds between ticks."),
+    once: bool = typer.Option(False, "--once", help="One tick, then exit."),
+) -> None:
+    """Run the daily lifecycle and the monthly close-cycle at their times (README: Scheduler)."""
+    from xiaohu.lifecycle.scheduler import run_scheduler
+
+    runtime = _runtime()
+    out.print(f"xiaohu scheduler: a tick every {interval:g}s ({runtime.settings.mode} mode)")
+    try:
+        run_scheduler(
+            runtime,
+            interval=interval,
+            once=once,
+            show_progress=None,
+            emit=lambda line: out.print(line, highlight=False, soft_wrap=True),
+        )
+    except KeyboardInterrupt:
+        out.print("xiaohu scheduler: stopped")
 
 
 @run_app.command("workorders")

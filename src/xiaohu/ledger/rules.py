@@ -61,6 +61,7 @@ ACCOUNTS: dict[str, tuple[str, str]] = {
 # Provincial accounts added after the first migration seeded the chart: created on first use.
 LATER_ACCOUNTS: dict[str, tuple[str, str]] = {
     "settlement_bank:{p}": ("asset", "Inter-province settlement: transfers to make or receive"),
+    "bad_debt:{p}": ("expense", "Debts written off at an automatic cancellation (policy)"),
 }
 GATEWAY_CLEARING = "gateway_clearing"  # the one national account: money in transit
 NATIONAL_ACCOUNTS: dict[str, tuple[str, str]] = {
