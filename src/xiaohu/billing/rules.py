@@ -28,10 +28,12 @@ class BillStatus(StrEnum):
     UNPAID = "unpaid"
     PAID = "paid"
     VOID = "void"  # a final bill a reversal took back
+    WRITTEN_OFF = "written_off"  # bad debt of an automatic cancellation (policy auto_cancel_debt)
 
 
 class BillKind(StrEnum):
-    CYCLE = "cycle"
+    CYCLE = "cycle"  # the monthly bill: plan fee and the period's usage
+    RETENTION = "retention"  # a retained line's month: retention fee and contract minimums
     FINAL = "final"
     LATE_USAGE = "late_usage"  # late usage of a closed account (the true-up)
 

@@ -60,7 +60,7 @@ CHANNEL = "auto"
 REASON = "arrears_auto_cancel"
 NO_REFUND = {"kind": "none"}  # the route of a cancellation that refunded nothing
 # A bill status the foundation names (billing.models) that billing.rules.BillStatus lacks yet.
-WRITTEN_OFF = "written_off"
+WRITTEN_OFF = BillStatus.WRITTEN_OFF
 GATEWAY = RefundRoute(RefundRouteKind.ORIGINAL, method="gateway")
 
 _BILLS: Table = Bill.__table__  # type: ignore[assignment]

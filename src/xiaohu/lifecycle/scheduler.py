@@ -33,8 +33,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
-
 from xiaohu.cancellation.cycle import run_close_cycle
 from xiaohu.kit.clock import period_bounds, start_of_day
 from xiaohu.kit.db import transaction
@@ -42,7 +40,6 @@ from xiaohu.kit.errors import DomainError
 from xiaohu.lifecycle import rules
 from xiaohu.lifecycle.run import run_lifecycle
 from xiaohu.runtime import Runtime
-from xiaohu.scheduling.models import JobRun
 from xiaohu.scheduling.service import holding, last_done
 
 log = logging.getLogger(__name__)
@@ -94,28 +91,10 @@ def tick(runtime: Runtime, *, show_progress: bool | None, emit: Emit) -> list[di
 
 
 def run_job(runtime: Runtime, job: str, key: str, *, show_progress: bool | None) -> dict[str, Any]:
+    """One due run; each records its key as done in `job_runs` when it finishes."""
     if job == LIFECYCLE:
         return run_lifecycle(runtime, dt.date.fromisoformat(key), show_progress=show_progress)
-    return close_period(runtime, key, show_progress=show_progress)
-
-
-def close_period(runtime: Runtime, period: str, *, show_progress: bool | None) -> dict[str, Any]:
-    """`run_close_cycle` as it is, then the period recorded done under `close-cycle` through
-    the same holder API, unless the run recorded it itself (a close-cycle that holds its job
-    and finishes its key: then this adds nothing)."""
-    report = run_close_cycle(runtime, period, show_progress=show_progress)
-    with transaction(runtime.sessions, readonly=True) as session:
-        status = session.scalar(
-            select(JobRun.status).where(JobRun.job == CLOSE_CYCLE, JobRun.key == period)
-        )
-    if status != "done":
-        at = runtime.system_clock.now()
-        with holding(runtime, CLOSE_CYCLE) as holder:
-            with transaction(runtime.sessions) as session:
-                holder.start(session, period, at)
-            with transaction(runtime.sessions) as session:
-                holder.finish(session, report, at)
-    return report
+    return run_close_cycle(runtime, key, show_progress=show_progress)
 
 
 def run_scheduler(
