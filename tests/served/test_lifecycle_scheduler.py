@@ -81,7 +81,10 @@ def test_the_scheduler_takes_a_line_from_arrears_to_the_pool() -> None:
             balance={"cash_fen": 0, "gift_fen": 0},
             unpaid_bills=[{"period": "2026-10", "amount_fen": 5000, "due_on": "2026-11-25"}],
         )
-        other = line_record(province="44", owner=person)
+        # pays its monthly bills, so it stays active to be told of the cancellation
+        other = line_record(
+            province="44", owner=person, balance={"cash_fen": 100000, "gift_fen": 0}
+        )
         r = server.post("/api/v1/sandbox/lines", [debtor, other])
         assert r.status_code == 200, r.text
         d, o = debtor["msisdn"], other["msisdn"]

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from xiaohu.audit.service import line_event
 from xiaohu.identity.rules import mask_msisdn
 from xiaohu.identity.service import confirm_real_name
+from xiaohu.kit.errors import InvariantViolated
 from xiaohu.lines.models import Line, LineStatus, Owner
 from xiaohu.lines.service import lock_line
 from xiaohu.overview.lookup_schemas import IdLookupIn, IdLookupOut, LookupLine
@@ -28,7 +29,8 @@ def id_lookup(ctx: Context, claims: TokenClaims, body: IdLookupIn) -> IdLookupOu
     line = lock_line(ctx.session, claims.msisdn)  # the mismatch count is kept per line
     confirm_real_name(ctx, line, body.name, body.id_number, field="id_number")
     owner = ctx.session.get(Owner, line.owner_id)
-    assert owner is not None  # confirm_real_name found it
+    if owner is None:  # a foreign key guarantees it (and confirm_real_name read it)
+        raise InvariantViolated(f"line {line.id} has no owner {line.owner_id}")
     rows = ctx.session.execute(
         select(Line.msisdn, Line.province_code, Line.status, Line.opened_on)
         .join(Owner, Owner.id == Line.owner_id)
