@@ -136,3 +136,29 @@ def test_a_partner_hall_may_not_and_another_province_may(
     assert r.json()["cross_region"] is True and r.json()["handling_province"] == "44"
     gz = Counter(client, clerks["gz.li"]).drawer(date="2026-11-29").json()
     assert gz["cash_in_fen"] == 1500 and gz["reconciled"]
+
+
+def test_what_the_closed_account_owes_is_paid_at_the_counter_before_the_number_comes_back(
+    api: Api, client: TestClient, clerks: dict[str, dict[str, str]]
+) -> None:
+    clerk = clerks["bj.wang"]
+    rec, cancelled = cancelled_at_store(api, Counter(client, clerk))
+    m = rec["msisdn"]
+    late = cancelled["refund"]["reserve_fen"] + 1500  # more late usage than the reserve holds
+    assert client.post("/api/v1/sandbox/usage", json={"msisdn": m, "amount_fen": late}).is_success
+    api.set_clock(T0 + dt.timedelta(days=8))
+    r = reclaim(client, clerk, rec)  # its true-up, done now, leaves a shortfall of 15 yuan
+    assert r.status_code == 409 and r.json()["code"] == "ARREARS", r.text
+    owed = r.json()["amount_fen"]
+    assert owed == 1500
+    remedy = r.json()["remedy"]
+    assert (remedy["href"], remedy["amount_fen"]) == ("/api/v1/store/payments", owed)
+    paid = client.post(
+        "/api/v1/store/payments",
+        json={"msisdn": m, "amount_fen": owed, "method": "cash"},
+        headers=clerk,
+    )
+    assert paid.status_code == 201, paid.text
+    r = reclaim(client, clerk, rec)
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "active"

@@ -332,6 +332,27 @@ def pay_closed_account(
     return PaymentResult(taken.payment.id, applied, line.cash_fen)
 
 
+def owes(msisdn: str, owed_fen: int, *, at_counter: bool = False) -> DomainError:
+    """`409 ARREARS` for a line that must pay what it owes first, with the way to pay: the
+    line's payments route online, the store's payments (cash or card) at a counter."""
+    remedy: dict[str, Any] = (
+        {
+            "action": "pay_at_counter",
+            "method": "POST",
+            "href": "/api/v1/store/payments",
+            "body": {"msisdn": msisdn, "amount_fen": owed_fen, "method": "cash | card"},
+        }
+        if at_counter
+        else {"action": "pay", "method": "POST", "href": f"/api/v1/lines/{msisdn}/payments"}
+    )
+    return DomainError(
+        "ARREARS",
+        f"{mask_msisdn(msisdn)} owes {yuan(owed_fen)}: pay it first",
+        amount_fen=owed_fen,
+        remedy={**remedy, "amount_fen": owed_fen},
+    )
+
+
 def refuse_above_owed(ctx: Context, line: Line, amount_fen: int, why: str) -> None:
     """A payment that may only settle bills: more than the line owes is refused before the
     gateway is charged."""

@@ -5,8 +5,11 @@ How the number comes back, given that `lines.msisdn` is unique: the cancelled Li
 becomes the new active line. Its closed account is settled first (a `settling` account is
 trued up now, as the cycle close would: late usage paid from the reserve, the rest refunded
 to the route chosen at cancellation, a shortfall left as an unpaid bill of the number), so
-the new line starts with zero balances and nothing of the old account carried over but what
-the former owner still owes. It is `active` with `status_reason` "reclaimed", `opened_on`
+the new line starts with zero balances. What the closed account still owes (a debt an
+automatic cancellation kept, a true-up's shortfall) is paid first: `409 ARREARS` with
+`amount_fen` until it is (the clerk takes it with `POST /api/v1/store/payments`, which settles
+a cancelled number's bills); a true-up done for the refused reclaim stands, so its shortfall
+is there to be paid. It is `active` with `status_reason` "reclaimed", `opened_on`
 today, its plan as before and its lifecycle dates cleared; the Cancellation keeps its history
 and gets `reclaimed_at` (for the recycled-number check the number never changed hands); the
 number is `assigned` again; the network is told to restore service.
@@ -128,6 +131,11 @@ def reclaim(
     if c.account_status == AccountStatus.SETTLING:  # its true-up now, not at the cycle close
         settle(ctx, c.id, Report(period=c.period))
         ctx.session.refresh(c)
+    owed = billing.arrears_fen(ctx.session, [line.id])
+    if owed > 0:  # the closed account's debt (kept as a receivable, or a true-up's shortfall)
+        refusal = billing.owes(msisdn, owed, at_counter=True)
+        refusal.keep_writes = True  # the true-up stands: its shortfall is the bill to pay
+        raise refusal
     fee = policy_values(ctx, p, local_date(now)).reclaim_fee_fen
     payment = _take_fee(ctx, staff, store, line, fee, body, idempotency_key, c)
     line.status = LineStatus.ACTIVE

@@ -43,6 +43,7 @@ clerk = require_role(Role.CLERK)
         "REAL_NAME_LOCKED",
         "DOCUMENTS_MISSING",
         "AGENT_IS_OWNER",
+        "ARREARS",
         "PAYMENT_DECLINED",
         "VALIDATION_FAILED",
         "IDEMPOTENCY_KEY_REUSED",

@@ -177,17 +177,7 @@ def reactivate(
         paid, payment_id = owed, result.payment_id
         owed = billing.arrears_fen(ctx.session, [line.id])
     if owed > 0:
-        raise DomainError(
-            "ARREARS",
-            f"{mask_msisdn(msisdn)} owes {yuan(owed)}: pay it first",
-            amount_fen=owed,
-            remedy={
-                "action": "pay",
-                "method": "POST",
-                "href": f"/api/v1/lines/{msisdn}/payments",
-                "amount_fen": owed,
-            },
-        )
+        raise billing.owes(msisdn, owed, at_counter=channel.store_code is not None)
     now = ctx.now()
     if line.status != LineStatus.ACTIVE:  # a payment may have reactivated it already
         billing.restore_line(ctx, line, "reactivation_requested")
