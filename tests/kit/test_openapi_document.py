@@ -47,11 +47,12 @@ def _production_client(engine: Engine) -> TestClient:
 def test_a_scheme_is_declared_exactly_where_a_missing_token_is_refused(engine: Engine) -> None:
     with _production_client(engine) as client:
         doc = client.get("/openapi.json").json()
-        schemes = {"LineToken", "AdminToken", "StaffToken"}
+        schemes = {"LineToken", "AdminToken", "StaffToken", "PlatformKey"}
         assert set(doc["components"]["securitySchemes"]) == schemes
-        for scheme in doc["components"]["securitySchemes"].values():
-            assert scheme == {**scheme, "type": "http", "scheme": "bearer"}
-        secured = {"LineToken": 0, "StaffToken": 0, "AdminToken": 0}
+        for name, scheme in doc["components"]["securitySchemes"].items():
+            if name != "PlatformKey":  # an API key in its header, not a bearer token
+                assert scheme == {**scheme, "type": "http", "scheme": "bearer"}
+        secured = {"LineToken": 0, "StaffToken": 0, "AdminToken": 0, "PlatformKey": 0}
         for path, method, op in _operations(doc):
             url = re.sub(r"\{msisdn\}", MSISDN, path)
             url = re.sub(r"\{[a-z_]+\}", "x", url)
@@ -65,6 +66,7 @@ def test_a_scheme_is_declared_exactly_where_a_missing_token_is_refused(engine: E
                 assert (name == "AdminToken") == path.startswith("/api/v1/admin/"), path
                 secured[name] += 1
         assert secured["LineToken"] >= 10 and secured["AdminToken"] >= 2
+        assert secured["PlatformKey"] == 1
 
 
 def test_idempotency_key_is_declared_where_it_is_read(client: TestClient) -> None:

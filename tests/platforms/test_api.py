@@ -103,6 +103,12 @@ def test_batch_limits_and_malformed_queries(api: Api, client: TestClient) -> Non
     assert r.status_code == 422 and r.json()["code"] == "VALIDATION_FAILED", r.text
     fields = [e["field"] for e in r.json()["errors"]]
     assert fields == ["queries.1.msisdn", "queries.2.bound_since"]
+    r = ask(client, key, (msisdn("11"), "2126-01-01"), (msisdn("11"), "1900-01-01"))
+    assert [e["field"] for e in r.json()["errors"]] == [
+        "queries.0.bound_since",
+        "queries.1.bound_since",
+    ]
+    assert "2000 to 2099" in r.json()["errors"][0]["reason"]
     r = client.post(PATH, content=b"{not json", headers={"X-Api-Key": key})
     assert r.status_code == 400 and r.json()["code"] == "MALFORMED_JSON"
     r = client.post(PATH, json={"queries": [{"msisdn": 13800138000}]}, headers={"X-Api-Key": key})
@@ -120,3 +126,11 @@ def test_more_than_the_rate_is_429_with_retry_after(api: Api, client: TestClient
     assert 1 <= r.json()["retry_after"] <= 60
     assert r.headers["Retry-After"] == str(r.json()["retry_after"])
     assert ask(client, other, q).status_code == 200  # per platform
+
+
+def test_the_document_names_the_platform_key_as_the_checks_credential(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    operation = doc["paths"][PATH]["post"]
+    assert operation["security"] == [{"PlatformKey": []}]
+    scheme = doc["components"]["securitySchemes"]["PlatformKey"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", "X-Api-Key")

@@ -51,6 +51,13 @@ def test_check_apply_and_the_lines_overview(api: Api) -> None:
     again = api.client.post(f"{base(m)}/retention", headers=auth)
     assert again.status_code == 409 and again.json()["code"] == "RETENTION_BLOCKED"
     assert [b["state"] for b in again.json()["blockers"]] == ["retained"]
+    checked = api.client.get(f"{base(m)}/retention-check", headers=auth).json()
+    assert checked["eligible"] is False  # retained already: its own figures, not a new start
+    retention = view["retention"]
+    assert (checked["starts_on"], checked["months_covered"]) == (
+        retention["starts_on"],
+        retention["months_covered"],
+    )
     sms = api.client.get("/api/v1/sandbox/sms", params={"msisdn": m}).json()["messages"]
     assert sms[0]["kind"] == "retention"
 

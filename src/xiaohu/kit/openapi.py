@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
-from fastapi.security import HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPBearer
 
 from xiaohu.kit.errors import CATALOG, DomainError
 
@@ -49,6 +49,7 @@ STAFF_PREFIXES = ("/api/v1/store/", "/api/v1/hotline/", "/api/v1/workorders")
 # Routes that take a line token or a clerk's: a cancellation read or reversed at a store.
 # Routes that take a line token or a clerk's: a cancellation read or reversed at a store, and
 # a line's evidence (its audit trail, its refusals) which a clerk may read for the subscriber.
+PLATFORM_PREFIX = "/api/v1/platform/"  # an internet platform's API key, no token
 EITHER_TOKEN = ("/api/v1/cancellations/{cancellation_id}",)
 EITHER_TOKEN_PATTERN = re.compile(r"^/api/v1/lines/\{msisdn\}/(audit|refusals|invoices)(/|$)")
 SECURITY_SCHEMES = {
@@ -61,6 +62,12 @@ SECURITY_SCHEMES = {
     "AdminToken": HTTPBearer(
         description="An `admin` staff token, or the operator's `XIAOHU_ADMIN_TOKEN`; the "
         "sandbox admin routes are open.",
+        auto_error=False,
+    ).model,
+    "PlatformKey": APIKeyHeader(
+        name="X-Api-Key",
+        description="An internet platform's key, from `xiaohu platforms add` (or, in the "
+        "sandbox, `POST /api/v1/sandbox/platforms`): the recycled-number check only.",
         auto_error=False,
     ).model,
     "StaffToken": HTTPBearer(
@@ -131,7 +138,9 @@ def _add_security(path: str, operation: dict[str, Any]) -> None:
     route says which tokens it takes (`openapi_extra={"security": ...}`)."""
     if "security" in operation:
         return
-    if path.startswith(ADMIN_PREFIX):
+    if path.startswith(PLATFORM_PREFIX):
+        operation["security"] = [{"PlatformKey": []}]
+    elif path.startswith(ADMIN_PREFIX):
         operation["security"] = [{"AdminToken": []}]
     elif "UNAUTHENTICATED" not in operation["responses"].get("401", {}).get("description", ""):
         return

@@ -99,7 +99,9 @@ def recycled_checks(
     request: Request,
     ctx: UnitOfWork,
     raw: bytes = Depends(raw_body),
-    x_api_key: str | None = Header(None, alias="X-Api-Key", description="the platform's key"),
+    x_api_key: str | None = Header(
+        None, alias="X-Api-Key", description="the platform's key", include_in_schema=False
+    ),
 ) -> JSONResponse:
     platform = service.authenticate(ctx, x_api_key)
     limits_of(request).hit(platform.id, service.rate_of(ctx, platform))

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 
-from xiaohu.kit.bounds import is_digits
+from xiaohu.kit.bounds import MAX_YEAR, MIN_YEAR, is_digits
 from xiaohu.kit.crypto import derive
 
 KEY_PREFIX = "xhp_"
@@ -50,6 +50,9 @@ def date_problem(value: object) -> tuple[dt.date | None, str | None]:
     if not isinstance(value, str) or len(value) != 10:
         return None, "must be a date YYYY-MM-DD"
     try:
-        return dt.date.fromisoformat(value), None
+        day = dt.date.fromisoformat(value)
     except ValueError:
         return None, "must be a real date YYYY-MM-DD"
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        return None, f"must be a date in the years {MIN_YEAR} to {MAX_YEAR}"
+    return day, None

@@ -26,7 +26,7 @@ from xiaohu.kit.clock import local_date
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.money import yuan
 from xiaohu.lines.models import Line, LineStatus
-from xiaohu.lines.service import lock_line
+from xiaohu.lines.service import get_line, lock_line
 from xiaohu.notifications.service import order_provisioning, send_sms
 from xiaohu.retention import rules
 from xiaohu.retention.schemas import (
@@ -84,8 +84,17 @@ def _check_out(found: rules.RetentionCheck) -> RetentionCheckOut:
 
 
 def check(ctx: Context, msisdn: str) -> RetentionCheckOut:
-    """Every blocker, the monthly fee, the start date and the months the balance covers."""
-    return _check_out(_checked(ctx, msisdn))
+    """Every blocker, the monthly fee, the start date and the months the balance covers. For
+    a line already retained, its retention's own figures (as its overview shows them), beside
+    the blocker that says it is retained already, rather than those of a new application."""
+    out = _check_out(_checked(ctx, msisdn))
+    line = get_line(ctx.session, msisdn)
+    current = retention_view(ctx, line)
+    if current is not None:
+        out.starts_on = current.starts_on
+        out.fee_per_month_fen = current.fee_per_month_fen
+        out.months_covered = current.months_covered
+    return out
 
 
 def apply(ctx: Context, msisdn: str, channel: Channel = ONLINE) -> RetainedOut:
