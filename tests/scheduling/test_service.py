@@ -73,11 +73,20 @@ def test_an_interrupted_run_resumes_after_its_last_committed_chunk(runtime: Runt
     with transaction(runtime.sessions) as session:
         assert last_done(session, "close-cycle") == ["2026-11"]
 
-    # A finished key runs again from the start (what it finds to do is up to the run).
+    # A finished key runs again from the start (what it finds to do is up to the run); the
+    # record keeps what all its passes did together.
     with holding(runtime, "close-cycle") as holder:
         with transaction(runtime.sessions) as session:
             holder.start(session, "2026-11", AT)
         assert not holder.resumed and holder.cursor is None and holder.report == {}
+        with transaction(runtime.sessions) as session:
+            holder.finish(session, {"chunks": 0, "period": "2026-11", "resumed": False}, AT)
+    run = _run(runtime, "close-cycle", "2026-11")
+    assert run.report == {"chunks": 5, "period": "2026-11", "resumed": False}
+    with holding(runtime, "close-cycle") as holder, transaction(runtime.sessions) as session:
+        holder.start(session, "2026-11", AT)
+        holder.finish(session, {"chunks": 2}, AT)
+    assert _run(runtime, "close-cycle", "2026-11").report["chunks"] == 7
 
 
 def test_a_holder_whose_lease_was_taken_over_cannot_commit_a_chunk(runtime: Runtime) -> None:

@@ -55,6 +55,7 @@ class Holder:
     cursor: str | None = None  # where the run resumes: after this (None: from the start)
     report: dict[str, Any] = field(default_factory=dict)  # counts so far, of this run
     resumed: bool = False
+    earlier: dict[str, Any] | None = None  # what earlier passes of a done key did
 
     def start(self, session: Session, key: str, at: dt.datetime) -> None:
         """Begin the run of `key`, or resume the one a crash interrupted (its cursor and its
@@ -81,9 +82,9 @@ class Holder:
             run.runs += 1
             run.updated_at = at
             self.cursor, self.report, self.resumed = run.cursor, dict(run.report), True
-        else:
-            run.status, run.cursor, run.report = "running", None, {}
-            run.started_at, run.updated_at, run.finished_at = at, at, None
+        else:  # done before: a fresh pass, whose counts add to the earlier passes' at the end
+            self.earlier = dict(run.report)
+            run.status, run.cursor, run.updated_at, run.finished_at = "running", None, at, None
             run.runs += 1
             self.cursor, self.report, self.resumed = None, {}, False
         self.renew(session)
@@ -99,8 +100,11 @@ class Holder:
         self.cursor, self.report = cursor, dict(report)
 
     def finish(self, session: Session, report: dict[str, Any], at: dt.datetime) -> None:
+        """The run is done; `job_runs` keeps what every pass of this key did together (a
+        repeat that found nothing leaves the first pass's counts as they were)."""
         self.renew(session)
-        self._write(session, status="done", cursor=None, report=report, at=at, finished=True)
+        total = _added(self.earlier, report) if self.earlier is not None else report
+        self._write(session, status="done", cursor=None, report=total, at=at, finished=True)
         self.report = dict(report)
 
     def renew(self, session: Session) -> None:
@@ -140,6 +144,20 @@ class Holder:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
+
+
+def _added(earlier: dict[str, Any], now: dict[str, Any]) -> dict[str, Any]:
+    """Counts added up (integers, not flags); anything else as the latest pass says."""
+    total = {**earlier, **now}
+    for name, value in now.items():
+        before = earlier.get(name)
+        if _count(value) and _count(before):
+            total[name] = before + value
+    return total
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @contextmanager
