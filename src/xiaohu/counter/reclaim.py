@@ -37,7 +37,7 @@ from xiaohu.cancellation.models import Cancellation, latest_cancellation
 from xiaohu.cancellation.rules import AccountStatus, CancellationStatus, undo_open
 from xiaohu.cancellation.terms import policy_values
 from xiaohu.counter.reclaim_schemas import ReclaimIn, ReclaimOut
-from xiaohu.counter.service import documents_seen, store_of
+from xiaohu.counter.service import counter_source, documents_seen, store_of
 from xiaohu.identity.rules import mask_msisdn
 from xiaohu.kit.clock import local_date
 from xiaohu.kit.errors import DomainError
@@ -203,12 +203,7 @@ def _take_fee(
     """The fee at the counter: Dr the drawer (or a due, or the gateway) / Cr revenue."""
     if fee <= 0:
         return None
-    source = billing.PaymentSource(
-        method=body.payment_method,
-        store_code=store.code,
-        staff_login=staff.login,
-        store_province=store.province_code,
-    )
+    source = counter_source(store, staff, body.payment_method)
     key = f"reclaim:{line.msisdn}:{c.id}:{idempotency_key or c.id}:{fee}"
     taken = billing.take_payment(
         ctx, line, fee, idempotency_key=key, purpose=f"reclaim:{c.id}", source=source

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from xiaohu.billing.service import PaymentSource
 from xiaohu.counter import service as counter
 from xiaohu.counter.schemas import Documents
 from xiaohu.http import UnitOfWork, run_idempotent
@@ -114,12 +113,7 @@ def store_reactivation(
         channel, store = _at_counter(ctx, staff, msisdn, body.documents, "reactivation")
         payment = None
         if body.payment_method is not None:
-            payment = PaymentSource(
-                method=body.payment_method,
-                store_code=store.code,
-                staff_login=staff.login,
-                store_province=store.province_code,
-            )
+            payment = counter.counter_source(store, staff, body.payment_method)
         out = service.reactivate(ctx, msisdn, channel, payment=payment, idempotency_key=key)
         return 200, out
 

@@ -155,18 +155,23 @@ def with_review(ctx: Context, out: dict[str, Any], store: Store, line: Line) -> 
     }
 
 
+def counter_source(store: Store, staff: StaffClaims, method: str) -> billing.PaymentSource:
+    """Money taken at this store's counter by this clerk, in cash (into the drawer) or by card."""
+    return billing.PaymentSource(
+        method=method,
+        store_code=store.code,
+        staff_login=staff.login,
+        store_province=store.province_code,
+    )
+
+
 def pay(
     ctx: Context, staff: StaffClaims, body: StorePaymentIn, *, idempotency_key: str | None = None
 ) -> PaymentOut:
     """A payment at the counter: cash into the store's drawer, a card through the gateway."""
     store = store_of(ctx, staff)
     line_for(ctx, staff, body.msisdn)
-    source = billing.PaymentSource(
-        method=body.method,
-        store_code=store.code,
-        staff_login=staff.login,
-        store_province=store.province_code,
-    )
+    source = counter_source(store, staff, body.method)
     result = billing.pay(
         ctx, body.msisdn, body.amount_fen, idempotency_key=idempotency_key, source=source
     )
