@@ -37,7 +37,7 @@ from xiaohu.billing.models import Bill
 from xiaohu.billing.service import add_usage, pay
 from xiaohu.cancellation.models import Cancellation
 from xiaohu.intake.importer import import_records
-from xiaohu.kit.clock import SHANGHAI
+from xiaohu.kit.clock import SHANGHAI, FrozenClock
 from xiaohu.kit.db import transaction
 from xiaohu.kit.errors import DomainError
 from xiaohu.ledger.service import line_balance, trial_balance
@@ -155,7 +155,7 @@ def act(runtime: Runtime, day: dt.date, op: tuple[Any, ...], numbers: list[str])
     """One subscriber's action at 10:00 on `day`, in a transaction of its own."""
     kind, msisdn = op[0], numbers[op[1]]
     with transaction(runtime.sessions) as session:
-        ctx = Context(runtime, session, _Clock(noon(day)), actor="property")
+        ctx = Context(runtime, session, FrozenClock(noon(day)), actor="property")
         if kind == "pay":
             pay(ctx, msisdn, op[2])
         elif kind == "retain":
@@ -167,14 +167,6 @@ def act(runtime: Runtime, day: dt.date, op: tuple[Any, ...], numbers: list[str])
             if line.status == "cancelled":  # no usage on a closed account's number
                 raise DomainError("ALREADY_CANCELLED")
             add_usage(ctx, msisdn, op[2], source="network")
-
-
-class _Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self._now = now
-
-    def now(self) -> dt.datetime:
-        return self._now
 
 
 Snapshot = dict[int, dict[str, Any]]
@@ -313,7 +305,9 @@ def test_the_lifecycle_keeps_its_promises_over_any_sequence(
         to_day(runtime, day)  # the scheduler's first start: nothing to bill yet
         records = [record(p, *start) for p, start in zip(PROVINCES, lines, strict=True)]
         with transaction(runtime.sessions) as session:
-            import_records(Context(runtime, session, _Clock(noon(day)), actor="property"), records)
+            import_records(
+                Context(runtime, session, FrozenClock(noon(day)), actor="property"), records
+            )
         numbers = [r["msisdn"] for r in records]
         before = snapshot(runtime, day)
         months = {
@@ -367,7 +361,7 @@ def test_paying_the_overdue_fee_stops_a_retained_lines_clock(runtime: Runtime) -
     to_day(runtime, day)
     rec = record("11", "active", 3500)
     with transaction(runtime.sessions) as session:
-        import_records(Context(runtime, session, _Clock(noon(day)), actor="property"), [rec])
+        import_records(Context(runtime, session, FrozenClock(noon(day)), actor="property"), [rec])
     act(runtime, day, ("retain", 0), [rec["msisdn"]])
     to_day(runtime, dt.date(2027, 3, 2))
     act(runtime, dt.date(2027, 3, 2), ("pay", 0, 500), [rec["msisdn"]])
