@@ -23,7 +23,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
@@ -226,14 +225,6 @@ def check_books(runtime: Runtime) -> None:
             assert line.cash_fen >= 0 and line.gift_fen >= 0
 
 
-def stale_clock(was: dict[str, Any], now: dict[str, Any]) -> bool:
-    """The known bug (`test_paying_the_overdue_fee_stops_a_retained_lines_clock`): a retained
-    line that paid its overdue fee keeps its clock while a newer bill, not yet due, is unpaid
-    (`billing.service.reactivate_if_clear` clears it only when nothing at all is owed)."""
-    not_due = [b for b in now["bills"].values() if b[1] == "unpaid"]
-    return bool(not_due) and now["since"] == was["since"]
-
-
 def check_step(
     kind: str, day: dt.date, before: Snapshot, after: Snapshot, months: dict[int, int]
 ) -> None:
@@ -250,10 +241,7 @@ def check_step(
         elif status == "arrears_suspended":
             assert since is not None and since <= day
         elif status == "retained":
-            if since is not None and not late and stale_clock(was, now):
-                event("known bug: a retained line's clock kept after its overdue fee was paid")
-            else:
-                assert (since is not None) == bool(late), ("retained", kind, since, late)
+            assert (since is not None) == bool(late), ("retained", kind, since, late)
         if since is not None and since != was["since"] and status != "cancelled":
             # a clock started by this step: the day after the oldest overdue bill's due day
             assert late and since == late[0] + dt.timedelta(days=1), (kind, since, late)
@@ -346,13 +334,6 @@ def test_the_lifecycle_keeps_its_promises_over_any_sequence(
             assert verify(session)["intact"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="billing.service.reactivate_if_clear clears a retained line's arrears_since only "
-    "when nothing at all is owed: paying the overdue fee while the next month's fee is billed "
-    "but not yet due leaves the clock at the old day, so the next overdue fee is cancelled "
-    "after less than the policy's months",
-)
 def test_paying_the_overdue_fee_stops_a_retained_lines_clock(runtime: Runtime) -> None:
     """A retained line (Beijing, 3 months) whose January fee went overdue on 16 February pays
     it on 2 March, while February's fee (due 15 March) is unpaid: nothing overdue is owed, so

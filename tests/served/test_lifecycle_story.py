@@ -318,17 +318,27 @@ def story(
         r = server.post(url, {"documents": stranger}, token=clerk,
                         headers={"Idempotency-Key": "story-reclaim-0"})  # fmt: skip
         assert r.status_code == 403 and r.json()["code"] == "NOT_FORMER_OWNER", r.text
-        r = server.post(url, {"documents": {"owner": dict(rec["owner"])}}, token=clerk,
+        owner_docs = {"documents": {"owner": dict(rec["owner"])}}
+        r = server.post(url, owner_docs, token=clerk,
                         headers={"Idempotency-Key": "story-reclaim-1"})  # fmt: skip
+        # the closed account's debt first, taken at the counter
+        owing = sum(b[2] - b[3] for b in bills(server, bj) if b[4] == "unpaid")
+        assert r.status_code == 409 and r.json()["code"] == "ARREARS", r.text
+        assert r.json()["amount_fen"] == owing
+        assert r.json()["remedy"]["href"] == "/api/v1/store/payments"
+        cash = {"msisdn": bj, "amount_fen": owing, "method": "cash"}
+        paid = server.post("/api/v1/store/payments", cash, token=clerk)
+        assert paid.status_code == 201, paid.text
+        r = server.post(url, owner_docs, token=clerk,
+                        headers={"Idempotency-Key": "story-reclaim-2"})  # fmt: skip
         assert r.status_code == 201, r.text
         assert r.json()["status"] == "active" and r.json()["status_reason"] == "reclaimed"
         assert number_status(server, bj) == "assigned"
         assert changed(server, key, [bj, m["gd"]]) == [False, True]
-        # the former owner pays the old debt and tops up
-        owing = sum(b[2] - b[3] for b in bills(server, bj) if b[4] == "unpaid")
-        pay(server, bj, owing + 20000, sign_in(server, bj))
-        assert state(server, bj) == ("active", None)
         assert {b[4] for b in bills(server, bj)} == {"paid"}
+        # the former owner tops up for the months ahead
+        pay(server, bj, 20000, sign_in(server, bj))
+        assert state(server, bj) == ("active", None)
     elif day == D(2027, 4, 1):
         assert bills(server, m["bj"])[-1] == ("2027-03", "cycle", 3000, 3000, "paid")
         assert [b[0] for b in bills(server, m["gd"])] == ["2026-11", "2026-12"]

@@ -416,13 +416,32 @@ def reactivate_if_clear(ctx: Context, line: Line) -> bool:
     suspended = line.status == "arrears_suspended"
     if not suspended and line.arrears_since is None:
         return False
-    if arrears_fen(ctx.session, [line.id]) > 0:
+    if not suspended:  # retained: the clock stops once nothing overdue is owed (a fee billed
+        # but not yet due is not arrears: when it goes overdue, the clock starts afresh)
+        if not _overdue(ctx, line):
+            line.arrears_since = None
         return False
-    if not suspended:  # retained (or any other state) with its overdue fee paid
-        line.arrears_since = None
+    if arrears_fen(ctx.session, [line.id]) > 0:
         return False
     restore_line(ctx, line, "arrears_paid")
     return True
+
+
+def _overdue(ctx: Context, line: Line) -> bool:
+    """Whether the line has a bill unpaid after its due date plus the grace days (what the
+    lifecycle run suspends for and starts the arrears clock on)."""
+    today = local_date(ctx.now())
+    grace = ctx.policy_for(line.province_code).arrears_grace_days
+    found = ctx.session.scalar(
+        select(Bill.id)
+        .where(
+            Bill.line_id == line.id,
+            Bill.status == "unpaid",
+            Bill.due_on < today - dt.timedelta(days=grace),
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def restore_line(ctx: Context, line: Line, reason: str) -> None:
