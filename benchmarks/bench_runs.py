@@ -491,8 +491,8 @@ def verdict(results: list[dict[str, Any]]) -> str:
     for r in results:
         ratio = r["raw_s"] / r["ours_s"]
         out.append(
-            f"{r['engine']} close-cycle: ours at {ratio:.2f} of the raw-SQL throughput (target 0.5: "
-            f"{'met' if ratio >= 0.5 else 'missed'})"
+            f"{r['engine']} close-cycle: ours at {ratio:.2f} of the raw-SQL throughput "
+            f"(target 0.5: {'met' if ratio >= 0.5 else 'missed'})"
         )
         lc = r["lifecycle"]
         ratio = lc["raw_s"] / lc["ours_s"]
