@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -213,6 +214,36 @@ def count_events(session: Session, subject: str | None = None) -> int:
     return int(session.scalar(stmt) or 0)
 
 
+# PostgreSQL: every row of a batch in one statement, the columns as arrays (a pipelined
+# executemany still costs a bind and a message a row: a tenth of the run's time at a million
+# lines). The JSON is written as the driver would write it (json.dumps) and cast.
+_UNNEST_EVENTS = (
+    "INSERT INTO audit_events (chain, seq, occurred_at, actor, action, subject, province_code, "
+    "data, prev_hash, hash) SELECT chain, seq, occurred_at, actor, action, subject, "
+    "province_code, data::jsonb, prev_hash, hash FROM unnest(%s::text[], %s::bigint[], "
+    "%s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], "
+    "%s::text[], %s::text[]) AS e(chain, seq, occurred_at, actor, action, subject, "
+    "province_code, data, prev_hash, hash)"
+)
+_UNNEST_KEYS = ("chain", "seq", "occurred_at", "actor", "action", "subject", "province_code",
+                "data", "prev_hash", "hash")  # fmt: skip
+
+
+def _insert_events(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    if connection.dialect.name != "postgresql" or len(rows) < 2:
+        connection.execute(_INSERT_EVENT, rows)  # executemany: a loop in C on SQLite
+        return
+    columns = [
+        [json.dumps(r["data"]) for r in rows]
+        if k == "data"
+        else [r[k].astimezone(dt.UTC) for r in rows]
+        if k == "occurred_at"
+        else [r[k] for r in rows]
+        for k in _UNNEST_KEYS
+    ]
+    connection.exec_driver_sql(_UNNEST_EVENTS, tuple(columns))
+
+
 def append_many(session: Session, events: list[dict[str, Any]]) -> None:
     """`append` for many events (each: at, actor, action, subject, province_code, data), in
     their order: each chain's head is locked once, its events go in one multi-row insert and
@@ -252,7 +283,7 @@ def append_many(session: Session, events: list[dict[str, Any]]) -> None:
                 }
             )
             last_hash = digest
-        connection.execute(_INSERT_EVENT, rows)  # executemany: pipelined on psycopg
+        _insert_events(connection, rows)
         connection.execute(
             _MOVE_HEAD, {"head_chain": chain, "head_seq": seq, "head_hash": last_hash}
         )

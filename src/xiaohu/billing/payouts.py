@@ -98,6 +98,43 @@ def refund_to_route(
     return payout_order(refund_id, msisdn, amount_fen, stored)
 
 
+def refunds_to_route(
+    session: Session,
+    refunds: list[dict[str, Any]],
+    *,
+    kind: RefundKind,
+    route: RefundRoute,
+    at: dt.datetime,
+) -> list[dict[str, object] | None]:
+    """`refund_to_route` for many refunds of one kind and route (each: cancellation_id,
+    line_id, msisdn, province_code, amount_fen) in one executemany; each one's payout order
+    (or None), in their order."""
+    stored = route.as_dict()
+    rows = [
+        {
+            "id": new_id(),
+            "cancellation_id": r["cancellation_id"],
+            "line_id": r["line_id"],
+            "province_code": r["province_code"],
+            "kind": kind,
+            "amount_fen": r["amount_fen"],
+            "route": stored,
+            "status": RefundStatus.PAID if route.paid_at_once else RefundStatus.PENDING,
+            "created_at": at,
+            "paid_at": at if route.is_cash else None,
+        }
+        for r in refunds
+    ]
+    if rows:
+        session.connection().execute(_REFUNDS.insert(), rows)
+    if route.paid_at_once:
+        return [None] * len(rows)
+    return [
+        payout_order(row["id"], r["msisdn"], r["amount_fen"], stored)
+        for row, r in zip(rows, refunds, strict=True)
+    ]
+
+
 def pay_out(
     session: Session, payments: PaymentGateway | None, payload: dict[str, Any], now: dt.datetime
 ) -> None:

@@ -105,6 +105,21 @@ def on_refund(ctx: Context, line: Line, *, amount_fen: int, ref: str) -> list[In
     )
 
 
+def invoiced_lines(ctx: Context, line_ids: list[int]) -> set[int]:
+    """The lines among `line_ids` with a blue invoice: only they can have a refund reddened
+    (`on_refund` issues nothing for the others), so a run refunding thousands of lines asks
+    once instead of once a line."""
+    if not line_ids:
+        return set()
+    return set(
+        ctx.session.scalars(
+            select(Invoice.line_id)
+            .where(Invoice.line_id.in_(line_ids), Invoice.kind == InvoiceKind.BLUE)
+            .distinct()
+        )
+    )
+
+
 def on_reversal(ctx: Context, line: Line, *, ref: str) -> list[Invoice]:
     """For each red invoice the reversed cancellation `ref` issued, a blue one for its amount
     naming it (once: a red one already reissued is skipped)."""

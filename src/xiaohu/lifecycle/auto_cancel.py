@@ -31,7 +31,7 @@ from sqlalchemy import ColumnElement, Date, Table, bindparam, case, select, upda
 
 from xiaohu.billing.models import Bill
 from xiaohu.billing.payouts import TOPIC as PAYOUT_TOPIC
-from xiaohu.billing.payouts import payable_leg, refund_to_route
+from xiaohu.billing.payouts import payable_leg, refunds_to_route
 from xiaohu.billing.rules import BillStatus, RefundKind, RefundRoute, RefundRouteKind
 from xiaohu.cancellation.execute import REFUND_KIND
 from xiaohu.cancellation.models import Cancellation
@@ -239,20 +239,23 @@ def cancel_lines(ctx: Context, terms: Terms, in_range: ColumnElement[bool], b: B
         )
     )
     connection.execute(_quarantine_statement(connection.dialect.name), numbers)
-    for line, row, amount in refunds:
-        payout = refund_to_route(
-            session,
-            cancellation_id=row["id"],
-            line_id=line.id,
-            msisdn=line.msisdn,
-            province_code=line.province_code,
-            kind=RefundKind.NOW,
-            amount_fen=amount,
-            route=GATEWAY,
-            at=at,
-        )
+    payouts = refunds_to_route(
+        session,
+        [
+            {"cancellation_id": row["id"], "line_id": line.id, "msisdn": line.msisdn,
+             "province_code": line.province_code, "amount_fen": amount}
+            for line, row, amount in refunds
+        ],
+        kind=RefundKind.NOW,
+        route=GATEWAY,
+        at=at,
+    )  # fmt: skip
+    invoiced = invoices.invoiced_lines(ctx, [line.id for line, _, _ in refunds])
+    for (line, row, amount), payout in zip(refunds, payouts, strict=True):
         if payout is not None:
             b.send(line.province_code, (PAYOUT_TOPIC, payout))
+        if line.id not in invoiced:
+            continue  # nothing invoiced to take back: `on_refund` would issue nothing
         closed = session.get(Line, line.id, populate_existing=True)
         if closed is not None:
             invoices.on_refund(ctx, closed, amount_fen=amount, ref=row["id"])

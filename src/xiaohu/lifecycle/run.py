@@ -73,7 +73,7 @@ from xiaohu.runtime import Context, Runtime
 from xiaohu.scheduling.service import holding
 
 JOB = "lifecycle"
-CHUNK = 5000  # line ids a transaction
+CHUNK = 20_000  # line ids a transaction
 REPORTED = (
     "suspended",
     "warned",
