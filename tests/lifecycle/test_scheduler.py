@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.factories import line_record, load
-from tests.lifecycle.support import bill, line
+from tests.lifecycle.support import bill, line, outbox
 from xiaohu.kit.clock import SHANGHAI
 from xiaohu.kit.db import transaction
 from xiaohu.lifecycle import rules
@@ -93,3 +93,24 @@ def test_a_second_scheduler_skips_the_tick(runtime: Runtime) -> None:
     with holding(runtime, "scheduler"):
         assert tick(runtime, show_progress=False, emit=lines.append) == []
     assert lines == ["tick skipped: another scheduler holds it"]
+
+
+def test_catching_up_sends_no_warning_for_a_day_gone_by_only_todays_nearest(
+    runtime: Runtime, ctx: Context
+) -> None:
+    """Suspended on 26 November (Beijing: cancelled on 26 February, warned 30, 7 and 1 days
+    before). The scheduler pauses from 20 January to 24 February: the days it catches up on
+    are past, their warnings would arrive late; the run of the 24th sends the 7-day one (the
+    nearest still ahead) once, and the 1-day one follows on its own day."""
+    (debtor,) = load(
+        ctx, line_record(balance={"cash_fen": 0, "gift_fen": 0}, unpaid_bills=[bill("2026-11-25")])
+    )
+    ctx.session.commit()
+    for when in (D(2026, 11, 24), D(2026, 11, 26), D(2027, 1, 20), D(2027, 2, 24)):
+        _at(runtime, dt.datetime.combine(when, dt.time(10), tzinfo=SHANGHAI))
+        tick(runtime, show_progress=False, emit=lambda _: None)
+    texts = [m["text"] for m in outbox(runtime, kind="auto_cancel.warning", to=debtor.msisdn)]
+    assert len(texts) == 1 and "2天后" in texts[0], texts  # the 24th: two days before the 26th
+    _at(runtime, dt.datetime(2027, 2, 25, 10, tzinfo=SHANGHAI))
+    tick(runtime, show_progress=False, emit=lambda _: None)
+    assert len(outbox(runtime, kind="auto_cancel.warning", to=debtor.msisdn)) == 2

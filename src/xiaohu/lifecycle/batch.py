@@ -50,14 +50,19 @@ class Terms:
     day: dt.date
     default: Values
     provinces: dict[str, Values]
+    # A day the clock has already passed (the scheduler catching up after a pause): its
+    # warnings would reach the subscriber after their day, some after the cancellation they
+    # announce, so such a run sends none; the run of today sends the nearest one still ahead.
+    past: bool = False
 
     @classmethod
-    def of(cls, policy: Policy, day: dt.date) -> Terms:
+    def of(cls, policy: Policy, day: dt.date, *, past: bool = False) -> Terms:
         codes = sorted({o.province for o in policy.overrides})
         return cls(
             day,
             policy.for_province("", day),
             {p: policy.for_province(p, day) for p in codes},
+            past,
         )
 
     def values(self, province_code: str) -> Values:

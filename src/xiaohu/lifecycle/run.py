@@ -45,7 +45,7 @@ from sqlalchemy import (
 from xiaohu.billing.models import Bill
 from xiaohu.billing.rules import BillStatus
 from xiaohu.kit.bounds import MAX_YEAR, MIN_YEAR
-from xiaohu.kit.clock import FrozenClock, start_of_day
+from xiaohu.kit.clock import FrozenClock, local_date, start_of_day
 from xiaohu.kit.db import transaction
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.progress import progress
@@ -109,7 +109,7 @@ def run_lifecycle(runtime: Runtime, day: dt.date, *, show_progress: bool | None)
             errors=[{"field": "date", "reason": "a day the clock has not reached"}],
         )
     at = rules.run_instant(day, now)
-    terms = Terms.of(runtime.policy, day)
+    terms = Terms.of(runtime.policy, day, past=day < local_date(now))
     clock = FrozenClock(at)
     with holding(runtime, JOB) as holder:
         with transaction(runtime.sessions) as session:
@@ -302,6 +302,8 @@ def _warn(
     """SMS warnings before the automatic cancellation: lines inside their widest warning
     window whose nearest due offset has no row yet; one SMS a line (to it and to the owner's
     other active lines), a row for each offset due."""
+    if terms.past:
+        return 0
     widest = terms.by_province(
         _LINES.c.province_code,
         lambda v: rules.latest_start(
