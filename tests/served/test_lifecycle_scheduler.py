@@ -93,9 +93,11 @@ def test_the_scheduler_takes_a_line_from_arrears_to_the_pool() -> None:
             assert _done(server, "close-cycle", "2026-10")
             _clock(server, "2026-11-27T10:00:00+08:00")
             _wait("suspension SMS", lambda: bool(_sms(server, d, "arrears.suspended")), server)
-            # Guangdong: cancelled 2 months after the suspension (26 Jan), warned before
-            _clock(server, "2027-01-27T10:00:00+08:00")
-            _wait("caught up", lambda: _done(server, "lifecycle", "2027-01-27"), server)
+            # Guangdong: cancelled 2 months after the suspension (26 Jan), warned on the days
+            # 30, 7 and 1 before it (a day caught up on later sends none: it would be late)
+            for day in ("2026-12-27", "2027-01-19", "2027-01-25", "2027-01-27"):
+                _clock(server, f"{day}T10:00:00+08:00")
+                _wait("caught up", lambda d=day: _done(server, "lifecycle", d), server)
             assert len(_sms(server, d, "auto_cancel.warning")) == 3
             assert len(_sms(server, o, "auto_cancel.warning")) == 3
             assert len(_sms(server, o, "cancellation.completed")) == 1
