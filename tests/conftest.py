@@ -9,6 +9,7 @@ import datetime as dt
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,9 +73,10 @@ def test_settings(url: str, **overrides: object) -> Settings:
 test_settings.__test__ = False  # type: ignore[attr-defined]
 
 
-@pytest.fixture()
-def runtime(engine: Engine) -> Iterator[Runtime]:
-    """A runtime whose every session joins one outer transaction that is rolled back."""
+@contextmanager
+def isolated_runtime(engine: Engine) -> Iterator[Runtime]:
+    """A runtime whose every session joins one outer transaction of a connection of its own,
+    rolled back at the end (the `runtime` fixture; a property test takes one per example)."""
     connection = engine.connect()
     outer = connection.begin()
     rt = build_runtime(test_settings(engine.url.render_as_string(hide_password=False)), engine)
@@ -86,6 +88,13 @@ def runtime(engine: Engine) -> Iterator[Runtime]:
     finally:
         outer.rollback()
         connection.close()
+
+
+@pytest.fixture()
+def runtime(engine: Engine) -> Iterator[Runtime]:
+    """A runtime whose every session joins one outer transaction that is rolled back."""
+    with isolated_runtime(engine) as rt:
+        yield rt
 
 
 @pytest.fixture()

@@ -19,18 +19,14 @@ other; the days pass through `scheduler.tick`, exactly as `xiaohu scheduler` run
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import sessionmaker
 
-from tests.conftest import test_settings
+from tests.conftest import isolated_runtime
 from tests.factories import line_record, owner
-from xiaohu.assembly import build_runtime
 from xiaohu.audit.service import verify
 from xiaohu.billing.models import Bill
 from xiaohu.billing.service import add_usage, pay
@@ -120,23 +116,6 @@ def record(province: str, start: str, cash: int) -> dict[str, Any]:
         extra.update(status="retained", retained_on="2026-09-10")
     return line_record(province=province, owner=owner(), plan=PLAN,
                        balance={"cash_fen": cash, "gift_fen": 500}, **extra)  # fmt: skip
-
-
-@contextmanager
-def isolated(engine: Engine) -> Iterator[Runtime]:
-    """A runtime whose every session joins one transaction of a connection of its own,
-    rolled back at the end (as the suite's `runtime` fixture, once per example)."""
-    connection = engine.connect()
-    outer = connection.begin()
-    rt = build_runtime(test_settings(engine.url.render_as_string(hide_password=False)), engine)
-    rt.sessions = sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
-    try:
-        yield rt
-    finally:
-        outer.rollback()
-        connection.close()
 
 
 def noon(day: dt.date) -> dt.datetime:
@@ -288,7 +267,7 @@ def check_step(
 def test_the_lifecycle_keeps_its_promises_over_any_sequence(
     engine: Engine, ops: list[tuple[Any, ...]], lines: list[tuple[str, int]]
 ) -> None:
-    with isolated(engine) as runtime:
+    with isolated_runtime(engine) as runtime:
         day = START
         to_day(runtime, day)  # the scheduler's first start: nothing to bill yet
         records = [record(p, *start) for p, start in zip(PROVINCES, lines, strict=True)]
