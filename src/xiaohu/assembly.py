@@ -12,6 +12,7 @@ from typing import TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from xiaohu import nodemap
 from xiaohu.billing import transfers
 from xiaohu.billing.gateway import SandboxPaymentGateway, load_payment_gateway
 from xiaohu.config import Settings
@@ -21,6 +22,7 @@ from xiaohu.interprovince import dues
 from xiaohu.interprovince.service import Appliers, LocalLink
 from xiaohu.kit.crypto import PiiCipher
 from xiaohu.kit.db import make_engine, session_factory
+from xiaohu.nodemap import NodeMap
 from xiaohu.notifications.gateway import (
     SandboxProvisioningGateway,
     SandboxSmsGateway,
@@ -64,7 +66,8 @@ def build_runtime(settings: Settings, engine: Engine | None = None) -> Runtime:
         if isinstance(gateway, sandbox)
     ]
     check_production(settings, sandboxed)
-    engine = engine or make_engine(settings.database_url)
+    node_map = load_node_map(settings)
+    engine = engine or make_engine(node_map.default_node().database_url)
     return Runtime(
         settings=settings,
         engine=engine,
@@ -78,7 +81,18 @@ def build_runtime(settings: Settings, engine: Engine | None = None) -> Runtime:
         read_test_clock=read_test_clock,
         sandbox_gateways=bool(sandboxed),
         client_limits=ClientLimits(*settings.client_limits()),
+        node_map=node_map if node_map.national else None,
     )
+
+
+def load_node_map(settings: Settings) -> NodeMap:
+    """The settings' node map, or one node on XIAOHU_DATABASE_URL."""
+    if settings.node_map is None:
+        return nodemap.single(settings.database_url)
+    try:
+        return nodemap.load(settings.node_map)
+    except nodemap.NodeMapProblem as exc:
+        raise ConfigurationError(f"XIAOHU_NODE_MAP: {exc}") from exc
 
 
 def check_production(settings: Settings, sandboxed: list[str]) -> None:

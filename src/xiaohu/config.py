@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="XIAOHU_", extra="ignore")
 
     database_url: str = Field(default="sqlite:///var/xiaohu.db")
+    # A national deployment: the node map file (`xiaohu.nodemap`) naming each node's database
+    # and provinces and the broker between them. Unset: one node on `database_url`.
+    node_map: Path | None = None
     mode: Literal["sandbox", "production"] = "sandbox"
     policy_file: Path | None = None
     secret_key: SecretStr | None = None
@@ -91,6 +94,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "admin_token",
+        "node_map",
         "otp_client_limit",
         "token_client_limit",
         "log_format",

@@ -17,6 +17,7 @@ from xiaohu import principals
 from xiaohu.kit import idempotency
 from xiaohu.kit.db import OUTBOX_WRITTEN
 from xiaohu.kit.errors import DomainError
+from xiaohu.routing import node_for
 from xiaohu.runtime import Context, Runtime
 
 
@@ -46,11 +47,12 @@ def _unit_of_work(request: Request, *, readonly: bool) -> Iterator[Context]:
     session: a second transaction would wait on the request's own locks (SQLite's write lock
     from BEGIN IMMEDIATE, a PostgreSQL row lock on the line)."""
     runtime = runtime_of(request)
-    session = runtime.sessions()
+    node = node_for(request, runtime)  # the node of the line's home province (`routing`)
+    session = runtime.sessions_of(node)()
     if readonly:
         session.connection(execution_options={"xiaohu_readonly": True})
     try:
-        yield runtime.context(session, actor=_actor(request))
+        yield runtime.on_node(node).context(session, actor=_actor(request))
         if readonly:
             session.rollback()
         else:
@@ -68,7 +70,7 @@ def _unit_of_work(request: Request, *, readonly: bool) -> Iterator[Context]:
         pending = session.info.pop(OUTBOX_WRITTEN, False)
         session.close()
     if pending:
-        runtime.outbox_written()  # inline: delivered now; background: wakes the thread
+        runtime.outbox_written(node)  # inline: delivered now; background: wakes the thread
 
 
 def _actor(request: Request) -> str:

@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from sqlalchemy import Engine
@@ -22,7 +22,8 @@ from xiaohu.config import Settings
 from xiaohu.gateways import PaymentGateway, ProvisioningGateway, SmsGateway
 from xiaohu.kit.clock import Clock, LazyClock, SystemClock, local_date
 from xiaohu.kit.crypto import PiiCipher
-from xiaohu.kit.db import transaction
+from xiaohu.kit.db import make_engine, session_factory, transaction
+from xiaohu.nodemap import NodeMap, single
 from xiaohu.policy.schema import Policy, Values
 
 log = logging.getLogger(__name__)
@@ -76,16 +77,85 @@ class Runtime:
     client_limits: SignInLimits | None = None  # per-client sign-in limits (identity.limits)
     # The policy terms the hot path prices with, memoised per runtime (`cancellation.terms`).
     policy_memo: PolicyMemo = field(default_factory=PolicyMemo, repr=False)
+    # Which node holds which provinces (`xiaohu.nodemap`); `engine` and `sessions` above are
+    # this runtime's node: the default node's, or the one `on_node` chose.
+    node_map: NodeMap | None = None
+    node: str = ""  # set in __post_init__: the map's default node
+    _engines: dict[str, Engine] = field(default_factory=dict, repr=False)
+    _sessions: dict[str, sessionmaker[Session]] = field(default_factory=dict, repr=False)
 
-    def outbox_written(self) -> None:
-        """A unit of work committed outbox messages: deliver them now (`inline`), or wake the
-        delivery thread (`background`) so the request does not wait for the gateways."""
+    def __post_init__(self) -> None:
+        if self.node_map is None:
+            self.node_map = single(self.engine.url.render_as_string(hide_password=False))
+        if not self.node:
+            self.node = self.node_map.default
+
+    @property
+    def nodes(self) -> NodeMap:
+        if self.node_map is None:  # set in __post_init__
+            raise RuntimeError("the runtime has no node map")
+        return self.node_map
+
+    def node_of(self, province_code: str) -> str:
+        return self.nodes.node_of(province_code).name
+
+    def engine_of(self, node: str) -> Engine:
+        """The engine of `node`, made on first use (a node's server may be down at start-up:
+        its provinces answer NODE_UNAVAILABLE until it is back, the others never notice)."""
+        if node == self.node:
+            return self.engine
+        engine = self._engines.get(node)
+        if engine is None:
+            url = self.nodes.node(node).database_url
+            engine = make_engine(url, **_node_engine_options(url))
+            engine = self._engines.setdefault(node, engine)
+        return engine
+
+    def sessions_of(self, node: str) -> sessionmaker[Session]:
+        if node == self.node:
+            return self.sessions
+        factory = self._sessions.get(node)
+        if factory is None:
+            factory = self._sessions.setdefault(node, session_factory(self.engine_of(node)))
+        return factory
+
+    def sessions_for(self, province_code: str) -> sessionmaker[Session]:
+        """The session factory of the node holding `province_code`."""
+        return self.sessions_of(self.node_of(province_code))
+
+    def on_node(self, node: str) -> Runtime:
+        """This runtime on `node`'s database: the same gateways, policy and keys, and the same
+        engines for every node (a run over one node's provinces, a consumer of its queues)."""
+        if node == self.node:
+            return self
+        # The copy finds this runtime's node in the shared tables (and this one its own
+        # engine in `engine`, so a test that swaps it is heard).
+        self._engines.setdefault(self.node, self.engine)
+        self._sessions.setdefault(self.node, self.sessions)
+        return replace(
+            self,
+            engine=self.engine_of(node),
+            sessions=self.sessions_of(node),
+            node=node,
+            outbox_worker=None,
+            _engines=self._engines,
+            _sessions=self._sessions,
+        )
+
+    def each_node(self) -> list[Runtime]:
+        """This runtime on each node in the map's order (one node: itself)."""
+        return [self.on_node(name) for name in self.nodes.names()]
+
+    def outbox_written(self, node: str | None = None) -> None:
+        """A unit of work committed outbox messages (on `node`, default this runtime's):
+        deliver them now (`inline`), or wake the delivery thread (`background`) so the request
+        does not wait for the gateways."""
         worker = self.outbox_worker
         if worker is not None and not self.settings.outbox_inline:
             worker.wake()
             return
         try:
-            self.deliver_outbox()
+            self.deliver_outbox(node=node or self.node)
         except Exception:  # retried by the delivery thread; the request already succeeded
             log.exception("outbox delivery after commit failed")
 
@@ -101,11 +171,23 @@ class Runtime:
         if worker is not None:
             worker.stop()
 
-    def deliver_outbox(self, limit: int = 200) -> int:
+    def deliver_outbox(self, limit: int = 200, *, node: str | None = None) -> int:
         """Deliver pending side effects in a transaction of their own (after the business
-        transaction committed). Safe to call from anywhere, any number of times."""
-        with transaction(self.sessions) as session:
-            return self.outbox_delivery(self, session, self.clock_for(session).now(), limit)
+        transaction committed), on `node`, or on every node of the map in turn (the delivery
+        thread's sweep). Safe to call from anywhere, any number of times."""
+        names = [node] if node is not None else self.nodes.names()
+        done = 0
+        for name in names:
+            try:
+                with transaction(self.sessions_of(name)) as session:
+                    now = self.clock_for(session).now()
+                    done += self.outbox_delivery(self.on_node(name), session, now, limit)
+            except Exception:
+                if node is not None or len(names) == 1:
+                    raise
+                # One node down holds back only its own outbox; the sweep retries it.
+                log.warning("outbox delivery on node %s failed", name, exc_info=True)
+        return done
 
     def clock_for(self, session: Session) -> Clock:
         """Production: the system clock. Sandbox: the test clock when one is set."""
@@ -115,6 +197,11 @@ class Runtime:
 
     def context(self, session: Session, actor: str = "system") -> Context:
         return Context(self, session, self.clock_for(session), actor)
+
+
+def _node_engine_options(url: str) -> dict[str, object]:
+    """A node that cannot be reached should fail a request in seconds, not hang it."""
+    return {"connect_args": {"connect_timeout": 3}} if url.startswith("postgresql") else {}
 
 
 class OutboxWorker:

@@ -46,6 +46,12 @@ CATALOG: dict[str, ErrorKind] = {
         413, "Payload too large", "请求内容过大", "The request body is too large"
     ),
     "NOT_READY": ErrorKind(503, "Not ready", "服务尚未就绪", "The service is not ready"),
+    "NODE_UNAVAILABLE": ErrorKind(
+        503,
+        "Node unavailable",
+        "该号码归属省份的系统暂不可用，请稍后再试",
+        "The system of the number's home province is unavailable, please retry later",
+    ),
     # idempotency
     "IDEMPOTENCY_KEY_REUSED": ErrorKind(
         422,

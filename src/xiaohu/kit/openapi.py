@@ -171,7 +171,7 @@ def _add_to_operation(path: str, operation: dict[str, Any], idempotent: bool = F
     if "requestBody" in operation:
         codes += ["MALFORMED_JSON", "PAYLOAD_TOO_LARGE"]
     if path != "/healthz":  # which answers 503 with its own report
-        codes.append("DATABASE_UNAVAILABLE")
+        codes += ["DATABASE_UNAVAILABLE", "NODE_UNAVAILABLE"]
     for code in codes:
         status = str(CATALOG[code].status)
         entry = responses.get(status)

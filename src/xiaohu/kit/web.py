@@ -117,9 +117,12 @@ async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
     if not _database_unavailable(exc):
         return await on_crash(request, exc)
     log.warning("database unavailable: %s", str(exc).splitlines()[0])
-    return problem_response(
-        DomainError("DATABASE_UNAVAILABLE", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
-    )
+    # Several nodes: only the provinces of the node that failed are unavailable, and the
+    # code says so (a client may go on with numbers of other provinces).
+    runtime = getattr(request.app.state, "runtime", None)
+    national = runtime is not None and runtime.nodes.national
+    code = "NODE_UNAVAILABLE" if national else "DATABASE_UNAVAILABLE"
+    return problem_response(DomainError(code, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}))
 
 
 async def on_crash(_request: Request, exc: Exception) -> JSONResponse:
