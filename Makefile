@@ -9,7 +9,7 @@ DEMO_DB ?= sqlite:///var/xiaohu.db
 DEMO_LINES ?= 10000
 
 .PHONY: demo demo-reset test install lock lint imports types test-sqlite test-postgres test-browser browser pg-db \
-        bench bench-import bench-settle bench-recycled bench-runs screenshots clean i18n
+        bench bench-import bench-settle bench-recycled bench-runs screenshots clean i18n pg-nodes
 
 # Installs exactly the locked versions (hash-checked), then the project itself without
 # resolving anything again; `pip check` fails when the lock no longer fits pyproject.toml.
@@ -75,6 +75,25 @@ browser:
 pg-db:
 	@psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='xiaohu_test'" | grep -q 1 || \
 	  psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE xiaohu_test"
+
+# A national deployment's tests and benchmark: two more PostgreSQL servers beside the machine's
+# own (Debian's clusters xiaohu2 on 5433 and xiaohu3 on 5434, trust auth on this machine only),
+# made and started if they are not, and a database on each server for the three test nodes.
+PG_VERSION ?= $(shell ls /usr/lib/postgresql | sort -n | tail -1)
+NODE_PORTS := 5433 5434
+pg-nodes: pg-db
+	@for port in $(NODE_PORTS); do \
+	  name=xiaohu$$(( port - 5431 )); \
+	  pg_lsclusters -h | awk '{print $$2}' | grep -qx $$name || \
+	    pg_createcluster -q $(PG_VERSION) $$name -p $$port -- --auth=trust >/dev/null; \
+	  pg_lsclusters -h | awk -v n=$$name '$$2==n {print $$4}' | grep -q online || \
+	    pg_ctlcluster $(PG_VERSION) $$name start; \
+	done
+	@for port in 5432 $(NODE_PORTS); do \
+	  db=xiaohu_n$$(( port - 5431 )); \
+	  psql -h 127.0.0.1 -p $$port -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$$db'" | grep -q 1 || \
+	    psql -h 127.0.0.1 -p $$port -U postgres -d postgres -qc "CREATE DATABASE $$db"; \
+	done
 
 test-sqlite: install browser
 	$(BIN)/pytest -q -p no:cacheprovider

@@ -6,6 +6,7 @@ its node from the number's home province (`xiaohu.routing`). The map is a TOML f
 `XIAOHU_NODE_MAP`:
 
     broker_url = "amqp://guest:guest@127.0.0.1:5672/%2F"   # messages between nodes
+    broker_namespace = "xiaohu"   # prefix of the exchange and queue names (optional)
     default = "north"          # holds what is national: settlement runs, platforms (optional)
 
     [nodes.north]
@@ -56,6 +57,9 @@ class NodeMap:
     default: str
     broker_url: str | None = None
     source: Path | None = None
+    # The prefix of the broker's exchange and queue names, so two deployments (or two test
+    # runs) can share one broker without hearing each other.
+    broker_namespace: str = "xiaohu"
     _by_province: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -101,7 +105,7 @@ class NodeMap:
             )
             for n in self.nodes
         )
-        return NodeMap(nodes, self.default, self.broker_url, self.source)
+        return NodeMap(nodes, self.default, self.broker_url, self.source, self.broker_namespace)
 
 
 def single(database_url: str) -> NodeMap:
@@ -127,9 +131,11 @@ def parse(raw: Mapping[str, Any], *, source: Path | None = None) -> NodeMap:
     nodes_raw = raw.get("nodes")
     if not isinstance(nodes_raw, dict) or not nodes_raw:
         raise NodeMapProblem("[nodes.NAME] tables are missing: name at least one node")
-    unknown = sorted(set(raw) - {"nodes", "default", "broker_url"})
+    unknown = sorted(set(raw) - {"nodes", "default", "broker_url", "broker_namespace"})
     if unknown:
-        raise NodeMapProblem(f"unknown key {unknown[0]!r} (nodes, default, broker_url)")
+        raise NodeMapProblem(
+            f"unknown key {unknown[0]!r} (nodes, default, broker_url, broker_namespace)"
+        )
     named: dict[str, str] = {}
     catch_all: str | None = None
     rows: list[tuple[str, str, set[str]]] = []
@@ -178,7 +184,10 @@ def parse(raw: Mapping[str, Any], *, source: Path | None = None) -> NodeMap:
         raise NodeMapProblem("broker_url: a URL like amqp://user:password@host:5672/%2F")
     if len(nodes) > 1 and broker is None:
         raise NodeMapProblem("broker_url is required when the map has more than one node")
-    return NodeMap(nodes, default, broker, source)
+    namespace = raw.get("broker_namespace", "xiaohu")
+    if not isinstance(namespace, str) or not _NAME.match(namespace):
+        raise NodeMapProblem("broker_namespace: lower-case letters, digits, - and _")
+    return NodeMap(nodes, default, broker, source, namespace)
 
 
 def dump(node_map: NodeMap) -> str:
@@ -187,6 +196,7 @@ def dump(node_map: NodeMap) -> str:
     if node_map.broker_url is not None:
         lines.append(f"broker_url = {_quote(node_map.broker_url)}")
     lines.append(f"default = {_quote(node_map.default)}")
+    lines.append(f"broker_namespace = {_quote(node_map.broker_namespace)}")
     for node in node_map.nodes:
         provinces = ", ".join(_quote(p) for p in sorted(node.provinces))
         lines += [
