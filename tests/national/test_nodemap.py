@@ -90,3 +90,9 @@ def test_a_wrong_map_is_refused_naming_its_mistake(tmp_path: Path, text: str, na
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(NodeMapProblem, match="cannot be read"):
         nodemap.load(tmp_path / "absent.toml")
+
+
+def test_the_example_map_of_the_readme_loads() -> None:
+    example = Path(__file__).parents[2] / "deploy" / "nodes.example.toml"
+    m = nodemap.load(example)
+    assert m.names() == ["n1", "n2", "n3"] and m.node_of("44").name == "n2"
