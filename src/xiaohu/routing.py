@@ -21,6 +21,7 @@ import binascii
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -77,10 +78,15 @@ def _number(request: Request) -> str | None:
 
 
 def _body_fields(request: Request) -> Mapping[str, Any]:
-    # FastAPI has read the body of a route that takes one before its dependencies run, and
-    # Starlette keeps it on the request; a route without a body has none to look at.
+    # FastAPI has read a JSON body before the dependencies run (`http.read_body_to_route` a
+    # page's form), and Starlette keeps it on the request.
     raw = getattr(request, "_body", None)
-    if not raw or not raw.lstrip().startswith(b"{"):
+    if not raw:
+        return {}
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        form = parse_qs(raw.decode("utf-8", "replace"), max_num_fields=200)
+        return {k: v[0] for k, v in form.items() if v}
+    if not raw.lstrip().startswith(b"{"):
         return {}
     try:
         body = json.loads(raw)
