@@ -19,6 +19,7 @@ from xiaohu.config import Settings
 from xiaohu.delivery import deliver
 from xiaohu.identity.limits import ClientLimits
 from xiaohu.interprovince import dues
+from xiaohu.interprovince import rules as interprovince
 from xiaohu.interprovince.service import Appliers, LocalLink
 from xiaohu.kit.crypto import PiiCipher
 from xiaohu.kit.db import make_engine, session_factory
@@ -141,6 +142,9 @@ def deliver_outbox(runtime: Runtime, session: Session, now: dt.datetime, limit: 
         payments=runtime.payment_gateway,
         retry=retry,
         link=LocalLink(interprovince_appliers()),
+        # Several nodes: a province's messages may be for another node, so they go by the
+        # broker, in order, through the relay (`national.relay`), not by this delivery.
+        skip=frozenset({interprovince.TOPIC}) if runtime.nodes.national else frozenset(),
     )
 
 
