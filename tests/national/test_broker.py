@@ -6,6 +6,7 @@ down → its messages wait on the broker and are applied when it is back."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -18,10 +19,15 @@ from typing import Any
 
 import pika
 from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session
 
+from tests.factories import STAFF_PASSWORD
 from tests.national.broker_proxy import TcpProxy
 from tests.national.conftest import BROKER_URL, BrokerNodes, broker_runtime
-from tests.served.harness import server_env, xiaohu_command
+from tests.served.flows import NOW, add_line
+from tests.served.harness import Served, server_env, xiaohu_command
+from tests.served.staffing import served_token
+from xiaohu.identity.passwords import hash_password
 from xiaohu.interprovince.dues import CASH_COLLECTED
 from xiaohu.interprovince.rules import Message
 from xiaohu.interprovince.service import send
@@ -32,8 +38,11 @@ from xiaohu.national.relay import relay_node
 from xiaohu.national.relay_worker import RelayWorker
 from xiaohu.notifications.models import OutboxMessage
 from xiaohu.runtime import Runtime
+from xiaohu.sandbox.service import set_clock
+from xiaohu.staff.models import StaffMember
+from xiaohu.stores.models import Store
 
-STORE = "44-GZ-0101"  # a store of Guangdong (node b): the drawer its messages post to
+STORE = GZ = "44-GZ-0101"  # a store of Guangdong (node b): the drawer its messages post to
 
 
 def send_cash(runtime: Runtime, refs: list[str], to: str = "44") -> list[Message]:
@@ -288,3 +297,50 @@ def test_a_node_down_keeps_its_messages_waiting_until_it_returns(
         engine.dispose()  # its connections died with the server
         wait_until(lambda: consumer.applied == 5, 60, "applied after the node's return")
     assert applied_refs(engine, "down-") == refs
+
+
+def test_served_cash_taken_at_a_store_of_another_node_reaches_its_drawer_by_the_broker(
+    broker_map: Path, broker_nodes: BrokerNodes, tmp_path: Path
+) -> None:
+    """`xiaohu serve` on the map: a Guangzhou clerk (Guangdong, node b) takes cash for a
+    Jiangsu line (node a). The payment runs on node a; Guangdong's drawer side arrives on
+    node b by the broker, and the drawer report (served from node b) shows it."""
+    at = dt.datetime.fromisoformat(NOW)
+    for name in ("a", "b"):  # reference data is on every node, and each node's test clock
+        with Session(broker_nodes.engines[name]) as s, s.begin():
+            s.add(Store(code=GZ, name="广州天河营业厅", province_code="44", city="广州",
+                        kind="own_flagship", created_at=at, updated_at=at))  # fmt: skip
+            s.flush()  # the store before its clerk (a foreign key)
+            s.add(StaffMember(id=9501, login="s.gz.broker", name="测试员", role="clerk",
+                              province_code="44", store_code=GZ,
+                              password_hash=hash_password(STAFF_PASSWORD), failures=0,
+                              created_at=at, updated_at=at))  # fmt: skip
+            set_clock(s, at)
+    clerk = served_token(9501, "s.gz.broker", "clerk", "44", GZ, ttl_seconds=8 * 3600)
+    env = server_env(broker_nodes.urls["a"], "sandbox", {"XIAOHU_NODE_MAP": str(broker_map)})
+    server = Served(broker_nodes.urls["a"], env, tmp_path)
+    server.start()
+    try:
+        plan = {"code": "4G-30", "name": "4G 30元", "monthly_fee_fen": 3000}
+        rec = add_line(server, province="32", plan=plan, balance={"cash_fen": 0, "gift_fen": 0})
+        m = rec["msisdn"]
+        pay = {"msisdn": m, "amount_fen": 5000, "method": "cash"}
+        key = {"Idempotency-Key": f"pay-{m}"}
+        r = server.post("/api/v1/store/payments", pay, token=clerk, headers=key)
+        assert r.status_code == 201, r.text
+
+        def drawer() -> dict[str, Any]:
+            r = server.get("/api/v1/store/drawer", params={"date": "2026-11-24"}, token=clerk)
+            assert r.status_code == 200, r.text
+            body: dict[str, Any] = r.json()
+            return body
+
+        wait_until(lambda: drawer()["cash_in_fen"] == 5000, 30, "the drawer's side on node b")
+        assert drawer()["reconciled"] is True
+    finally:
+        server.stop()
+    kinds = {}
+    for name in ("a", "b"):
+        with broker_nodes.engines[name].connect() as conn:
+            kinds[name] = set(conn.execute(text("SELECT kind FROM journal_transactions")).scalars())
+    assert CASH_COLLECTED in kinds["b"] and CASH_COLLECTED not in kinds["a"]
