@@ -345,3 +345,27 @@ def test_served_cash_taken_at_a_store_of_another_node_reaches_its_drawer_by_the_
             sql = text("SELECT kind FROM journal_transactions WHERE province_code = '44'")
             kinds[name] = set(conn.execute(sql).scalars())
     assert CASH_COLLECTED in kinds["b"] and kinds["a"] == set()  # Guangdong's books: node b
+
+
+def test_a_malformed_message_is_dropped_counted_and_does_not_stop_its_province(
+    broker_map: Path, broker_nodes: BrokerNodes, broker_namespace: str
+) -> None:
+    runtime = broker_runtime(broker_map)
+    broker = Broker.of(runtime.nodes)
+    broker.connect()
+    broker.close()
+    conn = pika.BlockingConnection(pika.URLParameters(BROKER_URL))
+    try:
+        ch = conn.channel()
+        for body in (b"not json", b'{"id": "x1", "kind": "k"}'):
+            ch.basic_publish(f"{broker_namespace}.interprovince", "44", body)
+    finally:
+        conn.close()
+    relay = RelayWorker(runtime, ["a"])
+    send_cash(runtime, ["after-bad-1"])
+    relay.drain()
+    relay.broker.close()
+    with consuming(runtime, ["44"]) as consumer:
+        wait_until(lambda: consumer.applied == 1, what="the good message behind the bad ones")
+        assert consumer.malformed == 2
+    assert applied_refs(broker_nodes.engines["b"], "after-bad-") == ["after-bad-1"]

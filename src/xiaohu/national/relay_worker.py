@@ -45,6 +45,7 @@ class RelayWorker:
         self.appliers = appliers or interprovince_appliers()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._failing: set[str] = set()  # nodes whose last batch failed (logged once)
         self._attached: tuple[OutboxDelivery, OutboxDelivery] | None = None  # (original, ours)
         self._thread = threading.Thread(target=self._run, name="interprovince-relay", daemon=True)
 
@@ -94,8 +95,13 @@ class RelayWorker:
                 try:
                     result = relay_node(self.runtime, node, self.broker, self.appliers, BATCH)
                 except Exception:  # the node's database is down: its messages wait there
-                    log.warning("interprovince relay on node %s failed", node, exc_info=True)
+                    if node not in self._failing:  # said once, not at every sweep
+                        log.warning("interprovince relay on node %s failed", node, exc_info=True)
+                    self._failing.add(node)
                     break
+                if node in self._failing:
+                    self._failing.discard(node)
+                    log.info("interprovince relay on node %s works again", node)
                 total += result.delivered
                 if result.stopped or result.locked_out or result.delivered < BATCH:
                     break
