@@ -369,3 +369,28 @@ def test_a_malformed_message_is_dropped_counted_and_does_not_stop_its_province(
         wait_until(lambda: consumer.applied == 1, what="the good message behind the bad ones")
         assert consumer.malformed == 2
     assert applied_refs(broker_nodes.engines["b"], "after-bad-") == ["after-bad-1"]
+
+
+def test_a_message_the_broker_does_not_take_stays_pending(
+    broker_map: Path, broker_namespace: str
+) -> None:
+    """The broker answers, but no queue is bound for the province (returned as unroutable,
+    not confirmed as stored): the row is not marked delivered."""
+    runtime = broker_runtime(broker_map)
+    send_cash(runtime, ["unroutable-1"])
+    from xiaohu.assembly import interprovince_appliers
+    from xiaohu.national.broker import delete_topology
+
+    namespace = f"{broker_namespace}-x"
+    no_queue = Broker(BROKER_URL, namespace, provinces=["11"])  # Guangdong's queue is missing
+    try:
+        result = relay_node(runtime, "a", no_queue, interprovince_appliers())
+    finally:
+        no_queue.close()
+        delete_topology(BROKER_URL, namespace, ["11"])
+    assert (result.delivered, result.stopped) == (0, True)
+    (row,) = outbox_rows(runtime, ["unroutable-1"])
+    assert row.status == "pending" and row.delivered_at is None
+    assert "not confirmed" in (row.last_error or ""), row.last_error
+    with runtime.engine_of("a").begin() as conn:  # not for the next test's relay
+        conn.execute(text("DELETE FROM outbox WHERE status = 'pending'"))
