@@ -149,6 +149,7 @@ def deliver_outbox(runtime: Runtime, session: Session, now: dt.datetime, limit: 
 
 
 def interprovince_appliers() -> Appliers:
-    """Every area's appliers of messages between provinces, by kind. One database holds every
-    province here, so the outbox's link applies them locally (`interprovince.service`)."""
+    """Every area's appliers of messages between provinces, by kind: the outbox's link applies
+    them locally with one node (`interprovince.service`); with several, the relay and the
+    broker's consumer do (`national.relay`, `national.consumer`)."""
     return Appliers([*dues.APPLIERS, *transfers.APPLIERS])
