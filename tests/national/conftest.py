@@ -62,20 +62,22 @@ def broker_nodes() -> Iterator[BrokerNodes]:
     missing = [p for p in [*BROKER_PORTS.values(), 5672] if not _reachable(p)]
     if missing:
         pytest.skip(f"national servers not running (ports {missing}): make pg-nodes")
-    urls, engines, admins = {}, {}, []
-    for i, (name, port) in enumerate(BROKER_PORTS.items(), start=1):
-        db = f"xiaohu_b_n{i}_{os.getpid()}"
-        # No pool: a test restarts a server, and a pooled connection would be a dead one.
-        admin = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres",
-                              isolation_level="AUTOCOMMIT", poolclass=NullPool)  # fmt: skip
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{db}"'))
-        admins.append((admin, db))
-        urls[name] = f"postgresql+psycopg://postgres@127.0.0.1:{port}/{db}"
-        engines[name] = make_engine(urls[name])
-        upgrade(engines[name])
+    urls: dict[str, str] = {}
+    engines: dict[str, Engine] = {}
+    admins: list[tuple[Engine, str]] = []
     try:
+        for i, (name, port) in enumerate(BROKER_PORTS.items(), start=1):
+            db = f"xiaohu_b_n{i}_{os.getpid()}"
+            # No pool: a test restarts a server, and a pooled connection would be a dead one.
+            admin = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres",
+                                  isolation_level="AUTOCOMMIT", poolclass=NullPool)  # fmt: skip
+            admins.append((admin, db))
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{db}"'))
+            urls[name] = f"postgresql+psycopg://postgres@127.0.0.1:{port}/{db}"
+            engines[name] = make_engine(urls[name])
+            upgrade(engines[name])
         yield BrokerNodes(urls, engines)
     finally:
         for engine in engines.values():
