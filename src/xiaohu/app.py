@@ -32,6 +32,7 @@ from xiaohu.kit.web import (
     on_http_error,
     on_validation_error,
 )
+from xiaohu.national.broker_threads import start_broker_threads, wanted
 from xiaohu.operations.api import install as install_operations
 from xiaohu.runtime import Runtime
 
@@ -99,9 +100,14 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if run_worker:
             runtime.start_outbox_worker()
+        # A national deployment: the messages between provinces go by the broker, relayed
+        # and consumed by threads of the served process (XIAOHU_BROKER_THREADS).
+        broker = start_broker_threads(runtime) if wanted(runtime) else None
         try:
             yield
         finally:
+            if broker is not None:
+                broker.stop()
             if run_worker:
                 runtime.stop_outbox_worker()
 

@@ -131,6 +131,44 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     )
 
 
+@app.command()
+def consume(
+    node: str | None = typer.Option(
+        None, "--node", help="relay this node's outbox and consume its provinces' queues"
+    ),
+) -> None:
+    """Move the messages between provinces of a national deployment: the outbox relay and the
+    broker's consumer, in the foreground until SIGTERM or Ctrl-C."""
+    import signal
+    import threading
+
+    from xiaohu.national.broker_threads import start_broker_threads
+    from xiaohu.operations.logs import configure_logging
+
+    runtime = _runtime(migrate=False)
+    if not runtime.nodes.national:
+        err.print("xiaohu consume: XIAOHU_NODE_MAP names no national deployment (one node)")
+        raise typer.Exit(2)
+    if node is not None and node not in runtime.nodes.names():
+        err.print(f"xiaohu consume: no node {node!r} in the node map")
+        raise typer.Exit(2)
+    configure_logging(runtime.settings.log_renderer, runtime.settings.log_level)
+    nodes = [node] if node is not None else None
+    provinces = sorted(runtime.nodes.node(node).provinces) if node is not None else None
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    threads = start_broker_threads(runtime, nodes, provinces)
+    out.print(f"xiaohu consume: node {node or 'every node'}, until SIGTERM or Ctrl-C")
+    while not stopping.wait(1.0):
+        if not (threads.relay.alive and threads.consumer.alive):
+            err.print("xiaohu consume: a broker thread ended unexpectedly")
+            threads.stop()
+            raise typer.Exit(1)
+    threads.stop()
+    out.print("xiaohu consume: stopped")
+
+
 @app.command("import")
 def import_(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON Lines file"),
