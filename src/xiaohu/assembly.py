@@ -33,6 +33,7 @@ from xiaohu.notifications.rules import RetryPolicy
 from xiaohu.policy.loader import cached as load_policy
 from xiaohu.runtime import Runtime
 from xiaohu.sandbox.service import read_test_clock
+from xiaohu.settlement import clearing
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -147,4 +148,4 @@ def deliver_outbox(runtime: Runtime, session: Session, now: dt.datetime, limit: 
 def interprovince_appliers() -> Appliers:
     """Every area's appliers of messages between provinces, by kind. One database holds every
     province here, so the outbox's link applies them locally (`interprovince.service`)."""
-    return Appliers([*dues.APPLIERS, *transfers.APPLIERS])
+    return Appliers([*dues.APPLIERS, *transfers.APPLIERS, *clearing.APPLIERS])

@@ -25,9 +25,13 @@ back_office = require_role(Role.BACKOFFICE, Role.ADMIN)
     summary="The work-order queue: a back office its own province's, an admin every one",
     description=(
         "`open` includes the overdue ones, `overdue` is the open ones past `due_at`, `closed` "
-        "the decided ones; no status: all. `overdue` is computed as the list is read."
+        "the decided ones; no status: all. `overdue` is computed as the list is read. "
+        "A national deployment gathers an admin's list from every node: one that does not "
+        "answer makes it `503 NODE_UNAVAILABLE`."
     ),
-    responses=error_responses("UNAUTHENTICATED", "FORBIDDEN", "VALIDATION_FAILED"),
+    responses=error_responses(
+        "UNAUTHENTICATED", "FORBIDDEN", "VALIDATION_FAILED", "NODE_UNAVAILABLE"
+    ),
 )
 def list_work_orders(
     ctx: UnitOfWork,
