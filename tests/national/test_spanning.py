@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,7 @@ from xiaohu.kit.clock import FrozenClock
 from xiaohu.kit.db import make_engine, transaction
 from xiaohu.kit.ids import new_id
 from xiaohu.kit.migrate import upgrade
+from xiaohu.kit.scatter import gather
 from xiaohu.ledger.rules import credit, debit
 from xiaohu.ledger.service import post, trial_balance
 from xiaohu.notifications.models import OutboxMessage
@@ -162,6 +164,24 @@ def cancel_row(runtime: Runtime, msisdn: str, line_id: int, province: str) -> No
                 charges_fen=0, refund_now_fen=0, reserve_fen=0, forfeited_fen=0, route={},
             )
         )  # fmt: skip
+
+
+# --- the scatter helper ------------------------------------------------------------------
+
+
+def test_gather_keeps_the_order_and_names_the_nodes_that_failed_or_were_late() -> None:
+    def read(name: str) -> str:
+        if name == "b":
+            raise OSError("connection refused")
+        if name == "c":
+            time.sleep(1.0)
+        return name.upper()
+
+    started = time.monotonic()
+    found = gather(["d", "c", "b", "a"], read, timeout=0.3, here="a", read_here=lambda: "mine")
+    assert time.monotonic() - started < 0.9  # a late node does not hold the answer up
+    assert list(found.answers.items()) == [("d", "D"), ("a", "mine")]
+    assert found.missing == ["c", "b"] and not found.complete
 
 
 # --- the ID lookup -----------------------------------------------------------------------
