@@ -380,6 +380,9 @@ def test_an_admin_lists_every_nodes_work_orders_a_back_office_its_own(national: 
         r = client.get("/api/v1/workorders", headers=_staff_token(national, "admin", "11"))
         assert r.status_code == 200, r.text
         assert [o["id"] for o in r.json()["work_orders"]] == later[::-1]  # by deadline
+        admin = _staff_token(national, "admin", "11")
+        r = client.get(f"/api/v1/workorders/{later[0]}", headers=admin)  # on n2, not n1
+        assert r.status_code == 200 and r.json()["home_province"] == "44", r.text
         r = client.get("/api/v1/workorders", headers=_staff_token(national, "backoffice", "44"))
     assert r.status_code == 200, r.text
     assert [o["id"] for o in r.json()["work_orders"]] == [later[0]]

@@ -45,12 +45,14 @@ def list_work_orders(
     "/{order_id}",
     response_model=WorkOrderOut,
     summary="One work order",
-    responses=error_responses("UNAUTHENTICATED", "FORBIDDEN", "WORK_ORDER_NOT_FOUND"),
+    responses=error_responses(
+        "UNAUTHENTICATED", "FORBIDDEN", "WORK_ORDER_NOT_FOUND", "NODE_UNAVAILABLE"
+    ),
 )
 def get_work_order(
     order_id: str, ctx: UnitOfWork, staff: StaffClaims = Depends(back_office)
 ) -> dict[str, Any]:
-    return service.as_json(service.find(ctx, staff, order_id), ctx.now())
+    return service.read_one(ctx, staff, order_id)
 
 
 @router.post(

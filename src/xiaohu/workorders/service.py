@@ -36,7 +36,7 @@ from xiaohu.cancellation.terms import policy_values
 from xiaohu.kit.clock import local_date, period_of
 from xiaohu.kit.errors import DomainError, InvariantViolated
 from xiaohu.kit.ids import new_id, reference
-from xiaohu.kit.scatter import every_node
+from xiaohu.kit.scatter import every_node, gather_reads, unavailable
 from xiaohu.lines.addressing import sms_about
 from xiaohu.lines.models import Line
 from xiaohu.principals import StaffClaims
@@ -312,6 +312,35 @@ def find(ctx: Context, staff: StaffClaims, order_id: str, *, lock: bool = False)
             f"work order {order_id} belongs to province {order.home_province}'s back office",
         )
     return order
+
+
+def read_one(ctx: Context, staff: StaffClaims, order_id: str) -> dict[str, Any]:
+    """One order as JSON (`find`). An admin's request runs on the node of the admin's own
+    province, and the admin's list shows every node's orders: one found on no node of the
+    request is read on the others (a national deployment; NODE_UNAVAILABLE when one of them
+    did not answer and none had it)."""
+    now = ctx.now()
+    try:
+        return as_json(find(ctx, staff, order_id), now)
+    except DomainError as exc:
+        if exc.code != "WORK_ORDER_NOT_FOUND" or staff.role != Role.ADMIN:
+            raise
+        if not ctx.runtime.nodes.national:
+            raise
+        not_found = exc
+
+    def read(session: Session) -> dict[str, Any] | None:
+        order = session.get(WorkOrder, order_id)
+        return None if order is None else as_json(order, now)
+
+    others = [n for n in ctx.runtime.nodes.names() if n != ctx.runtime.node]
+    found = gather_reads(ctx.runtime, dict.fromkeys(others, read))
+    for answer in found.answers.values():
+        if answer is not None:
+            return answer
+    if found.missing:
+        raise unavailable(ctx.runtime, found.missing)
+    raise not_found
 
 
 # --- overdue -----------------------------------------------------------------------------
