@@ -114,9 +114,22 @@ def national(node_urls: dict[str, str], tmp_path: Path) -> Iterator[Runtime]:
             f'"{t.name}"' for t in metadata.sorted_tables if t.name != "ledger_accounts"
         )
         for node in runtime.nodes.names():
-            with runtime.engine_of(node).begin() as conn:
-                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            _empty(runtime.engine_of(node), names)
             runtime.engine_of(node).dispose()
+
+
+def _empty(engine: Engine, tables: str) -> None:
+    """Empty the node's tables; a few tries (these servers are shared with the fault tests,
+    which stop and start one now and then)."""
+    for attempt in range(10):
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError:
+            if attempt == 9:
+                raise
+            time.sleep(1)
 
 
 @pytest.fixture()
