@@ -347,6 +347,10 @@ def test_dues_are_gathered_and_each_clearing_is_posted_once_on_its_provinces_nod
     assert view["cleared_payable_fen"] == 3_000 and view["cleared_receivable_fen"] == 10_000
     assert view["settlement_bank_fen"] == 7_000
     assert again == result and _deliver(national) == 0  # a settled period sends nothing new
+    with TestClient(create_app(national), raise_server_exceptions=False) as client:
+        r = client.get("/api/v1/admin/settlement/2026-10/statements/51.pdf")  # runs on n3
+    # The record read on the default node, the books on n3 (a 500 only without the CJK font).
+    assert r.status_code == 200 or "font" in r.text.lower(), r.text
 
 
 def _cleared(runtime: Runtime) -> dict[str, int]:

@@ -114,10 +114,18 @@ def dues_answer(ctx: Context, period: str) -> dict[str, Any]:
 def find(ctx: Context, period: str) -> dict[str, Any]:
     """The settled period's answer; SETTLEMENT_NOT_FOUND before its run."""
     period_instants(period)
-    row = ctx.session.get(Settlement, period)
-    if row is None:
+    runtime = ctx.runtime
+    default = runtime.nodes.default
+    if runtime.node == default:
+        row = ctx.session.get(Settlement, period)
+        result = None if row is None else row.result
+    else:  # a province's statement runs on its node; the record is national (default node)
+        with transaction(runtime.sessions_of(default), readonly=True) as session:
+            row = session.get(Settlement, period)
+            result = None if row is None else row.result
+    if result is None:
         raise DomainError("SETTLEMENT_NOT_FOUND", f"period {period} has not been settled")
-    return row.result
+    return result
 
 
 def settle(ctx: Context, period: str, *, step: Step = _noop) -> dict[str, Any]:
