@@ -34,6 +34,7 @@ from xiaohu.notifications.rules import RetryPolicy
 from xiaohu.policy.loader import cached as load_policy
 from xiaohu.runtime import Runtime
 from xiaohu.sandbox.service import read_test_clock
+from xiaohu.settlement import clearing
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -152,4 +153,4 @@ def interprovince_appliers() -> Appliers:
     """Every area's appliers of messages between provinces, by kind: the outbox's link applies
     them locally with one node (`interprovince.service`); with several, the relay and the
     broker's consumer do (`national.relay`, `national.consumer`)."""
-    return Appliers([*dues.APPLIERS, *transfers.APPLIERS])
+    return Appliers([*dues.APPLIERS, *transfers.APPLIERS, *clearing.APPLIERS])
