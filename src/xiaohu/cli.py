@@ -90,9 +90,25 @@ def _runtime(migrate: bool = True):  # type: ignore[no-untyped-def]
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the database schema."""
-    _runtime(migrate=True)
-    out.print("database is at the latest schema")
+    """Create or upgrade the database schema (with a node map: every node's, and its id block)."""
+    from xiaohu.national.placement import migrate_every_node
+
+    runtime = _runtime(migrate=False)
+    if not runtime.nodes.national:
+        from xiaohu.kit.migrate import upgrade
+
+        upgrade(runtime.engine)  # reached just now by _runtime
+        out.print("database is at the latest schema")
+        return
+    failed = 0
+    for done in migrate_every_node(runtime):
+        mark = "ok" if done.ok else "[red]FAILED[/red]"
+        out.print(f"node {done.node}: {mark} {done.detail}", highlight=False)
+        failed += not done.ok
+    if failed:
+        err.print(f"{failed} node(s) not migrated: run `xiaohu migrate` again once they are up")
+        raise typer.Exit(3)
+    out.print(f"every node ({len(runtime.nodes.nodes)}) is at the latest schema")
 
 
 @app.command()
