@@ -36,6 +36,8 @@ class ImportResult:
     skipped: int = 0  # invalid records left out (with skip_invalid)
     invalid: int = 0  # invalid records, counted even past ERROR_LIMIT
     errors: list[FieldError] = field(default_factory=list)
+    # National deployment: what each node did (`ok ...` or why not), in the map's order.
+    nodes: dict[str, str] = field(default_factory=dict)
 
 
 class Importer:
