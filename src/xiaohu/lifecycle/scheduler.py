@@ -76,15 +76,17 @@ def tick(runtime: Runtime, *, show_progress: bool | None, emit: Emit) -> list[di
     reports: list[dict[str, Any]] = []
     for rt in runtime.each_node():
         try:
-            done = tick_node(
-                rt, show_progress=show_progress, emit=lambda m, n=rt.node: emit(f"[{n}] {m}")
-            )
+            done = tick_node(rt, show_progress=show_progress, emit=_tagged(emit, rt.node))
         except Exception as exc:  # one node down holds back only its own runs
             log.exception("scheduler tick on node %s failed", rt.node)
             emit(f"[{rt.node}] tick failed: {type(exc).__name__}: {exc}")
             continue
         reports.extend({**r, "node": rt.node} for r in done)
     return reports
+
+
+def _tagged(emit: Emit, node: str) -> Emit:
+    return lambda line: emit(f"[{node}] {line}")
 
 
 def tick_node(runtime: Runtime, *, show_progress: bool | None, emit: Emit) -> list[dict[str, Any]]:
