@@ -170,6 +170,13 @@ def import_(
         f"imported {result.imported} line(s)"
         + (f", skipped {result.skipped} invalid" if result.skipped else "")
     )
+    _print_nodes(result.nodes)
+
+
+def _print_nodes(nodes: dict[str, str]) -> None:
+    """With a node map: what each node did."""
+    for name, said in nodes.items():
+        out.print(f"  node {name}: {said}", highlight=False, markup=False)
 
 
 def _print_import_errors(errors: list[Any]) -> None:
@@ -195,6 +202,10 @@ def _import_roster(what: str, file: Path, skip_invalid: bool) -> None:
         f"{result.updated} updated)"
         + (f", skipped {result.skipped} invalid" if result.skipped else "")
     )
+    _print_nodes(result.nodes)
+    if any(not said.startswith("ok") for said in result.nodes.values()):
+        err.print("some nodes were not written: run the same import again once they are up")
+        raise typer.Exit(3)
 
 
 @stores_app.command("import")
@@ -449,6 +460,56 @@ def outbox() -> None:
     while (n := runtime.deliver_outbox(limit=500)) > 0:
         total += n
     out.print(f"delivered {total} message(s)")
+
+
+node_app = typer.Typer(
+    help="A national deployment's nodes (XIAOHU_NODE_MAP): where provinces live.",
+    no_args_is_help=True,
+)
+app.add_typer(node_app, name="node")
+
+
+@node_app.command("move")
+def node_move(
+    province: str = typer.Option(..., "--province", help="two-digit province code, e.g. 44"),
+    to: str = typer.Option(..., "--to", help="the node that will hold it"),
+    map_file: Path | None = typer.Option(
+        None, "--map", exists=True, dir_okay=False, help="the node map (default XIAOHU_NODE_MAP)"
+    ),
+    settle: float = typer.Option(
+        2.0, "--settle", min=0.0, help="seconds for the processes to see each map change"
+    ),
+) -> None:
+    """Move a province to another node: mark it moving (its requests answer 503), copy its
+    rows in one transaction and check the counts, switch the map file, delete them on the
+    source (README: Where data lives). Safe to run again after an interruption."""
+    import os
+
+    import xiaohu.models as models
+    from xiaohu.national.move import MoveRefused, move_province
+
+    if map_file is not None:
+        os.environ["XIAOHU_NODE_MAP"] = str(map_file)
+        get_settings.cache_clear()
+    runtime = _runtime(migrate=False)
+    path = runtime.nodes.source
+    if path is None or not runtime.nodes.national:
+        err.print("a province move needs a node map of two nodes or more (XIAOHU_NODE_MAP)")
+        raise typer.Exit(2)
+    try:
+        report = move_province(
+            runtime,
+            models.metadata,
+            province,
+            to,
+            path,
+            settle=settle,
+            emit=lambda line: out.print(line, highlight=False, markup=False),
+        )
+    except MoveRefused as exc:
+        err.print(f"[red]refused:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    out.print_json(data=report.as_dict())
 
 
 def main() -> None:
