@@ -28,14 +28,16 @@ def set_id_block(engine: Engine, block: int) -> int:
     with engine.begin() as conn:
         rows = conn.execute(
             text(
-                "SELECT schemaname, sequencename, last_value FROM pg_sequences "
-                "WHERE data_type = 'bigint' AND schemaname = current_schema()"
+                "SELECT schemaname, sequencename FROM pg_sequences "
+                "WHERE data_type = 'bigint'::regtype AND schemaname = current_schema()"
             )
         ).all()
-        for schema, name, last in rows:
-            if last is not None and last >= start:
-                continue
+        for schema, name in rows:
             qualified = f'"{schema}"."{name}"'
+            # The sequence itself (pg_sequences shows no value before the first nextval()).
+            last = conn.execute(text(f"SELECT last_value FROM {qualified}")).scalar_one()
+            if last >= start:
+                continue
             # is_called = false: the next nextval() answers `start` itself.
             conn.execute(
                 text("SELECT setval(CAST(:s AS regclass), :v, false)"), {"s": qualified, "v": start}
