@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from tests.conftest import test_settings
 from tests.served.harness import SERVED_KEY, xiaohu_command
@@ -89,6 +90,7 @@ class Cluster:
             f'"{t.name}"' for t in metadata.sorted_tables if t.name != "ledger_accounts"
         )
         for engine in self.engines.values():
+            engine.dispose()  # a server restarted by a test leaves dead pooled connections
             with engine.begin() as conn:
                 conn.execute(text(f"TRUNCATE {names} CASCADE"))
 
@@ -101,11 +103,18 @@ def _fresh_databases() -> None:
     for node in NODES:
         port, _ = NODES[node]
         admin = make_engine(f"{HOST}:{port}/postgres", isolation_level="AUTOCOMMIT")
+        name = f"xiaohu_p_n{port - 5431}"
         try:
-            with admin.connect() as conn:
-                name = f"xiaohu_p_n{port - 5431}"
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            for attempt in range(5):
+                try:
+                    with admin.connect() as conn:
+                        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                        conn.execute(text(f'CREATE DATABASE "{name}"'))
+                    break
+                except ProgrammingError:  # template1 in use by another CREATE DATABASE
+                    if attempt == 4:
+                        raise
+                    time.sleep(1)
         except OperationalError as exc:
             pytest.skip(f"PostgreSQL on port {port} is not running (make pg-nodes): {exc}")
         finally:

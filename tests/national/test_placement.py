@@ -111,7 +111,7 @@ def _store(code: str, province: str) -> dict[str, Any]:
         "name": f"store {code}",
         "province_code": province,
         "city": "city",
-        "kind": "own",
+        "kind": "own_standard",
     }
 
 
@@ -120,7 +120,9 @@ def test_stores_staff_and_clock_on_every_node(
 ) -> None:
     path = tmp_path / "stores.jsonl"
     path.write_text(
-        "".join(json.dumps(_store(c, p)) + "\n" for c, p in (("BJ001", "11"), ("GD001", "44")))
+        "".join(
+            json.dumps(_store(c, p)) + "\n" for c, p in (("11-BJ-0001", "11"), ("44-GZ-0001", "44"))
+        )
     )
     result = import_file(national, STORES, path)
     assert result.imported == 2 and not result.errors, result.errors
@@ -131,11 +133,11 @@ def test_stores_staff_and_clock_on_every_node(
     # Again: updated everywhere, nothing twice (a node that was down is repaired this way).
     assert import_file(national, STORES, path).updated == 2
     with TestClient(create_app(national)) as client:
-        r = client.post("/api/v1/sandbox/stores", json=[_store("SH001", "31")])
+        r = client.post("/api/v1/sandbox/stores", json=[_store("31-SH-0001", "31")])
         assert r.status_code == 200, r.text
         assert set(r.json()["nodes"]) == {"north", "south", "west"}
         staff = {"login": "sh.clerk", "name": "clerk", "role": "clerk", "province_code": "31",
-                 "store_code": "SH001", "password": "a-long-enough-password-1"}  # fmt: skip
+                 "store_code": "31-SH-0001", "password": "a-long-enough-password-1"}  # fmt: skip
         r = client.post("/api/v1/sandbox/staff", json=[staff])
         assert r.status_code == 200, r.text
         r = client.put("/api/v1/sandbox/clock", json={"now": T0.isoformat()})
