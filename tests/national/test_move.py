@@ -50,7 +50,7 @@ def _waiting_message(cluster: Cluster) -> None:
                 "INSERT INTO interprovince_applied (message_id, kind, from_province, to_province,"
                 " sent_at, applied_at) VALUES (:m, 'due', '11', '44', :t, :t)"
             ),
-            {"m": str(uuid.uuid4()), "t": T0},
+            {"m": uuid.uuid4().hex, "t": T0},
         )
         conn.execute(
             text(
@@ -83,7 +83,7 @@ def test_a_province_moves_with_its_rows_and_is_served_from_its_new_node(
 ) -> None:
     bills = [{"period": "2026-10", "amount_fen": 3800, "due_on": "2026-11-15"}]
     kept = line_record(province="44", unpaid_bills=bills)
-    closed = line_record(province="44")
+    closed = line_record(province="44", balance={"cash_fen": 50000, "gift_fen": 0})
     beijing = line_record(province="11")
     with TestClient(create_app(national)) as client:
         api = Api(client)

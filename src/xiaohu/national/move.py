@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, Table, delete, func, insert, select
+from sqlalchemy import Connection, MetaData, Table, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from xiaohu import nodemap
-from xiaohu.national.move_rows import OWNERS, Part, province_parts, self_parent
+from xiaohu.national.move_rows import APPEND_ONLY, OWNERS, Part, province_parts, self_parent
 from xiaohu.nodemap import NodeMap
 from xiaohu.regions.provinces import PROVINCES
 from xiaohu.runtime import Runtime
@@ -192,10 +192,16 @@ def _delete(conn: Connection, parts: list[Part]) -> dict[str, int]:
     if owners is not None:
         orphans = list(conn.scalars(select(owners.table.c.id).where(owners.where)))
     for part in reversed(parts):
-        if part.delete:
-            n = conn.execute(delete(part.table).where(part.where)).rowcount
-            if n:
-                deleted[part.name] = n
+        if not part.delete:
+            continue
+        trigger = APPEND_ONLY.get(part.name)
+        if trigger is not None:
+            conn.execute(text(f'ALTER TABLE "{part.name}" DISABLE TRIGGER "{trigger}"'))
+        n = conn.execute(delete(part.table).where(part.where)).rowcount
+        if trigger is not None:
+            conn.execute(text(f'ALTER TABLE "{part.name}" ENABLE TRIGGER "{trigger}"'))
+        if n:
+            deleted[part.name] = n
     if owners is not None and orphans:
         lines = owners.table.metadata.tables["lines"]
         still = select(lines.c.owner_id).where(lines.c.owner_id.is_not(None))

@@ -23,6 +23,10 @@ from sqlalchemy import ColumnElement, MetaData, Table, and_, or_, select
 
 EVERY_NODE = frozenset({"stores", "staff"})  # reference data: on every node, never moved
 COPY_ONLY = frozenset({"ledger_accounts"})
+# Tables a trigger keeps append-only: the move is the one thing that removes rows from them
+# (a province's whole hash chain, which goes on on the target), with the trigger off inside
+# the move's own transaction only, so no other writer ever sees it off.
+APPEND_ONLY = {"audit_events": "audit_events_append_only"}
 PROVINCE_COLUMNS = ("home_province", "province_code", "to_province")
 OWNERS = "owners"
 
