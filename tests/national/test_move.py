@@ -15,7 +15,8 @@ from sqlalchemy import text
 
 from tests.cancellation.support import T0, Api
 from tests.factories import line_record
-from tests.national.place_support import Cluster, cluster, national  # noqa: F401
+from tests.national import place_support
+from tests.national.place_support import Cluster
 from tests.served.harness import Served
 from xiaohu import nodemap, principals
 from xiaohu.app import create_app
@@ -35,6 +36,10 @@ COUNTS = {
     "AND delivered_at IS NULL",
 }
 IDS = "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM lines"
+
+# The nodes' fixtures (a module of their own, shared by the placement and move tests).
+cluster = place_support.cluster
+national = place_support.national
 
 
 def _counts(cluster: Cluster, node: str) -> dict[str, int]:
