@@ -509,6 +509,14 @@ def node_move(
     except MoveRefused as exc:
         err.print(f"[red]refused:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
+    except (SQLAlchemyError, RuntimeError) as exc:  # a node down, counts that differ
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()
+        err.print(
+            f"[red]move failed:[/red] {reason[0] if reason else type(exc).__name__}; "
+            "run the same command again (it starts over, or finishes what is left)",
+            highlight=False,
+        )
+        raise typer.Exit(3) from None
     out.print_json(data=report.as_dict())
 
 
