@@ -215,3 +215,20 @@ def test_healthz_names_each_node_and_degrades_with_one_down(
         while client.get("/healthz").status_code != 200:
             assert time.monotonic() < deadline, "west did not come back"
             time.sleep(0.5)
+
+
+def test_the_scheduler_ticks_every_node(
+    national: Runtime, cluster: Cluster, tmp_path: Path
+) -> None:
+    from xiaohu.lifecycle.scheduler import tick
+
+    records = [line_record(province=p) for p in ("11", "44", "31")]
+    assert import_path(national, _file(tmp_path, *records), workers=1).imported == 3
+    with TestClient(create_app(national)) as client:
+        assert client.put("/api/v1/sandbox/clock", json={"now": T0.isoformat()}).status_code == 200
+    said: list[str] = []
+    reports = tick(national, show_progress=False, emit=said.append)
+    assert {r["node"] for r in reports} == {"north", "south", "west"}, said
+    assert all(line.startswith(("[north]", "[south]", "[west]")) for line in said)
+    for node in ("north", "south", "west"):
+        assert cluster.scalar(node, "SELECT count(*) FROM job_runs WHERE job = 'lifecycle'") == 1
