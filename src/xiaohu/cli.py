@@ -309,6 +309,7 @@ def demo_load(
         raise typer.Exit(1)
     kept = f"; {loaded.kept} already here, kept as earlier tries left them" if loaded.kept else ""
     out.print(f"imported {result.imported} line(s){kept}")
+    _print_nodes(result.nodes)
     if loaded.roster is not None:
         _print_demo_roster(loaded.roster)
 
