@@ -155,6 +155,8 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
         response_model=HealthOut,
     )
     def healthz() -> JSONResponse:
+        if runtime.nodes.national:
+            return _national_health(runtime, gateways)
         try:
             with runtime.engine.connect().execution_options(xiaohu_readonly=True) as conn:
                 conn.execute(text("SELECT 1"))
@@ -175,6 +177,25 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
     install_operations(app)  # /readyz, /metrics, request ids and the access log (outermost)
     problem_openapi(app)
     return app
+
+
+def _national_health(runtime: Runtime, gateways: str) -> JSONResponse:
+    """Every node asked: `database` is the default node's (national data), `nodes` each one's;
+    one node down is `degraded` (503), as its provinces answer NODE_UNAVAILABLE."""
+    from xiaohu.national.placement import node_health
+
+    nodes = node_health(runtime)
+    ok = all(state == "ok" for state in nodes.values())
+    body = {
+        "status": "ok" if ok else "degraded",
+        "database": nodes[runtime.nodes.default],
+        "nodes": nodes,
+        "mode": runtime.settings.mode,
+        "gateways": gateways,
+    }
+    if ok:
+        return JSONResponse(body)
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def _refusal(app: FastAPI) -> Callable[[Request, DomainError], Awaitable[Response]]:

@@ -30,6 +30,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
 from xiaohu.kit.crypto import derive
+from xiaohu.kit.errors import DomainError
+from xiaohu.kit.web import RETRY_AFTER_SECONDS
 from xiaohu.regions.provinces import PROVINCES
 from xiaohu.regions.rules import home_of
 from xiaohu.runtime import Runtime
@@ -47,7 +49,17 @@ def node_for(request: Request, runtime: Runtime) -> str:
     if not nodes.national:
         return nodes.default
     province = province_of(request, runtime)
-    return nodes.node_of(province).name if province else nodes.default
+    if province is None:
+        return nodes.default
+    if province in nodes.moving:
+        # Its rows are being copied to another node: a write on the source now would be
+        # lost, so the province answers as a node that is down, until the map is switched.
+        raise DomainError(
+            "NODE_UNAVAILABLE",
+            f"province {province} is moving to another node; try again in a moment",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    return nodes.node_of(province).name
 
 
 def province_of(request: Request, runtime: Runtime) -> str | None:
