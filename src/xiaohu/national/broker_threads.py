@@ -9,23 +9,11 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
 from xiaohu.national.consumer import Consumer
 from xiaohu.national.relay_worker import RelayWorker
 from xiaohu.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-
-class BrokerSettings(BaseSettings):
-    """XIAOHU_BROKER_THREADS (default true): a served process of a national deployment runs
-    the relay and consumer threads; false for a process that only serves requests while
-    `xiaohu consume` processes move the messages."""
-
-    model_config = SettingsConfigDict(env_prefix="XIAOHU_", extra="ignore")
-
-    broker_threads: bool = True
 
 
 @dataclass
@@ -41,7 +29,7 @@ class BrokerThreads:
 
 def wanted(runtime: Runtime) -> bool:
     """A served process runs the threads: the map is national and the setting allows it."""
-    return runtime.nodes.national and BrokerSettings().broker_threads
+    return runtime.nodes.national and runtime.settings.broker_threads
 
 
 def start_broker_threads(
