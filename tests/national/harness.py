@@ -22,6 +22,7 @@ import datetime as dt
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -75,7 +76,14 @@ def _reachable(port: int) -> bool:
 
 
 def missing() -> str | None:
-    """Why this machine cannot run a national deployment now (None: it can)."""
+    """Why this run cannot start a national deployment now (None: it can). Only the PostgreSQL
+    pass of `make test` runs one (it starts the extra servers first); the SQLite pass runs
+    beside it, and one deployment at a time may use the test databases and clusters."""
+    if not os.environ.get("XIAOHU_TEST_DATABASE_URL", "").startswith("postgresql"):
+        return (
+            "national tests run in the PostgreSQL pass (XIAOHU_TEST_DATABASE_URL names a "
+            "PostgreSQL server; `make test-postgres`)"
+        )
     for node, port in PORTS.items():
         if not _reachable(port):
             return (
@@ -339,8 +347,11 @@ def start_cluster(node: str, timeout: float = 60) -> None:
 class National:
     """Three nodes, the proxied broker, the node map and one `xiaohu serve` over them."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, consumers: bool = False) -> None:
         self.workdir = workdir
+        # False: the served process relays and consumes (its broker threads); True: it only
+        # serves, and a `xiaohu consume --node N` process per node moves the messages.
+        self.consumers = consumers
         # Unique per run: two runs (or two people) on one broker never share a queue.
         self.namespace = f"xt{os.getpid()}{secrets.token_hex(3)}"
         self.proxy = BrokerProxy()
@@ -349,11 +360,17 @@ class National:
         self.env = server_env(
             database_url("n1"),
             "sandbox",
-            {"XIAOHU_NODE_MAP": str(self.node_map), **FAST_RETRIES},
+            {
+                "XIAOHU_NODE_MAP": str(self.node_map),
+                "XIAOHU_BROKER_THREADS": "false" if consumers else "true",
+                **FAST_RETRIES,
+            },
         )
         self.server = Served(database_url("n1"), self.env, workdir)
         self._engines: dict[str, Engine] = {}
         self._spawned: list[subprocess.Popen[bytes]] = []
+        self._logs: dict[int, Path] = {}
+        self.consumer: dict[str, subprocess.Popen[bytes]] = {}
 
     def node_map_text(self) -> str:
         lines = [
@@ -380,28 +397,58 @@ class National:
 
     def spawn(self, *args: str) -> subprocess.Popen[bytes]:
         """A long-running command (a consumer); killed at the end if still running."""
-        log = (self.workdir / f"{args[0]}-{len(self._spawned)}.log").open("ab")
-        process = subprocess.Popen(  # noqa: S603 (our own command)
-            [*xiaohu_command(), *args],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        path = self.workdir / f"{args[0]}-{len(self._spawned)}.log"
+        with path.open("ab") as log:
+            process = subprocess.Popen(  # noqa: S603 (our own command)
+                [*xiaohu_command(), *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self._spawned.append(process)
+        self._logs[process.pid] = path
         return process
+
+    def log_of(self, process: subprocess.Popen[bytes]) -> str:
+        path = self._logs.get(process.pid)
+        return path.read_text(errors="replace") if path and path.exists() else ""
+
+    def start_consumer(self, node: str, timeout: float = 60) -> subprocess.Popen[bytes]:
+        """`xiaohu consume --node N`, waited for until it says it runs."""
+        process = self.spawn("consume", "--node", node)
+        self.consumer[node] = process
+        wait_for(
+            f"xiaohu consume --node {node} running",
+            lambda: process.poll() is not None or "until SIGTERM" in self.log_of(process),
+            bool,
+            timeout,
+        )
+        if process.poll() is not None:
+            raise RuntimeError(f"xiaohu consume --node {node} ended:\n{self.log_of(process)}")
+        return process
+
+    def kill_consumer(self, node: str) -> None:
+        """kill -9: no goodbye to the broker or the database."""
+        process = self.consumer.pop(node)
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
     def start(self) -> None:
         done = self.run("migrate")
         if done.returncode != 0:
             raise RuntimeError(f"xiaohu migrate failed:\n{done.stdout}\n{done.stderr}")
         self.server.start(timeout=90)
+        if self.consumers:
+            for node in NODES:
+                self.start_consumer(node)
 
     def stop(self) -> None:
         for process in self._spawned:
             if process.poll() is None:
                 with suppress(ProcessLookupError):
-                    os.killpg(process.pid, 9)
+                    os.killpg(process.pid, signal.SIGKILL)
                 with suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=10)
         self.server.stop()
@@ -472,12 +519,12 @@ class National:
         return {str(ref): int(n) for ref, n in rows}
 
 
-def start_national(workdir: Path) -> National:
+def start_national(workdir: Path, *, consumers: bool = False) -> National:
     reason = missing()
     if reason:
         pytest.skip(reason)
     make_databases()
-    national = National(workdir)
+    national = National(workdir, consumers=consumers)
     try:
         national.start()
     except BaseException:
@@ -489,9 +536,9 @@ def start_national(workdir: Path) -> National:
 
 
 @contextmanager
-def national_deployment() -> Iterator[National]:
+def national_deployment(*, consumers: bool = False) -> Iterator[National]:
     with tempfile.TemporaryDirectory(prefix="xiaohu-national-") as tmp:
-        national = start_national(Path(tmp))
+        national = start_national(Path(tmp), consumers=consumers)
         try:
             yield national
         finally:
@@ -505,6 +552,14 @@ def nat_deployment() -> Iterator[National]:
     """One national deployment per test module (servers are slow to start; tests make their
     own lines, so they share it)."""
     with national_deployment() as national:
+        yield national
+
+
+@pytest.fixture(scope="module")
+def nat_consumed_deployment() -> Iterator[National]:
+    """The same, but the served process leaves the broker to a `xiaohu consume --node N`
+    process per node (which a test may kill -9)."""
+    with national_deployment(consumers=True) as national:
         yield national
 
 
@@ -661,6 +716,7 @@ __all__ = [
     "cluster_down",
     "free_port",
     "missing",
+    "nat_consumed_deployment",
     "nat_deployment",
     "nat_server",
     "nat_staff",
