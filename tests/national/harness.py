@@ -436,9 +436,16 @@ class National:
         process.wait(timeout=10)
 
     def start(self) -> None:
-        done = self.run("migrate")
-        if done.returncode != 0:
-            raise RuntimeError(f"xiaohu migrate failed:\n{done.stdout}\n{done.stderr}")
+        # Other work on this machine may be restarting a node's server this very moment:
+        # `xiaohu migrate` is safe to repeat, so it is given a few tries.
+        for attempt in range(4):
+            nodes_up()
+            done = self.run("migrate")
+            if done.returncode == 0:
+                break
+            if attempt == 3:
+                raise RuntimeError(f"xiaohu migrate failed:\n{done.stdout}\n{done.stderr}")
+            time.sleep(3)
         self.server.start(timeout=90)
         if self.consumers:
             for node in NODES:
@@ -537,7 +544,12 @@ def start_national(workdir: Path, *, consumers: bool = False) -> National:
 
 @contextmanager
 def national_deployment(*, consumers: bool = False) -> Iterator[National]:
-    with tempfile.TemporaryDirectory(prefix="xiaohu-national-") as tmp:
+    """A deployment in a temporary folder (its node map, the processes' logs); with
+    XIAOHU_TEST_NATIONAL_LOGS naming a folder, the logs are kept there to read afterwards."""
+    keep = os.environ.get("XIAOHU_TEST_NATIONAL_LOGS")
+    with tempfile.TemporaryDirectory(prefix="xiaohu-national-", dir=keep or None) as tmp:
+        if keep:
+            tmp = tempfile.mkdtemp(prefix="run-", dir=keep)
         national = start_national(Path(tmp), consumers=consumers)
         try:
             yield national
@@ -597,15 +609,28 @@ class Staff:
         self.server = server
 
     def load(self) -> None:
-        r = self.server.post("/api/v1/sandbox/stores", list(STORES.values()))
-        assert r.status_code == 200, r.text
+        self._every_node("/api/v1/sandbox/stores", list(STORES.values()))
         staff = [
             {"login": f"nat.{login}", "name": "王五", "role": role, "province_code": p,
              **({"store_code": store} if store else {}), "password": STAFF_PASSWORD}
             for login, (role, p, store) in STAFF.items()
         ]  # fmt: skip
-        r = self.server.post("/api/v1/sandbox/staff", staff)
-        assert r.status_code == 200, r.text
+        self._every_node("/api/v1/sandbox/staff", staff)
+
+    def _every_node(self, path: str, records: list[dict[str, Any]]) -> None:
+        """Import reference data until every node reports it written (the import reports per
+        node, and a node restarting right then misses it; a code or login again updates)."""
+
+        def once() -> dict[str, str]:
+            r = self.server.post(path, records)
+            assert r.status_code in (200, 503), r.text
+            nodes: dict[str, str] = (r.json().get("nodes") or {}) if r.status_code == 200 else {}
+            if r.status_code == 503:
+                nodes = {"?": "503"}
+            return nodes
+
+        wait_for(f"{path} written on every node", once,
+                 lambda nodes: all(v.startswith("ok") for v in nodes.values()), 60)  # fmt: skip
 
     def token(self, login: str) -> str:
         r = self.server.post(
@@ -687,6 +712,13 @@ def dues(server: Served, period: str) -> dict[tuple[str, str], int]:
     out = {(d["from"], d["to"]): d["amount_fen"] for d in body["dues"]}
     assert sum(out.values()) == body["total_fen"], body
     return out
+
+
+def nodes_up(timeout: float = 60) -> None:
+    """Every node's server accepting connections (another test, or other work on this machine,
+    may have one stopped for a moment)."""
+    for node in NODES:
+        wait_for(f"node {node}'s server", lambda n=node: _reachable(PORTS[n]), bool, timeout)
 
 
 def set_clock(server: Served, now: str) -> None:

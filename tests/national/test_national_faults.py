@@ -23,6 +23,7 @@ from tests.national.harness import (
     cluster_down,
     missing,
     nat_consumed_deployment,
+    nodes_up,
     problem,
     set_clock,
     store_pay,
@@ -52,6 +53,7 @@ def staff(nat_consumed_deployment: National) -> Staff:
 
 @pytest.fixture()
 def nat(nat_consumed_deployment: National) -> National:
+    nodes_up()
     set_clock(nat_consumed_deployment.server, NOW)
     return nat_consumed_deployment
 
