@@ -152,11 +152,22 @@ def test_one_node_down_its_provinces_answer_503_the_others_work(
                  lambda cash: cash == before + 1500, FLOW_WAIT)  # fmt: skip
         r = server.get("/api/v1/admin/ledger/trial-balance", params={"province_code": "11"})
         assert r.status_code == 200 and r.json()["balanced"] is True, r.text
+        # The health report names the node that is down; the national data's node is fine.
+        r = server.get("/healthz")
+        assert r.status_code == 503 and r.json()["status"] == "degraded", r.text
+        assert r.json()["database"] == "ok" and r.json()["nodes"]["n3"] != "ok", r.text
+        assert (r.json()["nodes"]["n1"], r.json()["nodes"]["n2"]) == ("ok", "ok"), r.text
 
-    # Back: Jiangsu answers again (the first requests may still meet a dropped connection).
-    wait_for("Jiangsu's sign-in code once n3 is back", lambda: _otp(server, jiangsu).status_code,
-             lambda code: code == 202, 60)  # fmt: skip
-    quote = check(server, jiangsu, sign_in(server, jiangsu))
+    # Back: Jiangsu answers again (the first requests may still meet a dropped connection),
+    # and a line of n3 is imported and signed in to.
+    path = f"/api/v1/lines/{jiangsu}/cancellation-check"
+    wait_for("Jiangsu's check once n3 is back",
+             lambda: server.get(path, token=js_token).status_code,
+             lambda code: code == 200, 60)  # fmt: skip
+    health = server.get("/healthz")
+    assert health.status_code == 200 and set(health.json()["nodes"].values()) == {"ok"}
+    xinjiang = add_line(server, province="65", plan=PLAN_30)["msisdn"]
+    quote = check(server, xinjiang, sign_in(server, xinjiang))
     assert quote["eligible"] is True, quote
 
 
@@ -167,6 +178,7 @@ def _pay_many(
         msisdn = lines[i % len(lines)]
         r = store_pay(server, clerk, msisdn, amount, f"nat-stream-{msisdn}-{i}-{amount}")
         answers.append(r.status_code)
+        time.sleep(0.1)  # a stream, not a burst: the fault lands in the middle of it
 
 
 def _stream(
@@ -213,12 +225,17 @@ def test_a_node_restarted_mid_stream_loses_nothing_and_applies_nothing_twice(
         pytest.skip(reason)
     amounts = [100 + i for i in range(24)]
 
+    during: list[int] = []
+
     def restart(answers: list[int], _mark: int) -> None:
         wait_for("the first payments made", lambda: len(answers), lambda n: n >= 5, 60)
         with cluster_down("n3"):
+            stopped = len(answers)
             time.sleep(1.5)  # the consumer of n3 meets a database that is gone, mid-stream
+            during.append(len(answers) - stopped)
 
     messages, before = _stream(nat, staff, amounts, restart)
+    assert during and during[0] > 0, "no message was sent while n3 was down"
     _settled(nat, staff, messages, before)
 
 
@@ -226,15 +243,18 @@ def test_a_consumer_killed_mid_stream_loses_nothing_and_applies_nothing_twice(
     nat: National, staff: Staff
 ) -> None:
     amounts = [200 + i for i in range(24)]
+    after: list[int] = []
 
-    def kill(_answers: list[int], mark: int) -> None:
+    def kill(answers: list[int], mark: int) -> None:
         # Kill -9 n3's consumer once it has applied some of the stream, then start another.
         wait_for("n3's consumer applies the first messages",
                  lambda: nat.applied("n3", [m["id"] for m in sent_to(nat, "n2", mark, "32")]),
                  lambda n: n >= 3, 60)  # fmt: skip
         nat.kill_consumer("n3")
+        after.append(len(amounts) - len(answers))
         time.sleep(1)
         nat.start_consumer("n3")
 
     messages, before = _stream(nat, staff, amounts, kill)
+    assert after and after[0] > 0, "the stream had ended before the consumer was killed"
     _settled(nat, staff, messages, before)
