@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -718,7 +719,8 @@ def nodes_up(timeout: float = 60) -> None:
     """Every node's server accepting connections (another test, or other work on this machine,
     may have one stopped for a moment)."""
     for node in NODES:
-        wait_for(f"node {node}'s server", lambda n=node: _reachable(PORTS[n]), bool, timeout)
+        port = PORTS[node]
+        wait_for(f"node {node}'s server", partial(_reachable, port), bool, timeout)
 
 
 def set_clock(server: Served, now: str) -> None:
