@@ -591,11 +591,14 @@ STORES = {
            "city": "广州", "kind": "own_flagship"},
     "nj": {"code": "32-NJ-0901", "name": "南京新街口测试营业厅", "province_code": "32",
            "city": "南京", "kind": "own_flagship"},
+    "wl": {"code": "65-WL-0901", "name": "乌鲁木齐测试营业厅", "province_code": "65",
+           "city": "乌鲁木齐", "kind": "own_flagship"},
 }  # fmt: skip
 STAFF = {
     "bj.clerk": ("clerk", "11", STORES["bj"]["code"]),
     "gz.clerk": ("clerk", "44", STORES["gz"]["code"]),
     "nj.clerk": ("clerk", "32", STORES["nj"]["code"]),
+    "wl.clerk": ("clerk", "65", STORES["wl"]["code"]),
     "bj.review": ("backoffice", "11", None),
     "gz.review": ("backoffice", "44", None),
     "nj.review": ("backoffice", "32", None),

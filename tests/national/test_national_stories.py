@@ -1,7 +1,8 @@
 """The stories that span provinces, across three real PostgreSQL servers and a real broker,
 driven over HTTP against `xiaohu serve` with a node map (n1: 11 Beijing and the national data,
 n2: 44 Guangdong, n3: every other province). One deployment for the module; every test makes its
-own lines. The settlement story runs last: it settles the month the others made dues in."""
+own lines. The settlement story runs after the others: it settles the month they made dues in;
+the province move comes last, as it changes the map."""
 
 from __future__ import annotations
 
@@ -289,3 +290,44 @@ def test_the_month_settles_across_nodes_and_clears_every_provinces_books(
     r = server.get(f"/api/v1/admin/settlement/{PERIOD}")
     assert r.status_code == 200 and r.json() == result, r.text
     assert not any(cleared().values())  # and the second run posted nothing
+
+
+def test_a_province_moves_to_another_node_without_losing_a_message(
+    nat_deployment: National, nat_staff: Staff
+) -> None:
+    """Xinjiang (65) moves from n3 to n2 with messages for it waiting (the broker cut): the
+    move, then the broker back; each message is applied once, on the province's new node."""
+    nat, server = nat_deployment, nat_deployment.server
+    nodes_up()
+    set_clock(server, "2026-12-03T10:00:00+08:00")  # after November's settlement
+    clerk = nat_staff.token("wl.clerk")
+    xj = add_line(server, province="65", plan=PLAN_30)["msisdn"]
+    xj_token = sign_in(server, xj)
+    lines = [add_line(server, province="44", plan=PLAN_30)["msisdn"] for _ in range(3)]
+    before = drawer_of(server, clerk, "2026-12-03")["cash_in_fen"]
+    mark = nat.last_outbox_id("n2")
+    nat.proxy.cut()
+    try:
+        for i, msisdn in enumerate(lines):
+            r = store_pay(server, clerk, msisdn, 700 + i, f"nat-move-{msisdn}")
+            assert r.status_code == 201, r.text
+        moved = nat.run("node", "move", "--province", "65", "--to", "n2")
+        assert moved.returncode == 0, moved.stdout + moved.stderr
+    finally:
+        nat.proxy.restore()
+
+    count = "SELECT count(*) FROM lines WHERE msisdn = :m"
+    assert (nat.scalar("n2", count, m=xj), nat.scalar("n3", count, m=xj)) == (1, 0)
+    wait_for("the moved line answers from its new node",
+             lambda: server.get(f"/api/v1/lines/{xj}/cancellation-check", token=xj_token),
+             lambda r: r.status_code == 200, MESSAGE_WAIT)  # fmt: skip
+    wait_for("the Xinjiang drawer takes the three payments in",
+             lambda: drawer_of(server, clerk, "2026-12-03")["cash_in_fen"],
+             lambda cash: cash >= before + 2103, MESSAGE_WAIT)  # fmt: skip
+    messages = [m for m in nat.messages_since("n2", mark) if m["to_province"] == "65"]
+    ids, refs = [m["id"] for m in messages], [m["payload"]["ref"] for m in messages]
+    assert len(ids) == 3, messages
+    assert (nat.applied("n2", ids), nat.applied("n3", ids)) == (3, 0)
+    assert nat.postings("n2", "interprovince.cash_collected", refs) == dict.fromkeys(refs, 1)
+    assert drawer_of(server, clerk, "2026-12-03")["cash_in_fen"] == before + 2103
+    books(server, "65")
