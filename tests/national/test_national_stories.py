@@ -25,6 +25,7 @@ from tests.national.harness import (
     nat_server,
     nat_staff,
     nodes_up,
+    queue_depth,
     set_clock,
     store_cancel,
     store_check,
@@ -311,6 +312,8 @@ def test_a_province_moves_to_another_node_without_losing_a_message(
         for i, msisdn in enumerate(lines):
             r = store_pay(server, clerk, msisdn, 700 + i, f"nat-move-{msisdn}")
             assert r.status_code == 201, r.text
+        messages = [m for m in nat.messages_since("n2", mark) if m["to_province"] == "65"]
+        assert [m["status"] for m in messages] == ["pending"] * 3, messages
         moved = nat.run("node", "move", "--province", "65", "--to", "n2")
         assert moved.returncode == 0, moved.stdout + moved.stderr
     finally:
@@ -321,11 +324,20 @@ def test_a_province_moves_to_another_node_without_losing_a_message(
     wait_for("the moved line answers from its new node",
              lambda: server.get(f"/api/v1/lines/{xj}/cancellation-check", token=xj_token),
              lambda r: r.status_code == 200, MESSAGE_WAIT)  # fmt: skip
-    wait_for("the Xinjiang drawer takes the three payments in",
-             lambda: drawer_of(server, clerk, "2026-12-03")["cash_in_fen"],
-             lambda cash: cash >= before + 2103, MESSAGE_WAIT)  # fmt: skip
-    messages = [m for m in nat.messages_since("n2", mark) if m["to_province"] == "65"]
     ids, refs = [m["id"] for m in messages], [m["payload"]["ref"] for m in messages]
+
+    def state() -> dict[str, Any]:  # what a timeout reports: where the messages are
+        return {
+            "cash_in_fen": drawer_of(server, clerk, "2026-12-03")["cash_in_fen"],
+            "outbox_n2": [m["status"] for m in nat.messages_since("n2", mark)],
+            "outbox_n3": [m["status"] for m in nat.messages_since("n3", 0) if m["id"] in ids],
+            "applied_n2": nat.applied("n2", ids),
+            "applied_n3": nat.applied("n3", ids),
+            "queue_65": queue_depth(nat.namespace, "65"),
+        }
+
+    wait_for("the Xinjiang drawer takes the three payments in", state,
+             lambda s: s["cash_in_fen"] >= before + 2103, MESSAGE_WAIT)  # fmt: skip
     assert len(ids) == 3, messages
     assert (nat.applied("n2", ids), nat.applied("n3", ids)) == (3, 0)
     assert nat.postings("n2", "interprovince.cash_collected", refs) == dict.fromkeys(refs, 1)
