@@ -26,6 +26,8 @@ from tests.national.harness import (
     nodes_up,
     problem,
     set_clock,
+    store_cancel,
+    store_check,
     store_pay,
     wait_for,
 )
@@ -40,7 +42,6 @@ pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
 NOW = "2026-11-24T10:00:00+08:00"
 TODAY = "2026-11-24"
-COLLECTED = "interprovince.cash_collected"  # the store's side of cash taken in for another
 FLOW_WAIT = 90  # seconds for a backlog to flow once the fault is over (consumer backoffs)
 
 
@@ -69,48 +70,60 @@ def sent_to(nat: National, node: str, mark: int, province: str) -> list[dict[str
 
 def assert_applied_once(nat: National, node: str, messages: list[dict[str, Any]]) -> None:
     """Every message applied on `node`, each exactly once: its inbox row, and one ledger
-    transaction for its ref."""
+    transaction of its kind for its ref."""
     ids = [m["id"] for m in messages]
-    refs = [m["payload"]["ref"] for m in messages]
     assert nat.applied(node, ids) == len(ids)
-    assert nat.postings(node, COLLECTED, refs) == dict.fromkeys(refs, 1)
+    for kind in {m["kind"] for m in messages}:
+        refs = [m["payload"]["ref"] for m in messages if m["kind"] == kind]
+        assert nat.postings(node, kind, refs) == dict.fromkeys(refs, 1), kind
 
 
 def test_broker_down_requests_succeed_messages_wait_then_flow_once(
     nat: National, staff: Staff
 ) -> None:
-    """Cash taken in at a Beijing store (node n1) for Guangdong lines (node n2) while the
-    broker is unreachable: each payment 201, its message waits in n2's outbox; the broker back,
-    they flow, and Beijing's drawer counts each once."""
+    """Cash taken in at a Beijing store (node n1) for Guangdong lines (node n2), and one of
+    them cancelled there with the balance handed over in cash, while the broker is
+    unreachable: each request succeeds, its message waits in n2's outbox; the broker back, they
+    flow, and Beijing's drawer counts each once."""
     server, clerk = nat.server, staff.token("bj.clerk")
     lines = guangdong_lines(server, 3)
-    before = drawer_of(server, clerk, TODAY)["cash_in_fen"]
+    before = drawer_of(server, clerk, TODAY)
     mark = nat.last_outbox_id("n2")
     amounts = [1100, 2200, 3300]
+
+    def cash() -> tuple[int, int]:
+        now = drawer_of(server, clerk, TODAY)
+        return now["cash_in_fen"] - before["cash_in_fen"], now["cash_out_fen"] - before[
+            "cash_out_fen"
+        ]
 
     nat.proxy.cut()
     try:
         for msisdn, amount in zip(lines, amounts, strict=True):
             r = store_pay(server, clerk, msisdn, amount, f"nat-down-{msisdn}")
             assert r.status_code == 201, r.text
-        waiting = sent_to(nat, "n2", mark, "11")
-        assert len(waiting) == 3, waiting
+        record = add_line(server, province="44", plan=PLAN_30,
+                          balance={"cash_fen": 20000, "gift_fen": 0})  # fmt: skip
+        quote = store_check(server, clerk, record)
+        r = store_cancel(server, clerk, record, quote)
+        assert r.status_code == 201, r.text
+        refund = r.json()["refund"]["refund_now_fen"]
+        assert refund > 0, r.text
         time.sleep(3)  # the relay has tried (it sweeps every second) and failed
         waiting = sent_to(nat, "n2", mark, "11")
-        assert [m["status"] for m in waiting] == ["pending"] * 3, waiting
+        assert [m["status"] for m in waiting] == ["pending"] * 4, waiting
         assert nat.applied("n1", [m["id"] for m in waiting]) == 0
-        assert drawer_of(server, clerk, TODAY)["cash_in_fen"] == before
+        assert cash() == (0, 0)
     finally:
         nat.proxy.restore()
 
-    wait_for("Beijing's drawer takes in the three payments",
-             lambda: drawer_of(server, clerk, TODAY)["cash_in_fen"],
-             lambda cash: cash >= before + sum(amounts), FLOW_WAIT)  # fmt: skip
+    wait_for("Beijing's drawer takes the payments in and pays the refund out", cash,
+             lambda moved: moved[0] >= sum(amounts) and moved[1] >= refund, FLOW_WAIT)  # fmt: skip
     wait_for("n2's outbox rows marked delivered",
              lambda: [m["status"] for m in sent_to(nat, "n2", mark, "11")],
-             lambda s: s == ["delivered"] * 3, FLOW_WAIT)  # fmt: skip
+             lambda s: s == ["delivered"] * 4, FLOW_WAIT)  # fmt: skip
     time.sleep(1)  # a duplicate, if the relay sent one, has had time to arrive
-    assert drawer_of(server, clerk, TODAY)["cash_in_fen"] == before + sum(amounts)
+    assert cash() == (sum(amounts), refund)
     assert_applied_once(nat, "n1", sent_to(nat, "n2", mark, "11"))
 
 
