@@ -18,6 +18,7 @@ from xiaohu.config import get_settings
 from xiaohu.counter.drawer_cli import drawer as drawer_command
 from xiaohu.kit.db import masked_url
 from xiaohu.platforms.cli import platforms_app
+from xiaohu.runtime import Runtime
 
 app = typer.Typer(help="xiaohu (销户): number cancellation service", no_args_is_help=True)
 run_app = typer.Typer(help="Batch runs; every run is safe to repeat.", no_args_is_help=True)
@@ -53,6 +54,14 @@ def _options(
 ) -> None:
     """xiaohu (销户): number cancellation service"""
     ctx.obj = Shell(_runtime, out, err)
+
+
+def _where(runtime: Runtime) -> str:
+    """The database, or the node map's nodes, for the start-up line."""
+    nodes = runtime.nodes
+    if not nodes.national:
+        return f"database {masked_url(runtime.settings.database_url)}"
+    return f"{len(nodes.nodes)} nodes from {nodes.source}, default {nodes.default}"
 
 
 def _runtime(migrate: bool = True):  # type: ignore[no-untyped-def]
@@ -124,7 +133,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     delivery = "inline" if runtime.settings.outbox_inline else "background"
     out.print(
         f"xiaohu serving in [bold]{mode}[/bold] mode on http://{host}:{port}  "
-        f"(database {masked_url(runtime.settings.database_url)}, outbox delivery {delivery})"
+        f"({_where(runtime)}, outbox delivery {delivery})"
     )
     if runtime.sandbox_gateways and not runtime.settings.sandbox:
         err.print(

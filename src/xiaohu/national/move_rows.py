@@ -84,9 +84,7 @@ def _part(table: Table, province: str, parts: dict[str, Part]) -> Part | None:
                 # message between provinces names its addressee there, not its owner: it stays
                 # with the node that wrote it, whose relay sends it to the province's queue,
                 # consumed wherever the province lives (the target's own messages to it too).
-                where = and_(
-                    where, table.c.delivered_at.is_(None), table.c.topic != INTERPROVINCE
-                )
+                where = and_(where, table.c.delivered_at.is_(None), table.c.topic != INTERPROVINCE)
             return Part(table, where, delete=table.name not in COPY_ONLY)
     columns = list(table.c)
     for fk in sorted(table.foreign_keys, key=lambda fk: columns.index(fk.parent)):
