@@ -98,10 +98,15 @@ pg-nodes: pg-db
 test-sqlite: install browser
 	$(BIN)/pytest -q -p no:cacheprovider
 
-test-postgres: install pg-db
+# The PostgreSQL pass also runs the national deployment's tests (tests/national: three
+# PostgreSQL servers and the broker), which the SQLite pass skips.
+test-postgres: install pg-db pg-nodes
 	XIAOHU_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider -m "not browser"
 
-test: lint types test-sqlite test-postgres
+# The two engines' passes side by side, one a core; each prints its whole output when it ends
+# (so the lines of the two never interleave), and `make test` fails if either does.
+test: lint types
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 bench-import: install pg-db
 	$(PY) benchmarks/bench_import.py --lines 1000000

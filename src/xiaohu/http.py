@@ -26,7 +26,17 @@ def runtime_of(request: Request) -> Runtime:
     return runtime
 
 
-def unit_of_work(request: Request) -> Iterator[Context]:
+async def read_body_to_route(request: Request) -> None:
+    """Several nodes: read the body before the unit of work, so routing can find a number in
+    a form a page posts (its handler reads the form later, from the same cached body). JSON
+    bodies are read by FastAPI already; one node routes nowhere and reads nothing here."""
+    if runtime_of(request).nodes.national and request.method in ("POST", "PUT", "PATCH"):
+        await request.body()
+
+
+def unit_of_work(
+    request: Request, _body: Annotated[None, Depends(read_body_to_route)] = None
+) -> Iterator[Context]:
     """One transaction per request: commit on success, roll back on error (except a refusal
     whose writes are evidence, `DomainError.keep_writes`); then hand the side effects the
     request wrote to the outbox on (`Runtime.outbox_written`). GET and HEAD are read-only and

@@ -3,7 +3,8 @@
 A request's province is found, first that applies:
 1. a number in the path (`/lines/{msisdn}/…`), the query (`?msisdn=`) or the JSON body's
    top-level `msisdn` (the store routes): its home province from the number's prefix;
-2. the bearer token: a line token names its number, a staff token its province;
+2. the bearer token (or the pages' cookies: the subscriber's session, the clerk console's
+   visit, then the staff session): a line token names its number, a staff token its province;
 3. an id in the path (`/cancellations/{cancellation_id}`, `/workorders/{order_id}`): each node
    is asked for it by primary key (remembered afterwards, so a second request asks no one);
 4. a `province_code` in the path or query.
@@ -20,11 +21,15 @@ import binascii
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
+from xiaohu.kit.crypto import derive
 from xiaohu.regions.provinces import PROVINCES
 from xiaohu.regions.rules import home_of
 from xiaohu.runtime import Runtime
@@ -52,6 +57,8 @@ def province_of(request: Request, runtime: Runtime) -> str | None:
         if home is not None:
             return home.province_code
     province = _token_province(request.headers.get("authorization", ""))
+    if province is None:
+        province = _cookie_province(request, runtime)
     if province is not None:
         return province
     for param, sql in LOCATORS.items():
@@ -71,10 +78,15 @@ def _number(request: Request) -> str | None:
 
 
 def _body_fields(request: Request) -> Mapping[str, Any]:
-    # FastAPI has read the body of a route that takes one before its dependencies run, and
-    # Starlette keeps it on the request; a route without a body has none to look at.
+    # FastAPI has read a JSON body before the dependencies run (`http.read_body_to_route` a
+    # page's form), and Starlette keeps it on the request.
     raw = getattr(request, "_body", None)
-    if not raw or not raw.lstrip().startswith(b"{"):
+    if not raw:
+        return {}
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        form = parse_qs(raw.decode("utf-8", "replace"), max_num_fields=200)
+        return {k: v[0] for k, v in form.items() if v}
+    if not raw.lstrip().startswith(b"{"):
         return {}
     try:
         body = json.loads(raw)
@@ -101,6 +113,39 @@ def _token_province(header: str) -> str | None:
         home = home_of(parts[1])
         return home.province_code if home else None
     return None
+
+
+# The pages' cookies (`web.session`, `web.console_session`): named here, as this layer is below
+# the pages, and only read to choose a node.
+SESSION_COOKIE, STAFF_COOKIE, VISIT_COOKIE = "xh_session", "xh_staff", "xh_visit"
+
+
+def _cookie_province(request: Request, runtime: Runtime) -> str | None:
+    cookies = request.cookies
+    if cookies.get(SESSION_COOKIE):
+        return _token_province("Bearer " + cookies[SESSION_COOKIE])
+    staff = cookies.get(STAFF_COOKIE)
+    if not staff:
+        return None
+    visit = cookies.get(VISIT_COOKIE)
+    login = _payload(staff.split(".")[1]).get("u") if staff.count(".") == 2 else None
+    if visit and isinstance(login, str):
+        number = _visit_number(runtime, visit, login)
+        home = home_of(number) if number else None
+        if home is not None:
+            return home.province_code
+    return _token_province("Bearer " + staff)
+
+
+def _visit_number(runtime: Runtime, value: str, login: str) -> str | None:
+    """The number of the console's visit cookie (sealed for the clerk's login)."""
+    try:
+        sealed = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        aead = AESGCM(derive(runtime.settings.key, "console-visit"))
+        number = json.loads(aead.decrypt(sealed[:12], sealed[12:], login.encode())).get("m")
+    except (binascii.Error, InvalidTag, ValueError, AttributeError):
+        return None
+    return number if isinstance(number, str) and len(number) == 11 else None
 
 
 def _payload(part: str) -> dict[str, Any]:

@@ -1,0 +1,60 @@
+"""One node that cannot be reached: its provinces answer 503 NODE_UNAVAILABLE, the others work.
+
+In process, with a node on SQLite and a node whose PostgreSQL server is not there (a closed
+port): the served, three-server version of this story is in test_national_faults.py."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests import factories
+from tests.conftest import test_settings
+from xiaohu.app import create_app
+from xiaohu.assembly import build_runtime
+from xiaohu.kit.migrate import upgrade
+from xiaohu.runtime import Runtime
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again when the socket is
+
+
+@pytest.fixture
+def national(tmp_path: Path) -> Iterator[Runtime]:
+    path = tmp_path / "nodes.toml"
+    down = f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/xiaohu"
+    path.write_text(
+        'broker_url = "amqp://guest:guest@127.0.0.1:5672/%2F"\n'
+        f'[nodes.north]\ndatabase_url = "sqlite:///{tmp_path}/north.db"\nprovinces = ["*"]\n'
+        f'[nodes.south]\ndatabase_url = "{down}"\nprovinces = ["44"]\n',
+        encoding="utf-8",
+    )
+    rt = build_runtime(test_settings("sqlite:///unused.db", node_map=path))
+    upgrade(rt.engine)
+    yield rt
+    for name in rt.nodes.names():
+        rt.engine_of(name).dispose()
+
+
+def test_the_provinces_of_a_node_that_is_down_answer_node_unavailable(national: Runtime) -> None:
+    record = factories.line_record(province="11")
+    with national.sessions() as session:
+        factories.load(national.context(session), record)
+        session.commit()
+    beijing, guangdong = record["msisdn"], factories.msisdn("44")
+    with TestClient(create_app(national), raise_server_exceptions=False) as client:
+        down = client.post("/api/v1/auth/otp", json={"msisdn": guangdong})
+        assert down.status_code == 503, down.text
+        assert down.headers["content-type"].startswith("application/problem+json")
+        assert down.json()["code"] == "NODE_UNAVAILABLE"
+        assert int(down.headers["retry-after"]) > 0
+        # Beijing's node answers as ever, before and after the failure.
+        up = client.post("/api/v1/auth/otp", json={"msisdn": beijing})
+        assert up.status_code == 202, up.text
