@@ -16,7 +16,9 @@ For each node count, all on 127.0.0.1 and bounded in time (about 2 minutes a cou
 4. Once every message between provinces has been applied, their latency is read from the
    receiving side's inbox: `interprovince_applied.applied_at - sent_at`, both taken by the
    application's clock (the sender's in its transaction, the receiver's when it applies).
-5. A table, the "National" section of docs/benchmarks.md, the chart docs/bench-national.png,
+5. The storage a line takes (`national_storage`): realistic demo lines imported, then a
+   monthly close-cycle, the database's size read before and after each.
+6. A table, the "National" section of docs/benchmarks.md, the chart docs/bench-national.png,
    and the figures as JSON (var/bench-national.json; `--report-only` redraws from it).
 """
 
@@ -58,6 +60,7 @@ from national_data import (
 )
 from national_load import KINDS, Tally, Work, drive
 from national_report import console, percentile, report
+from national_storage import measure as measure_storage
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "var" / "bench-national.json"
@@ -332,6 +335,12 @@ def main() -> None:
         default="check=0.55,cancel=0.15,cash_in=0.15,cash_out=0.15",
         help="weights of the kinds in the mix",
     )
+    ap.add_argument(
+        "--storage-lines",
+        type=int,
+        default=20_000,
+        help="demo lines for the storage a line takes (0: skip)",
+    )
     ap.add_argument("--no-doc", action="store_true", help="leave docs/ alone")
     ap.add_argument("--report-only", action="store_true", help="redraw from the saved JSON")
     args = ap.parse_args()
@@ -350,6 +359,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="xiaohu-bench-national-") as tmp:
         for count in counts:
             runs.append(run_nodes(count, records, args, Path(tmp)))
+        storage = None
+        if args.storage_lines:
+            console.print(f"storage: {args.storage_lines:,} demo lines and a close-cycle …")
+            storage = measure_storage(args.storage_lines, Path(tmp))
+            console.print(
+                f"storage: {storage['bytes_per_line']:,.0f} bytes a line, "
+                f"{storage['month_bytes_per_line']:,.0f} more a month (close-cycle)"
+            )
     results = {
         "date": dt.datetime.now(dt.UTC).date().isoformat(),
         "seconds": time.perf_counter() - started,
@@ -360,6 +377,7 @@ def main() -> None:
             "kernel": platform.release(),
         },
         "runs": runs,
+        "storage": storage,
     }
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=1), encoding="utf-8")

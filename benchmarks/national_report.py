@@ -201,6 +201,17 @@ def section(results: dict[str, Any]) -> str:
         parts = [f"{n['name']} {len(n['provinces'])} provinces, {n['lines']:,} lines"
                  for n in run["layout"]]  # fmt: skip
         lines.append(f"- {run['nodes']} node(s): " + "; ".join(parts))
+    st = results.get("storage")
+    if st:
+        per_line, per_month = st["bytes_per_line"], st["month_bytes_per_line"]
+        lines += [
+            "",
+            f"Storage (`national_storage`): {st['lines']:,} demo lines (`xiaohu demo-data`: "
+            f"bills, contracts, bundles, family groups) take {per_line:,.0f} bytes a line in "
+            "PostgreSQL (tables and indexes, the empty schema left out); one monthly "
+            f"close-cycle adds {per_month:,.0f} bytes a line ({st['bills']:,} bills with their "
+            "journal entries and SMS).",
+        ]
     m = results["machine"]
     lines += [
         "",
@@ -208,7 +219,10 @@ def section(results: dict[str, Any]) -> str:
         "",
         f"- Command: `make bench-national`, {results['date']}, whole run "
         f"{results['seconds']:.0f} s. {m['cpus']} cores shared by the clients, the app "
-        f"processes, the three PostgreSQL servers and the broker; Python {m['python']}.",
+        f"processes, the three PostgreSQL servers and the broker; Python {m['python']}. "
+        f"1-minute load average at the end of each phase: {_loads(results)}; other work "
+        "shared the machine, which makes CPU per operation higher than on a quiet one (compare "
+        "the Service section's figures).",
         "- Work: `check` is the online check; `cancel` the check then the cancellation "
         "(refund to the original route); `cash_in` a clerk at a store of another province "
         "taking a cash top-up; `cash_out` a clerk at a store of another province cancelling "
@@ -229,6 +243,14 @@ def section(results: dict[str, Any]) -> str:
         "<!-- national:end -->",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _loads(results: dict[str, Any]) -> str:
+    parts = []
+    for run in results["runs"]:
+        loads = [f"{run['phases'][k]['load']:.1f}" for k in PHASES if k in run["phases"]]
+        parts.append(f"{run['nodes']} node(s) {', '.join(loads)}")
+    return "; ".join(parts)
 
 
 def report(results: dict[str, Any], *, write_docs: bool = True) -> None:
