@@ -3,6 +3,7 @@ docs/benchmarks.md and the chart docs/bench-national.png."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -239,10 +240,29 @@ def section(results: dict[str, Any]) -> str:
         "receiver's when it applied the message (`interprovince_applied.applied_at`), for "
         "every message sent in the timed phases, read after all had been applied.",
         "- A `+` after a rate means that kind's lines ran out before the time did.",
+        *_failures(results),
         "- The sizing for a national operator built on these figures: [scale.md](scale.md).",
         "<!-- national:end -->",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _failures(results: dict[str, Any]) -> list[str]:
+    """A line for each phase with failed operations: how many, and the first one's answer."""
+    out = []
+    for run in results["runs"]:
+        for name in PHASES:
+            ph = run["phases"].get(name)
+            if ph and sum(ph["failed"].values()):
+                first = ph["sample_failure"]
+                code = re.search(r'"code":"([A-Z_]+)"', first)
+                status = re.search(r"→ (\d{3})", first)
+                what = " ".join(x.group(1) for x in (status, code) if x) or first[:120]
+                out.append(
+                    f"- {run['nodes']} node(s), {name}: {sum(ph['failed'].values())} operations "
+                    f"failed (the first: {what})."
+                )
+    return out
 
 
 def _loads(results: dict[str, Any]) -> str:
