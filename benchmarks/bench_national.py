@@ -227,21 +227,37 @@ def messages(lay: Layout, since: float, wait: float) -> dict[str, Any]:
                 break
             console.print(f"  waiting for messages: {applied:,} of {sent:,} applied")
             time.sleep(2)
-        lat: list[float] = []
-        crossed = 0
         since_at = dt.datetime.fromtimestamp(since, dt.UTC)
+        # When the sending node's relay (or its delivery) handed each message over.
+        handed: dict[str, dt.datetime] = {}
+        for engine in engines.values():
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    text(
+                        "SELECT payload->>'id', delivered_at FROM outbox "
+                        "WHERE topic = 'interprovince' AND created_at >= :since"
+                    ),
+                    {"since": since_at},
+                )
+                handed.update({str(i): at for i, at in rows if at is not None})
+        lat: list[float] = []
+        relay: list[float] = []
+        consume: list[float] = []
+        crossed = 0
         for name, engine in engines.items():
             with engine.connect() as conn:
                 rows = conn.execute(
                     text(
-                        "SELECT to_province, from_province, "
-                        "EXTRACT(EPOCH FROM applied_at - sent_at) FROM interprovince_applied "
-                        "WHERE sent_at >= :since"
+                        "SELECT message_id, to_province, from_province, sent_at, applied_at "
+                        "FROM interprovince_applied WHERE sent_at >= :since"
                     ),
                     {"since": since_at},
                 )
-                for to_p, from_p, seconds in rows:
-                    lat.append(float(seconds))
+                for mid, to_p, from_p, sent_at, applied_at in rows:
+                    lat.append((applied_at - sent_at).total_seconds())
+                    if mid in handed:
+                        relay.append((handed[mid] - sent_at).total_seconds())
+                        consume.append((applied_at - handed[mid]).total_seconds())
                     other = from_p is not None and lay.node_of(from_p).name != name
                     crossed += int(other or lay.node_of(to_p).name != name)
     finally:
@@ -255,6 +271,12 @@ def messages(lay: Layout, since: float, wait: float) -> dict[str, Any]:
         "p50_ms": percentile(lat, 50) * 1000,
         "p99_ms": percentile(lat, 99) * 1000,
         "max_ms": max(lat, default=0.0) * 1000,
+        # The two legs: sent → handed over by the sending node (outbox.delivered_at), and
+        # handed over → applied on the receiving node.
+        "relay_p50_ms": percentile(relay, 50) * 1000,
+        "relay_p99_ms": percentile(relay, 99) * 1000,
+        "consume_p50_ms": percentile(consume, 50) * 1000,
+        "consume_p99_ms": percentile(consume, 99) * 1000,
     }
 
 

@@ -105,13 +105,25 @@ def message_rows(results: dict[str, Any]) -> list[list[str]]:
                 f"{m['p50_ms']:.0f}",
                 f"{m['p99_ms']:.0f}",
                 f"{m['max_ms']:.0f}",
+                f"{m.get('relay_p50_ms', 0):.0f} / {m.get('relay_p99_ms', 0):.0f}",
+                f"{m.get('consume_p50_ms', 0):.0f} / {m.get('consume_p99_ms', 0):.0f}",
                 "yes" if m["applied"] >= m["sent"] else f"{m['sent'] - m['applied']:,} not yet",
             ]
         )
     return rows
 
 
-MSG_HEADER = ["nodes", "messages", "between nodes", "p50 ms", "p99 ms", "max ms", "all applied"]
+MSG_HEADER = [
+    "nodes",
+    "messages",
+    "between nodes",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "sent → handed over p50 / p99",
+    "handed over → applied p50 / p99",
+    "all applied",
+]
 
 
 def show(results: dict[str, Any]) -> None:
@@ -238,7 +250,9 @@ def section(results: dict[str, Any]) -> str:
         "the node count changes is how the same work spreads over the servers.",
         "- Message latency: from the sender's clock in its transaction (`sent_at`) to the "
         "receiver's when it applied the message (`interprovince_applied.applied_at`), for "
-        "every message sent in the timed phases, read after all had been applied.",
+        "every message sent in the timed phases, read after all had been applied. The two "
+        "legs: to the sending node's hand-over (the outbox row's `delivered_at`: published "
+        "and confirmed by the broker, or applied locally with one node), then to the apply.",
         "- A `+` after a rate means that kind's lines ran out before the time did.",
         *_failures(results),
         "- The sizing for a national operator built on these figures: [scale.md](scale.md).",
