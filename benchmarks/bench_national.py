@@ -280,6 +280,21 @@ def messages(lay: Layout, since: float, wait: float) -> dict[str, Any]:
     }
 
 
+def started_at(lay: Layout) -> dict[str, str]:
+    """When each node's server started (`pg_postmaster_start_time`); absent if unreachable."""
+    out = {}
+    for node in lay.nodes:
+        engine = create_engine(node.url)
+        try:
+            with engine.connect() as conn:
+                out[node.name] = str(conn.scalar(text("SELECT pg_postmaster_start_time()")))
+        except Exception:  # down at this moment: counts as restarted
+            out[node.name] = "down"
+        finally:
+            engine.dispose()
+    return out
+
+
 def run_nodes(
     count: int, records: list[dict[str, Any]], args: argparse.Namespace, tmp: Path
 ) -> dict[str, Any]:
@@ -302,6 +317,7 @@ def run_nodes(
         f"{time.perf_counter() - t0:.1f} s"
     )
     work = work_for(lay, loaded, key, records)
+    booted = started_at(lay)
     phases: dict[str, Any] = {}
     with served(env, args.apps, tmp) as (bases, pids):
         meter = CpuMeter(pids, {n.name: n.database for n in lay.nodes})
@@ -311,6 +327,12 @@ def run_nodes(
             phases[kind] = timed(kind, label, bases, work, {kind: 1.0}, args, meter, args.seconds)
         phases["mix"] = timed("mix", label, bases, work, args.mix, args, meter, args.mix_seconds)
         msg = messages(lay, first, args.drain)
+    # These servers may be shared: a node restarted by someone else during the run explains
+    # its provinces' 503 NODE_UNAVAILABLE answers (the other nodes keep working).
+    after = started_at(lay)
+    restarted = [n for n in booted if after.get(n) != booted[n]]
+    if restarted:
+        console.print(f"{label} restarted during the run: {', '.join(restarted)}")
     console.print(
         f"{label} messages: {msg['timed']:,} applied ({msg['between_nodes']:,} between nodes), "
         f"latency p50 {msg['p50_ms']:.0f} ms, p99 {msg['p99_ms']:.0f} ms"
@@ -328,6 +350,7 @@ def run_nodes(
         ],
         "phases": phases,
         "messages": msg,
+        "restarted": restarted,
     }
 
 

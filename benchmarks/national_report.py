@@ -265,6 +265,12 @@ def _failures(results: dict[str, Any]) -> list[str]:
     """A line for each phase with failed operations: how many, and the first one's answer."""
     out = []
     for run in results["runs"]:
+        if run.get("restarted"):
+            out.append(
+                f"- {run['nodes']} node(s): the server of {', '.join(run['restarted'])} was "
+                "restarted during the run by other work sharing these servers; its provinces "
+                "answered 503 `NODE_UNAVAILABLE` meanwhile, the other nodes kept working."
+            )
         for name in PHASES:
             ph = run["phases"].get(name)
             if ph and sum(ph["failed"].values()):
