@@ -32,6 +32,7 @@ from xiaohu.kit.web import (
     on_http_error,
     on_validation_error,
 )
+from xiaohu.national.broker_threads import start_broker_threads, wanted
 from xiaohu.operations.api import install as install_operations
 from xiaohu.runtime import Runtime
 
@@ -99,9 +100,14 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if run_worker:
             runtime.start_outbox_worker()
+        # A national deployment: the messages between provinces go by the broker, relayed
+        # and consumed by threads of the served process (XIAOHU_BROKER_THREADS).
+        broker = start_broker_threads(runtime) if wanted(runtime) else None
         try:
             yield
         finally:
+            if broker is not None:
+                broker.stop()
             if run_worker:
                 runtime.stop_outbox_worker()
 
@@ -149,6 +155,8 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
         response_model=HealthOut,
     )
     def healthz() -> JSONResponse:
+        if runtime.nodes.national:
+            return _national_health(runtime, gateways)
         try:
             with runtime.engine.connect().execution_options(xiaohu_readonly=True) as conn:
                 conn.execute(text("SELECT 1"))
@@ -169,6 +177,25 @@ def create_app(runtime: Runtime | None = None, *, outbox_worker: bool | None = N
     install_operations(app)  # /readyz, /metrics, request ids and the access log (outermost)
     problem_openapi(app)
     return app
+
+
+def _national_health(runtime: Runtime, gateways: str) -> JSONResponse:
+    """Every node asked: `database` is the default node's (national data), `nodes` each one's;
+    one node down is `degraded` (503), as its provinces answer NODE_UNAVAILABLE."""
+    from xiaohu.national.placement import node_health
+
+    nodes = node_health(runtime)
+    ok = all(state == "ok" for state in nodes.values())
+    body = {
+        "status": "ok" if ok else "degraded",
+        "database": nodes[runtime.nodes.default],
+        "nodes": nodes,
+        "mode": runtime.settings.mode,
+        "gateways": gateways,
+    }
+    if ok:
+        return JSONResponse(body)
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def _refusal(app: FastAPI) -> Callable[[Request, DomainError], Awaitable[Response]]:

@@ -19,6 +19,7 @@ from xiaohu.config import Settings
 from xiaohu.delivery import deliver
 from xiaohu.identity.limits import ClientLimits
 from xiaohu.interprovince import dues
+from xiaohu.interprovince import rules as interprovince
 from xiaohu.interprovince.service import Appliers, LocalLink
 from xiaohu.kit.crypto import PiiCipher
 from xiaohu.kit.db import make_engine, session_factory
@@ -33,6 +34,7 @@ from xiaohu.notifications.rules import RetryPolicy
 from xiaohu.policy.loader import cached as load_policy
 from xiaohu.runtime import Runtime
 from xiaohu.sandbox.service import read_test_clock
+from xiaohu.settlement import clearing
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -141,10 +143,14 @@ def deliver_outbox(runtime: Runtime, session: Session, now: dt.datetime, limit: 
         payments=runtime.payment_gateway,
         retry=retry,
         link=LocalLink(interprovince_appliers()),
+        # Several nodes: a province's messages may be for another node, so they go by the
+        # broker, in order, through the relay (`national.relay`), not by this delivery.
+        skip=frozenset({interprovince.TOPIC}) if runtime.nodes.national else frozenset(),
     )
 
 
 def interprovince_appliers() -> Appliers:
-    """Every area's appliers of messages between provinces, by kind. One database holds every
-    province here, so the outbox's link applies them locally (`interprovince.service`)."""
-    return Appliers([*dues.APPLIERS, *transfers.APPLIERS])
+    """Every area's appliers of messages between provinces, by kind: the outbox's link applies
+    them locally with one node (`interprovince.service`); with several, the relay and the
+    broker's consumer do (`national.relay`, `national.consumer`)."""
+    return Appliers([*dues.APPLIERS, *transfers.APPLIERS, *clearing.APPLIERS])

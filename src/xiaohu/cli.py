@@ -90,9 +90,25 @@ def _runtime(migrate: bool = True):  # type: ignore[no-untyped-def]
 
 @app.command()
 def migrate() -> None:
-    """Create or upgrade the database schema."""
-    _runtime(migrate=True)
-    out.print("database is at the latest schema")
+    """Create or upgrade the database schema (with a node map: every node's, and its id block)."""
+    from xiaohu.national.placement import migrate_every_node
+
+    runtime = _runtime(migrate=False)
+    if not runtime.nodes.national:
+        from xiaohu.kit.migrate import upgrade
+
+        upgrade(runtime.engine)  # reached just now by _runtime
+        out.print("database is at the latest schema")
+        return
+    failed = 0
+    for done in migrate_every_node(runtime):
+        mark = "ok" if done.ok else "[red]FAILED[/red]"
+        out.print(f"node {done.node}: {mark} {done.detail}", highlight=False)
+        failed += not done.ok
+    if failed:
+        err.print(f"{failed} node(s) not migrated: run `xiaohu migrate` again once they are up")
+        raise typer.Exit(3)
+    out.print(f"every node ({len(runtime.nodes.nodes)}) is at the latest schema")
 
 
 @app.command()
@@ -131,6 +147,44 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     )
 
 
+@app.command()
+def consume(
+    node: str | None = typer.Option(
+        None, "--node", help="relay this node's outbox and consume its provinces' queues"
+    ),
+) -> None:
+    """Move the messages between provinces of a national deployment: the outbox relay and the
+    broker's consumer, in the foreground until SIGTERM or Ctrl-C."""
+    import signal
+    import threading
+
+    from xiaohu.national.broker_threads import start_broker_threads
+    from xiaohu.operations.logs import configure_logging
+
+    runtime = _runtime(migrate=False)
+    if not runtime.nodes.national:
+        err.print("xiaohu consume: XIAOHU_NODE_MAP names no national deployment (one node)")
+        raise typer.Exit(2)
+    if node is not None and node not in runtime.nodes.names():
+        err.print(f"xiaohu consume: no node {node!r} in the node map")
+        raise typer.Exit(2)
+    configure_logging(runtime.settings.log_renderer, runtime.settings.log_level)
+    nodes = [node] if node is not None else None
+    provinces = sorted(runtime.nodes.node(node).provinces) if node is not None else None
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.set())
+    threads = start_broker_threads(runtime, nodes, provinces)
+    out.print(f"xiaohu consume: node {node or 'every node'}, until SIGTERM or Ctrl-C")
+    while not stopping.wait(1.0):
+        if not (threads.relay.alive and threads.consumer.alive):
+            err.print("xiaohu consume: a broker thread ended unexpectedly")
+            threads.stop()
+            raise typer.Exit(1)
+    threads.stop()
+    out.print("xiaohu consume: stopped")
+
+
 @app.command("import")
 def import_(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON Lines file"),
@@ -154,6 +208,13 @@ def import_(
         f"imported {result.imported} line(s)"
         + (f", skipped {result.skipped} invalid" if result.skipped else "")
     )
+    _print_nodes(result.nodes)
+
+
+def _print_nodes(nodes: dict[str, str]) -> None:
+    """With a node map: what each node did."""
+    for name, said in nodes.items():
+        out.print(f"  node {name}: {said}", highlight=False, markup=False)
 
 
 def _print_import_errors(errors: list[Any]) -> None:
@@ -179,6 +240,10 @@ def _import_roster(what: str, file: Path, skip_invalid: bool) -> None:
         f"{result.updated} updated)"
         + (f", skipped {result.skipped} invalid" if result.skipped else "")
     )
+    _print_nodes(result.nodes)
+    if any(not said.startswith("ok") for said in result.nodes.values()):
+        err.print("some nodes were not written: run the same import again once they are up")
+        raise typer.Exit(3)
 
 
 @stores_app.command("import")
@@ -282,6 +347,7 @@ def demo_load(
         raise typer.Exit(1)
     kept = f"; {loaded.kept} already here, kept as earlier tries left them" if loaded.kept else ""
     out.print(f"imported {result.imported} line(s){kept}")
+    _print_nodes(result.nodes)
     if loaded.roster is not None:
         _print_demo_roster(loaded.roster)
 
@@ -433,6 +499,64 @@ def outbox() -> None:
     while (n := runtime.deliver_outbox(limit=500)) > 0:
         total += n
     out.print(f"delivered {total} message(s)")
+
+
+node_app = typer.Typer(
+    help="A national deployment's nodes (XIAOHU_NODE_MAP): where provinces live.",
+    no_args_is_help=True,
+)
+app.add_typer(node_app, name="node")
+
+
+@node_app.command("move")
+def node_move(
+    province: str = typer.Option(..., "--province", help="two-digit province code, e.g. 44"),
+    to: str = typer.Option(..., "--to", help="the node that will hold it"),
+    map_file: Path | None = typer.Option(
+        None, "--map", exists=True, dir_okay=False, help="the node map (default XIAOHU_NODE_MAP)"
+    ),
+    settle: float = typer.Option(
+        2.0, "--settle", min=0.0, help="seconds for the processes to see each map change"
+    ),
+) -> None:
+    """Move a province to another node: mark it moving (its requests answer 503), copy its
+    rows in one transaction and check the counts, switch the map file, delete them on the
+    source (README: Where data lives). Safe to run again after an interruption."""
+    import os
+
+    import xiaohu.models as models
+    from xiaohu.national.move import MoveRefused, move_province
+
+    if map_file is not None:
+        os.environ["XIAOHU_NODE_MAP"] = str(map_file)
+        get_settings.cache_clear()
+    runtime = _runtime(migrate=False)
+    path = runtime.nodes.source
+    if path is None or not runtime.nodes.national:
+        err.print("a province move needs a node map of two nodes or more (XIAOHU_NODE_MAP)")
+        raise typer.Exit(2)
+    try:
+        report = move_province(
+            runtime,
+            models.metadata,
+            province,
+            to,
+            path,
+            settle=settle,
+            emit=lambda line: out.print(line, highlight=False, markup=False),
+        )
+    except MoveRefused as exc:
+        err.print(f"[red]refused:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    except (SQLAlchemyError, RuntimeError) as exc:  # a node down, counts that differ
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()
+        err.print(
+            f"[red]move failed:[/red] {reason[0] if reason else type(exc).__name__}; "
+            "run the same command again (it starts over, or finishes what is left)",
+            highlight=False,
+        )
+        raise typer.Exit(3) from None
+    out.print_json(data=report.as_dict())
 
 
 def main() -> None:

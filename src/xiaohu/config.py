@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     # A national deployment: the node map file (`xiaohu.nodemap`) naming each node's database
     # and provinces and the broker between them. Unset: one node on `database_url`.
     node_map: Path | None = None
+    # A served process of a national deployment runs the broker's relay and consumer threads;
+    # false for a process that only serves requests while `xiaohu consume` moves the messages.
+    broker_threads: bool = True
     mode: Literal["sandbox", "production"] = "sandbox"
     policy_file: Path | None = None
     secret_key: SecretStr | None = None

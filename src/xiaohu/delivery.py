@@ -46,13 +46,15 @@ def deliver(
     payments: PaymentGateway | None = None,
     retry: RetryPolicy | None = None,
     link: Link | None = None,
+    skip: frozenset[str] = frozenset(),
 ) -> int:
-    """Deliver up to `limit` due messages; each is marked in the same transaction as the
-    gateway's record, and gateways ignore a message (or refund) they have seen, so delivery is
-    at least once and its effect exactly once. A message that fails (a gateway error, a
-    declined payout, a topic nobody handles) records `last_error` and waits its backoff
-    (`rules.RetryPolicy`) before the next try; after the last one it is `dead`, and a dead
-    payout leaves its refund `failed`.
+    """Deliver up to `limit` due messages, of every topic but those in `skip` (a national
+    deployment's messages between provinces: the relay's, `national.relay`). Each is marked in
+    the same transaction as the gateway's record, and gateways ignore a message (or refund)
+    they have seen, so delivery is at least once and its effect exactly once. A message that
+    fails (a gateway error, a declined payout, a topic nobody handles) records `last_error` and
+    waits its backoff (`rules.RetryPolicy`) before the next try; after the last one it is
+    `dead`, and a dead payout leaves its refund `failed`.
 
     The batch runs under one savepoint, its writes flushed together at the end: a gateway that
     refuses raises before writing, so only a database error can spoil the batch, and then it
@@ -66,6 +68,8 @@ def deliver(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    if skip:
+        stmt = stmt.where(OutboxMessage.topic.not_in(skip))
     messages = list(session.scalars(stmt))
     if not messages:
         return 0

@@ -60,6 +60,10 @@ class NodeMap:
     # The prefix of the broker's exchange and queue names, so two deployments (or two test
     # runs) can share one broker without hearing each other.
     broker_namespace: str = "xiaohu"
+    # Provinces being moved to another node (`xiaohu node move`): their requests answer 503
+    # NODE_UNAVAILABLE until the move has switched the map, so nothing is written on the
+    # source while its rows are copied.
+    moving: frozenset[str] = frozenset()
     _by_province: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -105,7 +109,20 @@ class NodeMap:
             )
             for n in self.nodes
         )
-        return NodeMap(nodes, self.default, self.broker_url, self.source, self.broker_namespace)
+        return NodeMap(
+            nodes,
+            self.default,
+            self.broker_url,
+            self.source,
+            self.broker_namespace,
+            self.moving - {province_code},
+        )
+
+    def with_moving(self, codes: frozenset[str]) -> NodeMap:
+        """The same map with `codes` marked as moving (none: the mark lifted)."""
+        return NodeMap(
+            self.nodes, self.default, self.broker_url, self.source, self.broker_namespace, codes
+        )
 
 
 def single(database_url: str) -> NodeMap:
@@ -131,11 +148,14 @@ def parse(raw: Mapping[str, Any], *, source: Path | None = None) -> NodeMap:
     nodes_raw = raw.get("nodes")
     if not isinstance(nodes_raw, dict) or not nodes_raw:
         raise NodeMapProblem("[nodes.NAME] tables are missing: name at least one node")
-    unknown = sorted(set(raw) - {"nodes", "default", "broker_url", "broker_namespace"})
+    unknown = sorted(set(raw) - {"nodes", "default", "broker_url", "broker_namespace", "moving"})
     if unknown:
         raise NodeMapProblem(
-            f"unknown key {unknown[0]!r} (nodes, default, broker_url, broker_namespace)"
+            f"unknown key {unknown[0]!r} (nodes, default, broker_url, broker_namespace, moving)"
         )
+    moving = raw.get("moving", [])
+    if not isinstance(moving, list) or not all(m in PROVINCES for m in moving):
+        raise NodeMapProblem("moving: a list of province codes (the provinces being moved)")
     named: dict[str, str] = {}
     catch_all: str | None = None
     rows: list[tuple[str, str, set[str]]] = []
@@ -187,7 +207,7 @@ def parse(raw: Mapping[str, Any], *, source: Path | None = None) -> NodeMap:
     namespace = raw.get("broker_namespace", "xiaohu")
     if not isinstance(namespace, str) or not _NAME.match(namespace):
         raise NodeMapProblem("broker_namespace: lower-case letters, digits, - and _")
-    return NodeMap(nodes, default, broker, source, namespace)
+    return NodeMap(nodes, default, broker, source, namespace, frozenset(moving))
 
 
 def dump(node_map: NodeMap) -> str:
@@ -197,6 +217,8 @@ def dump(node_map: NodeMap) -> str:
         lines.append(f"broker_url = {_quote(node_map.broker_url)}")
     lines.append(f"default = {_quote(node_map.default)}")
     lines.append(f"broker_namespace = {_quote(node_map.broker_namespace)}")
+    if node_map.moving:
+        lines.append(f"moving = [{', '.join(_quote(p) for p in sorted(node_map.moving))}]")
     for node in node_map.nodes:
         provinces = ", ".join(_quote(p) for p in sorted(node.provinces))
         lines += [

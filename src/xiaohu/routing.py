@@ -3,10 +3,10 @@
 A request's province is found, first that applies:
 1. a number in the path (`/lines/{msisdn}/…`), the query (`?msisdn=`) or the JSON body's
    top-level `msisdn` (the store routes): its home province from the number's prefix;
-2. the bearer token (or the pages' cookies: the subscriber's session, the clerk console's
-   visit, then the staff session): a line token names its number, a staff token its province;
-3. an id in the path (`/cancellations/{cancellation_id}`, `/workorders/{order_id}`): each node
+2. an id in the path (`/cancellations/{cancellation_id}`, `/workorders/{order_id}`): each node
    is asked for it by primary key (remembered afterwards, so a second request asks no one);
+3. the bearer token (or the pages' cookies: the subscriber's session, the clerk console's
+   visit, then the staff session): a line token names its number, a staff token its province;
 4. a `province_code` in the path or query.
 None of them: the default node, which holds what is national (settlement runs, platforms).
 
@@ -30,6 +30,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
 from xiaohu.kit.crypto import derive
+from xiaohu.kit.errors import DomainError
+from xiaohu.kit.web import RETRY_AFTER_SECONDS
 from xiaohu.regions.provinces import PROVINCES
 from xiaohu.regions.rules import home_of
 from xiaohu.runtime import Runtime
@@ -47,7 +49,17 @@ def node_for(request: Request, runtime: Runtime) -> str:
     if not nodes.national:
         return nodes.default
     province = province_of(request, runtime)
-    return nodes.node_of(province).name if province else nodes.default
+    if province is None:
+        return nodes.default
+    if province in nodes.moving:
+        # Its rows are being copied to another node: a write on the source now would be
+        # lost, so the province answers as a node that is down, until the map is switched.
+        raise DomainError(
+            "NODE_UNAVAILABLE",
+            f"province {province} is moving to another node; try again in a moment",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    return nodes.node_of(province).name
 
 
 def province_of(request: Request, runtime: Runtime) -> str | None:
@@ -56,15 +68,19 @@ def province_of(request: Request, runtime: Runtime) -> str | None:
         home = home_of(msisdn)
         if home is not None:
             return home.province_code
+    # An id in the path before the token: an admin or a clerk acts on a row of any province,
+    # which lives on its province's node, not on the staff member's.
+    for param, sql in LOCATORS.items():
+        value = request.path_params.get(param)
+        if isinstance(value, str) and value:
+            found = locate(runtime, sql, value)
+            if found is not None:
+                return found
     province = _token_province(request.headers.get("authorization", ""))
     if province is None:
         province = _cookie_province(request, runtime)
     if province is not None:
         return province
-    for param, sql in LOCATORS.items():
-        value = request.path_params.get(param)
-        if isinstance(value, str) and value:
-            return locate(runtime, sql, value)
     code = request.path_params.get("province_code") or request.query_params.get("province_code")
     return code if code in PROVINCES else None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -23,7 +24,8 @@ from xiaohu.gateways import PaymentGateway, ProvisioningGateway, SmsGateway
 from xiaohu.kit.clock import Clock, LazyClock, SystemClock, local_date
 from xiaohu.kit.crypto import PiiCipher
 from xiaohu.kit.db import make_engine, session_factory, transaction
-from xiaohu.nodemap import NodeMap, single
+from xiaohu.nodemap import NodeMap, NodeMapProblem, single
+from xiaohu.nodemap import load as load_node_map
 from xiaohu.policy.schema import Policy, Values
 
 log = logging.getLogger(__name__)
@@ -83,15 +85,21 @@ class Runtime:
     node: str = ""  # set in __post_init__: the map's default node
     _engines: dict[str, Engine] = field(default_factory=dict, repr=False)
     _sessions: dict[str, sessionmaker[Session]] = field(default_factory=dict, repr=False)
+    # The map file watched for a province move (shared by the `on_node` copies).
+    _map_watch: MapWatch | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.node_map is None:
             self.node_map = single(self.engine.url.render_as_string(hide_password=False))
         if not self.node:
             self.node = self.node_map.default
+        if self._map_watch is None and self.node_map.source is not None:
+            self._map_watch = MapWatch(self.node_map)
 
     @property
     def nodes(self) -> NodeMap:
+        if self._map_watch is not None:
+            return self._map_watch.current()
         if self.node_map is None:  # set in __post_init__
             raise RuntimeError("the runtime has no node map")
         return self.node_map
@@ -197,6 +205,55 @@ class Runtime:
 
     def context(self, session: Session, actor: str = "system") -> Context:
         return Context(self, session, self.clock_for(session), actor)
+
+
+class MapWatch:
+    """The node map, read again from its file when the file changes: a province move marks
+    the province as moving, then switches it to its new node, by writing the file (atomically)
+    and every process follows. The file's mtime is looked at most once every
+    `CHECK_SECONDS`, so a request pays a stat() a second at most, not one each."""
+
+    CHECK_SECONDS = 1.0
+
+    def __init__(self, node_map: NodeMap) -> None:
+        if node_map.source is None:
+            raise ValueError("a node map read from a file")
+        self.path = node_map.source
+        self._map = node_map
+        self._mtime = self._stat()
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    def _stat(self) -> int | None:
+        try:
+            return self.path.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def current(self) -> NodeMap:
+        now = time.monotonic()
+        if now - self._checked < self.CHECK_SECONDS:
+            return self._map
+        with self._lock:
+            if now - self._checked < self.CHECK_SECONDS:
+                return self._map
+            self._checked = now
+            mtime = self._stat()
+            if mtime is None or mtime == self._mtime:
+                return self._map
+            try:
+                fresh = load_node_map(self.path)
+            except NodeMapProblem:
+                # A broken edit keeps the map the process has; said once per change.
+                log.exception("node map %s changed but cannot be used; keeping the last", self.path)
+            else:
+                if fresh.names() != self._map.names() or fresh.default != self._map.default:
+                    log.warning("node map %s: nodes changed; restart to use them", self.path)
+                else:
+                    self._map = fresh
+                    log.info("node map %s read again", self.path)
+            self._mtime = mtime
+            return self._map
 
 
 def _node_engine_options(url: str) -> dict[str, object]:

@@ -116,9 +116,42 @@ def check_period(period: str, now: dt.datetime) -> dt.datetime:
 
 
 def run_close_cycle(runtime: Runtime, period: str, *, show_progress: bool | None) -> dict[str, Any]:
-    """Close `period`: issue its monthly bills, true up every settling account of it or
-    earlier, release numbers. Holds the `close-cycle` job (`JOB_RUNNING` while another process
-    runs it); killed mid-way, the next run resumes after the last chunk of bills committed."""
+    """Close `period` on every node in turn (each holds its provinces' lines), the totals
+    added up; one node: the run below as it is."""
+    if not runtime.nodes.national:
+        return close_cycle_on_node(runtime, period, show_progress=show_progress)
+    reports = {
+        rt.node: close_cycle_on_node(rt, period, show_progress=show_progress)
+        for rt in runtime.each_node()
+    }
+    return {**add_reports(list(reports.values())), "nodes": reports}
+
+
+def add_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The nodes' reports of one run as one: counts added up, a flag true if any node's is,
+    anything else (a date, a period) as the first node has it."""
+    total: dict[str, Any] = {}
+    for report in reports:
+        for key, value in report.items():
+            had = total.get(key)
+            if key not in total:
+                total[key] = dict(value) if isinstance(value, dict) else value
+            elif isinstance(value, bool):
+                total[key] = bool(had) or value
+            elif isinstance(value, int) and isinstance(had, int):
+                total[key] = had + value
+            elif isinstance(value, dict) and isinstance(had, dict):
+                total[key] = add_reports([had, value])
+    return total
+
+
+def close_cycle_on_node(
+    runtime: Runtime, period: str, *, show_progress: bool | None
+) -> dict[str, Any]:
+    """Close `period` on the runtime's node: issue its monthly bills, true up every settling
+    account of it or earlier, release numbers. Holds the `close-cycle` job (`JOB_RUNNING`
+    while another process runs it); killed mid-way, the next run resumes after the last
+    chunk of bills committed."""
     with transaction(runtime.sessions, readonly=True) as session:
         now = runtime.clock_for(session).now()
         closes_at = check_period(period, now)

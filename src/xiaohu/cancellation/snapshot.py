@@ -148,7 +148,12 @@ def _build(by: str, for_cancel: bool) -> Any:
     key = lines.c.msisdn if by == "msisdn" else line_id
     # Placeholder values: Prepared renders post-compile parameters, which needs them.
     placeholder: str | int = "" if by == "msisdn" else 0
-    return select(*columns).select_from(joined).where(key == bindparam("key", placeholder))
+    # Typed as the column: an id past the 32-bit range (a node's id block) stays an id.
+    return (
+        select(*columns)
+        .select_from(joined)
+        .where(key == bindparam("key", placeholder, type_=key.type))
+    )
 
 
 _BY_MSISDN = Prepared(lambda: _build("msisdn", for_cancel=False))
@@ -160,7 +165,8 @@ _ORDERS = Prepared(
     lambda: (
         select(_t(PendingOrder).c.order_ref, _t(PendingOrder).c.kind)
         .where(
-            _t(PendingOrder).c.line_id == bindparam("line_id", 0),
+            _t(PendingOrder).c.line_id
+            == bindparam("line_id", 0, type_=_t(PendingOrder).c.line_id.type),
             _t(PendingOrder).c.status == "open",
         )
         .order_by(_t(PendingOrder).c.id)

@@ -40,15 +40,23 @@ def load(runtime: Runtime, path: Path, *, show_progress: bool | None = None) -> 
     loaded = _load_lines(runtime, path, show_progress=show_progress)
     if loaded.result.errors:
         return loaded
-    with transaction(runtime.sessions) as session:
-        provinces = set(session.scalars(select(Line.province_code).distinct()))
-        roster = load_roster(runtime.context(session, actor="cli:demo-load"), provinces)
+    provinces: set[str] = set()
+    for rt in runtime.each_node():  # a node map: lines on their home's node
+        with transaction(rt.sessions, readonly=True) as session:
+            provinces.update(session.scalars(select(Line.province_code).distinct()))
+    roster: RosterLoaded | None = None
+    for rt in runtime.each_node():  # stores and staff on every node, each in its own
+        with transaction(rt.sessions) as session:
+            added = load_roster(rt.context(session, actor="cli:demo-load"), provinces)
+        roster = roster or added
     return dataclasses.replace(loaded, roster=roster)
 
 
 def _load_lines(runtime: Runtime, path: Path, *, show_progress: bool | None) -> Loaded:
-    with transaction(runtime.sessions, readonly=True) as session:
-        held = set(session.scalars(select(Line.msisdn)))
+    held: set[str] = set()
+    for rt in runtime.each_node():
+        with transaction(rt.sessions, readonly=True) as session:
+            held.update(session.scalars(select(Line.msisdn)))
     if not held:  # the first try: the file's fast path
         return Loaded(import_path(runtime, path, show_progress=show_progress), kept=0)
     items: list[tuple[int, object]] = []

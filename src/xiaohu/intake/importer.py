@@ -23,6 +23,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from xiaohu.intake.bulk_write import SQLITE_CACHE_KIB
 from xiaohu.intake.check import (
     Checked,
@@ -32,6 +34,7 @@ from xiaohu.intake.check import (
     count_lines,
     init_worker,
 )
+from xiaohu.intake.nodes import NodeImports
 from xiaohu.intake.rules import FieldError, LineRecord
 from xiaohu.intake.run import ERROR_LIMIT, Importer, ImportResult
 from xiaohu.kit.errors import DomainError
@@ -106,16 +109,63 @@ def import_items(
         raise invalid_import(invalid, errors)
     # Valid so far: now the checks against the file and the database, then the writes.
     ctx.session.flush()
-    imp = Importer(ctx)
-    imp.result.invalid, imp.result.errors = invalid, errors
-    accepted: list[tuple[LineRecord, Sealed, Any]] = []
-    for start in range(0, len(valid), BATCH):
-        accepted.extend(imp.accept(valid[start : start + BATCH]))
-    if imp.result.errors and not skip_invalid:
-        raise invalid_import(imp.result.invalid, imp.result.errors)
-    for start in range(0, len(accepted), BATCH):
-        imp.write(accepted[start : start + BATCH])
-    result = imp.finish(source=source)
+    if not ctx.runtime.nodes.national:
+        imp = Importer(ctx)
+        imp.result.invalid, imp.result.errors = invalid, errors
+        accepted: list[tuple[LineRecord, Sealed, Any]] = []
+        for start in range(0, len(valid), BATCH):
+            accepted.extend(imp.accept(valid[start : start + BATCH]))
+        if imp.result.errors and not skip_invalid:
+            raise invalid_import(imp.result.invalid, imp.result.errors)
+        for start in range(0, len(accepted), BATCH):
+            imp.write(accepted[start : start + BATCH])
+        result = imp.finish(source=source)
+        ctx.session.expire_all()  # ORM objects loaded earlier must not shadow the bulk writes
+        return result
+    return _import_on_nodes(ctx, valid, invalid, errors, skip_invalid=skip_invalid, source=source)
+
+
+def _import_on_nodes(
+    ctx: Context,
+    valid: list[Checked],
+    invalid: int,
+    errors: list[FieldError],
+    *,
+    skip_invalid: bool,
+    source: str,
+) -> ImportResult:
+    """`import_items` with a node map: each node's share written on it, the caller's node in
+    the caller's session, every other node in a transaction of its own committed here once
+    every share is written (an import is refused before any node commits)."""
+    runtime = ctx.runtime
+    own: dict[str, Session] = {}
+    try:
+        importers: dict[str, Importer] = {}
+        for name in runtime.nodes.names():
+            if name == runtime.node:
+                importers[name] = Importer(ctx)
+            else:
+                session = own[name] = runtime.sessions_of(name)()
+                importers[name] = Importer(runtime.on_node(name).context(session, ctx.actor))
+        imports = NodeImports(runtime, importers)
+        imports.result.invalid, imports.result.errors = invalid, errors
+        accepted: list[dict[str, list[tuple[LineRecord, Sealed, Any]]]] = [
+            imports.accept(valid[start : start + BATCH]) for start in range(0, len(valid), BATCH)
+        ]
+        if imports.result.errors and not skip_invalid:
+            raise invalid_import(imports.result.invalid, imports.result.errors)
+        for shares in accepted:
+            imports.write(shares)
+        result = imports.finish(source=source)
+        for session in own.values():
+            session.commit()
+    except BaseException:
+        for session in own.values():
+            session.rollback()
+        raise
+    finally:
+        for session in own.values():
+            session.close()
     ctx.session.expire_all()  # ORM objects loaded earlier must not shadow the bulk writes
     return result
 
@@ -160,40 +210,55 @@ def import_path(
         pool = ProcessPoolExecutor(
             n_workers, initializer=init_worker, initargs=(runtime.settings.key,)
         )
-    session = runtime.sessions()
+    # One session per node (one node: the runtime's own); each record is written on the node
+    # of its home province (`intake.nodes`), every node committed once the file is written.
+    sessions = {rt.node: rt.sessions() for rt in runtime.each_node()}
     # Millions of long-lived small objects (the per-file checks) make every full collection
     # rescan them all; nothing here forms reference cycles, so collect once at the end.
     gc_was_enabled = gc.isenabled()
     gc.disable()
-    imp: Importer | None = None
+    imports: NodeImports | None = None
     try:
-        imp = Importer(runtime.context(session, actor="cli:import"))
-        imp.bulk.prepare()
+        imports = NodeImports(
+            runtime,
+            {
+                name: Importer(runtime.on_node(name).context(session, actor="cli:import"))
+                for name, session in sessions.items()
+            },
+        )
+        for _, imp in imports:
+            imp.bulk.prepare()
         writing = True
         with progress(f"importing {path.name}", total, enabled=show_progress) as tick:
             for checked in checked_batches(path, pool, runtime, BATCH):
-                accepted = imp.accept(checked)
-                if imp.result.errors and not skip_invalid:
+                accepted = imports.accept(checked)
+                if imports.result.errors and not skip_invalid:
                     writing = False
                 if writing:
-                    imp.write(accepted)
+                    imports.write(accepted)
                 tick(len(checked))
-        imp.bulk.close()
-        if imp.result.errors and not skip_invalid:
-            session.rollback()
-            imp.result.imported = imp.result.created = imp.result.updated = 0
-            return imp.result
-        result = imp.finish(source=path.name)
-        session.commit()
+        for _, imp in imports:
+            imp.bulk.close()
+        if imports.result.errors and not skip_invalid:
+            for session in sessions.values():
+                session.rollback()
+            imports.result.imported = imports.result.created = imports.result.updated = 0
+            return imports.result
+        result = imports.finish(source=path.name)
+        for session in sessions.values():
+            session.commit()
         return result
     except BaseException:
-        if imp is not None:
-            with contextlib.suppress(BaseException):  # the first error is the one to report
-                imp.bulk.close()
-        session.rollback()
+        if imports is not None:
+            for _, imp in imports:
+                with contextlib.suppress(BaseException):  # the first error is the one to report
+                    imp.bulk.close()
+        for session in sessions.values():
+            session.rollback()
         raise
     finally:
-        session.close()
+        for session in sessions.values():
+            session.close()
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         if gc_was_enabled:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from xiaohu.intake.check import count_lines, numbered_lines, parse_json_line
 from xiaohu.intake.importer import ERROR_CAP, invalid_import
 from xiaohu.intake.run import ImportResult
@@ -102,6 +104,47 @@ def import_items(
     return result
 
 
+def import_on_every_node(
+    ctx: Context,
+    roster: Roster,
+    items: Iterable[tuple[int, object]],
+    *,
+    skip_invalid: bool = False,
+    source: str = "api",
+    tick: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """`import_items` in the caller's session, then, with a node map, on every other node in
+    a transaction of its own: stores and staff are read on every node (a request never
+    leaves its node). Refused on the caller's node (IMPORT_INVALID), nothing is written
+    anywhere. A node that cannot be reached is reported in `nodes`; the import writes by key
+    (a code, a login), so running it again repairs that node."""
+    runtime = ctx.runtime
+    if not runtime.nodes.national:
+        return import_items(ctx, roster, items, skip_invalid=skip_invalid, source=source, tick=tick)
+    records = list(items)
+    result = import_items(ctx, roster, records, skip_invalid=skip_invalid, source=source, tick=tick)
+    result.nodes[runtime.node] = _said(result)
+    for name in runtime.nodes.names():
+        if name == runtime.node:
+            continue
+        try:
+            with transaction(runtime.sessions_of(name)) as session:
+                there = runtime.on_node(name).context(session, actor=ctx.actor)
+                done = import_items(
+                    there, roster, records, skip_invalid=skip_invalid, source=source
+                )
+            result.nodes[name] = _said(done)
+        except SQLAlchemyError:
+            result.nodes[name] = "unreachable: run the import again once it is back"
+        except DomainError as exc:  # the node disagrees (a clerk's store missing there)
+            result.nodes[name] = f"refused: {exc.code}: {exc.detail}"
+    return result
+
+
+def _said(result: ImportResult) -> str:
+    return f"ok: {result.created} new, {result.updated} updated"
+
+
 def _checked(roster: Roster, line: int, value: object) -> tuple[Any, list[FieldError]]:
     """One record decoded (raw JSON text) and checked on its own."""
     if isinstance(value, str | bytes):
@@ -128,7 +171,7 @@ def import_file(
             transaction(runtime.sessions) as session,
         ):
             ctx = runtime.context(session, actor=f"cli:{roster.what}-import")
-            return import_items(
+            return import_on_every_node(
                 ctx,
                 roster,
                 numbered_lines(path),

@@ -36,6 +36,8 @@ class ImportResult:
     skipped: int = 0  # invalid records left out (with skip_invalid)
     invalid: int = 0  # invalid records, counted even past ERROR_LIMIT
     errors: list[FieldError] = field(default_factory=list)
+    # National deployment: what each node did (`ok ...` or why not), in the map's order.
+    nodes: dict[str, str] = field(default_factory=dict)
 
 
 class Importer:
@@ -47,11 +49,14 @@ class Importer:
         self.session: Session = ctx.session
         self.now = ctx.now()
         self.period = period_of(local_date(self.now))
+        # An import over several nodes shares one set of file checks and one result between
+        # the nodes' importers (`intake.nodes`); `own` counts what this node wrote.
         self.checks = FileChecks(
             max_lines_per_id=ctx.runtime.policy.defaults.max_lines_per_id,
             today=local_date(self.now),
         )
         self.result = ImportResult()
+        self.own = ImportResult()
         self.provinces: dict[str, int] = {}
         self.pg = self.session.get_bind().dialect.name == "postgresql"
         # Owners written or found by this import, so later batches need not look them up.
@@ -77,6 +82,23 @@ class Importer:
     def accept(self, items: Sequence[Checked]) -> list[tuple[LineRecord, Sealed, Any]]:
         """Record the errors of a batch; return the records that pass with their database row
         (None for a new number)."""
+        keep, sealed_of, existing = self.screen(items)
+        if not keep:
+            return []
+
+        def db_lines_of(records: list[LineRecord]) -> dict[str, frozenset[str]]:
+            return self.lines_under_ids(records, sealed_of)
+
+        ok, errors = self.checks.check(keep, db_lines_of)
+        self._error(errors)
+        return [(r, sealed_of[r.line], existing.get(r.msisdn)) for r in ok]
+
+    def screen(
+        self, items: Sequence[Checked]
+    ) -> tuple[list[LineRecord], dict[int, Sealed], dict[str, Any]]:
+        """The checks of a batch against this node alone: the records' errors recorded, a
+        number cancelled here refused; the records kept, their sealed values by line, and
+        the database rows of the numbers already here."""
         valid: list[tuple[LineRecord, Sealed]] = []
         for record, errors, sealed in items:
             if errors:
@@ -84,7 +106,7 @@ class Importer:
             elif record is not None and sealed is not None:
                 valid.append((record, sealed))
         if not valid:
-            return []
+            return [], {}, {}
         if not self.fresh:
             self.bulk.drain()
         conn = self.session.connection()
@@ -122,36 +144,39 @@ class Importer:
                 )
             else:
                 keep.append(r)
+        return keep, sealed_of, existing
 
-        def db_lines_of(records: list[LineRecord]) -> dict[str, frozenset[str]]:
-            if self.fresh:
-                return {}
-            key_of = {sealed_of[r.line].id_index: r.owner_key for r in records}
-            found: dict[str, set[str]] = {}
-            rows = (
-                row
-                for id_type, indexes in by_type(
-                    (r.id_type, sealed_of[r.line].id_index) for r in records
-                ).items()
-                for row in conn.execute(
-                    select(_owners.c.id_type, _owners.c.id_index, _lines.c.msisdn)
-                    .join(_lines, _lines.c.owner_id == _owners.c.id)
-                    .where(
-                        _owners.c.id_type == id_type,
-                        self._among(_owners.c.id_index, indexes),
-                        _lines.c.status != "cancelled",
-                    )
+    def lines_under_ids(
+        self, records: list[LineRecord], sealed_of: dict[int, Sealed]
+    ) -> dict[str, frozenset[str]]:
+        """The numbers (not cancelled) this node holds under the records' IDs, by owner key:
+        asked by blind index, the only form of an ID the database keeps."""
+        if self.fresh:
+            return {}
+        self.bulk.drain()
+        conn = self.session.connection()
+        key_of = {sealed_of[r.line].id_index: r.owner_key for r in records}
+        found: dict[str, set[str]] = {}
+        rows = (
+            row
+            for id_type, indexes in by_type(
+                (r.id_type, sealed_of[r.line].id_index) for r in records
+            ).items()
+            for row in conn.execute(
+                select(_owners.c.id_type, _owners.c.id_index, _lines.c.msisdn)
+                .join(_lines, _lines.c.owner_id == _owners.c.id)
+                .where(
+                    _owners.c.id_type == id_type,
+                    self._among(_owners.c.id_index, indexes),
+                    _lines.c.status != "cancelled",
                 )
             )
-            for id_type, id_index, msisdn in rows:
-                owner_key = key_of.get(id_index)
-                if owner_key is not None and owner_key.startswith(f"{id_type}:"):
-                    found.setdefault(owner_key, set()).add(msisdn)
-            return {k: frozenset(v) for k, v in found.items()}
-
-        ok, errors = self.checks.check(keep, db_lines_of)
-        self._error(errors)
-        return [(r, sealed_of[r.line], existing.get(r.msisdn)) for r in ok]
+        )
+        for id_type, id_index, msisdn in rows:
+            owner_key = key_of.get(id_index)
+            if owner_key is not None and owner_key.startswith(f"{id_type}:"):
+                found.setdefault(owner_key, set()).add(msisdn)
+        return {k: frozenset(v) for k, v in found.items()}
 
     def _error(self, errors: list[FieldError]) -> None:
         if not errors:
@@ -168,16 +193,18 @@ class Importer:
             BatchWriter(self, batch).write()
             for r, _, row in batch:
                 self.provinces[r.province_code] = self.provinces.get(r.province_code, 0) + 1
-                if row is None:
-                    self.result.created += 1
-                else:
-                    self.result.updated += 1
+                for counts in (self.result, self.own):
+                    if row is None:
+                        counts.created += 1
+                    else:
+                        counts.updated += 1
             self.result.imported += len(batch)
+            self.own.imported += len(batch)
 
     def finish(self, *, source: str) -> ImportResult:
         self.bulk.drain()
         self.result.skipped = self.result.invalid
-        if self.result.imported:
+        if self.own.imported:
             audit_append(
                 self.session,
                 at=self.now,
@@ -185,8 +212,8 @@ class Importer:
                 action="lines.imported",
                 subject=f"import:{source}"[:80],
                 data={
-                    "created": self.result.created,
-                    "updated": self.result.updated,
+                    "created": self.own.created,
+                    "updated": self.own.updated,
                     "skipped": self.result.invalid,
                     "provinces": dict(sorted(self.provinces.items())),
                 },

@@ -8,13 +8,13 @@ import re
 from collections.abc import Iterator
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from xiaohu.http import UnitOfWork
 from xiaohu.intake.check import NESTED_TOO_DEEPLY
 from xiaohu.intake.importer import import_items
 from xiaohu.intake.roster import STAFF, STORES, Roster
-from xiaohu.intake.roster import import_items as import_roster
+from xiaohu.intake.roster import import_on_every_node as import_roster
 from xiaohu.intake.rules import RECORD
 from xiaohu.kit.errors import DomainError, error_responses
 
@@ -24,6 +24,9 @@ router = APIRouter(prefix="/api/v1/sandbox", tags=["sandbox"])
 class ImportOut(BaseModel):
     imported: int
     skipped: int = 0
+    nodes: dict[str, str] | None = Field(
+        None, description="with a node map: what each node did (`ok ...`, `unreachable...`)"
+    )
 
 
 _BODY_DOC = {
@@ -122,6 +125,7 @@ async def body_items(request: Request) -> Iterator[tuple[int, object]]:
 @router.post(
     "/lines",
     response_model=ImportOut,
+    response_model_exclude_none=True,
     summary="Import lines (same rules as `xiaohu import`)",
     responses=error_responses("IMPORT_INVALID"),
     openapi_extra=_BODY_DOC,
@@ -135,7 +139,7 @@ def import_lines(
     result = import_items(ctx, _counted(items, seen), skip_invalid=skip_invalid, source="sandbox")
     if not seen[0]:
         raise DomainError("IMPORT_INVALID", "the body holds no records; nothing was written")
-    return ImportOut(imported=result.imported, skipped=result.skipped)
+    return ImportOut(imported=result.imported, skipped=result.skipped, nodes=result.nodes or None)
 
 
 def _import_roster(
@@ -147,7 +151,7 @@ def _import_roster(
     )
     if not seen[0]:
         raise DomainError("IMPORT_INVALID", "the body holds no records; nothing was written")
-    return ImportOut(imported=result.imported, skipped=result.skipped)
+    return ImportOut(imported=result.imported, skipped=result.skipped, nodes=result.nodes or None)
 
 
 _STORES_DOC = {
@@ -169,6 +173,7 @@ _STAFF_DOC = {
 @router.post(
     "/stores",
     response_model=ImportOut,
+    response_model_exclude_none=True,
     summary="Import stores (same rules as `xiaohu stores import`)",
     description="A code already loaded is updated. All or nothing unless `skip_invalid`.",
     responses=error_responses("IMPORT_INVALID"),
@@ -185,6 +190,7 @@ def import_stores(
 @router.post(
     "/staff",
     response_model=ImportOut,
+    response_model_exclude_none=True,
     summary="Import staff (same rules as `xiaohu staff import`)",
     description=(
         "A login already loaded is updated; a new password replaces the old one and lifts a "

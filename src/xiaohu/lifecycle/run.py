@@ -44,6 +44,7 @@ from sqlalchemy import (
 
 from xiaohu.billing.models import Bill
 from xiaohu.billing.rules import BillStatus
+from xiaohu.cancellation.cycle import add_reports
 from xiaohu.kit.bounds import MAX_YEAR, MIN_YEAR
 from xiaohu.kit.clock import FrozenClock, local_date, start_of_day
 from xiaohu.kit.db import transaction
@@ -91,7 +92,21 @@ _WARNINGS: Table = CancellationWarning.__table__  # type: ignore[assignment]
 
 
 def run_lifecycle(runtime: Runtime, day: dt.date, *, show_progress: bool | None) -> dict[str, Any]:
-    """The lifecycle of `day`; the report counts what this run did."""
+    """The lifecycle of `day` on every node in turn (each holds its provinces' lines), the
+    counts added up; one node: the run below as it is."""
+    if not runtime.nodes.national:
+        return lifecycle_on_node(runtime, day, show_progress=show_progress)
+    reports = {
+        rt.node: lifecycle_on_node(rt, day, show_progress=show_progress)
+        for rt in runtime.each_node()
+    }
+    return {**add_reports(list(reports.values())), "nodes": reports}
+
+
+def lifecycle_on_node(
+    runtime: Runtime, day: dt.date, *, show_progress: bool | None
+) -> dict[str, Any]:
+    """The lifecycle of `day` on the runtime's node; the report counts what this run did."""
     with transaction(runtime.sessions, readonly=True) as session:
         now = runtime.clock_for(session).now()
         low, top = session.execute(select(func.min(Line.id), func.max(Line.id))).one()

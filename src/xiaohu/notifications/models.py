@@ -42,7 +42,7 @@ class SandboxSms(Base):
     __table_args__ = (Index("ix_sandbox_sms_to_id", "to", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    outbox_id: Mapped[int] = mapped_column(unique=True)
+    outbox_id: Mapped[int] = mapped_column(BigId, unique=True)
     to: Mapped[str] = mapped_column(String(11))
     text: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(40))
@@ -55,7 +55,7 @@ class SandboxProvisioning(Base):
     __tablename__ = "sandbox_provisioning"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    outbox_id: Mapped[int] = mapped_column(unique=True)
+    outbox_id: Mapped[int] = mapped_column(BigId, unique=True)
     msisdn: Mapped[str] = mapped_column(String(11), index=True)
     action: Mapped[str] = mapped_column(String(20))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xiaohu.kit.db import Base, UTCDateTime
+from xiaohu.kit.db import Base, BigId, UTCDateTime
 
 
 class NumberRecord(Base):
@@ -17,7 +17,7 @@ class NumberRecord(Base):
     msisdn: Mapped[str] = mapped_column(String(11), primary_key=True)
     province_code: Mapped[str] = mapped_column(String(2))
     status: Mapped[str] = mapped_column(String(16))  # quarantine | available
-    former_line_id: Mapped[int | None]
+    former_line_id: Mapped[int | None] = mapped_column(BigId)
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     quarantined_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

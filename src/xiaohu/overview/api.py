@@ -65,7 +65,10 @@ lookup_router = APIRouter(tags=["lines"])
     description=(
         "With the line's token: the owner's exact name and full ID number (checked as the "
         "cancellation's real-name step, with its attempt limit). Cancelled lines are left "
-        "out; numbers are masked (`138****0001`). A mismatch: `403 REAL_NAME_MISMATCH`."
+        "out; numbers are masked (`138****0001`). A mismatch: `403 REAL_NAME_MISMATCH`. "
+        "A national deployment asks every node: one that does not answer makes the lookup "
+        "`503 NODE_UNAVAILABLE` (naming `provinces_unavailable`), never a list that looks "
+        "complete and is not."
     ),
     responses=error_responses(
         "UNAUTHENTICATED",
@@ -73,6 +76,7 @@ lookup_router = APIRouter(tags=["lines"])
         "REAL_NAME_MISMATCH",
         "REAL_NAME_LOCKED",
         "VALIDATION_FAILED",
+        "NODE_UNAVAILABLE",
     ),
 )
 def id_lookup(

@@ -84,7 +84,10 @@ _BODY: dict[str, Any] = {
         "during quarantine). A number never issued here is unchanged. No personal data. "
         "A malformed query: `422 VALIDATION_FAILED` naming it (`queries.3.msisdn`). "
         "A missing, wrong or revoked key: 401. More than the platform's rate (default 100 "
-        "requests a minute): 429 `RATE_LIMITED` with `retry_after` and `Retry-After`."
+        "requests a minute): 429 `RATE_LIMITED` with `retry_after` and `Retry-After`. "
+        "A national deployment asks the node of each number's home province: one that does "
+        "not answer makes the batch `503 NODE_UNAVAILABLE` (naming `provinces_unavailable`), "
+        "never an `unchanged` that was not looked up."
     ),
     openapi_extra=_BODY,
     responses=error_responses(
@@ -93,6 +96,7 @@ _BODY: dict[str, Any] = {
         "TOO_MANY_QUERIES",
         "VALIDATION_FAILED",
         "MALFORMED_JSON",
+        "NODE_UNAVAILABLE",
     ),
 )
 def recycled_checks(

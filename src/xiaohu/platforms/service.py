@@ -11,13 +11,21 @@ calendar day) that still stands: status `cancelled` (a reversal makes it `revers
 `reclaimed_at` (the former owner took it back during quarantine: it never changed hands).
 A number never known is unchanged. One query per batch, grouped by number over the
 (msisdn, cancelled_at) index, whatever the batch's size.
+
+A national deployment (README, "Across nodes"): platforms are national data, so the key is
+checked on the default node (where the request runs); a number's cancellations are on the node
+of its home province, so the batch is split by node, each node asked for its share at once
+(`kit.scatter`), and the answers put back in the request's order. A node that does not answer
+makes the batch `503 NODE_UNAVAILABLE`: "unchanged" for a number that could not be looked at
+would tell a bank to keep sending codes to a stranger.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import String, any_, bindparam, func, select
@@ -30,8 +38,10 @@ from xiaohu.cancellation.rules import CancellationStatus
 from xiaohu.kit.clock import start_of_day
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.ids import new_id
+from xiaohu.kit.scatter import complete, gather_reads
 from xiaohu.platforms import rules
 from xiaohu.platforms.models import Platform
+from xiaohu.regions.rules import home_of
 from xiaohu.runtime import Context
 
 _UNAUTHENTICATED = "a valid X-Api-Key header is required"
@@ -204,12 +214,38 @@ def latest_cancellations(session: Session, msisdns: Sequence[str]) -> dict[str, 
     return {m: at for m, at in rows if at is not None}
 
 
+def latest_everywhere(ctx: Context, msisdns: Sequence[str]) -> dict[str, dt.datetime]:
+    """`latest_cancellations` of the numbers, each asked of the node of its home province (one
+    node: of the request's database, as it always was)."""
+    runtime = ctx.runtime
+    if not runtime.nodes.national:
+        return latest_cancellations(ctx.session, msisdns)
+    shares: dict[str, list[str]] = defaultdict(list)
+    node_of_block: dict[str, str] = {}  # a batch repeats its 7-digit blocks
+    for msisdn in msisdns:
+        node = node_of_block.get(msisdn[:7])
+        if node is None:
+            home = home_of(msisdn)
+            # A number of no known province was never issued here: any node answers
+            # "unchanged"; the request's own one costs no connection.
+            node = runtime.node_of(home.province_code) if home else runtime.node
+            node_of_block[msisdn[:7]] = node
+        shares[node].append(msisdn)
+
+    def share_of(numbers: list[str]) -> Callable[[Session], dict[str, dt.datetime]]:
+        return lambda session: latest_cancellations(session, numbers)
+
+    reads = {node: share_of(numbers) for node, numbers in shares.items()}
+    found = complete(runtime, gather_reads(runtime, reads, session=ctx.session))
+    return {m: at for answer in found.values() for m, at in answer.items()}
+
+
 def check(ctx: Context, platform: Platform, raw: bytes) -> dict[str, Any]:
     """`{"results": [{"msisdn", "changed"}]}` in query order for the request body `raw`, and
     one audit event for the batch (the platform, how many asked and how many changed: no
     numbers)."""
     parsed = parse_batch(raw)
-    latest = latest_cancellations(ctx.session, sorted({m for m, _ in parsed}))
+    latest = latest_everywhere(ctx, sorted({m for m, _ in parsed}))
     results = []
     changed = 0
     starts: dict[dt.date, dt.datetime] = {}

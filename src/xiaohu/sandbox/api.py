@@ -16,6 +16,7 @@ router = APIRouter(prefix="/api/v1/sandbox", tags=["sandbox"])
 @router.put("/clock", response_model=ClockOut, summary="Pin the test clock")
 def put_clock(body: ClockIn, ctx: UnitOfWork) -> ClockOut:
     service.set_clock(ctx.session, body.now)
+    service.on_other_nodes(ctx, lambda session: service.set_clock(session, body.now))
     return ClockOut(now=body.now, pinned=True)
 
 
@@ -27,6 +28,7 @@ def get_clock(ctx: UnitOfWork) -> ClockOut:
 @router.delete("/clock", response_model=ClockOut, summary="Back to real time")
 def delete_clock(ctx: UnitOfWork) -> ClockOut:
     service.clear_clock(ctx.session)
+    service.on_other_nodes(ctx, service.clear_clock)
     return ClockOut(now=ctx.runtime.system_clock.now(), pinned=False)
 
 

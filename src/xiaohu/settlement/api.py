@@ -32,7 +32,7 @@ PERIOD_DOC = f"YYYY-MM (Asia/Shanghai month), years {MIN_YEAR} to {MAX_YEAR}"
         "in that month, settlements left out). An amount is negative only where a due of an "
         "earlier month was reversed in this one."
     ),
-    responses=error_responses("PERIOD_INVALID", "VALIDATION_FAILED"),
+    responses=error_responses("PERIOD_INVALID", "VALIDATION_FAILED", "NODE_UNAVAILABLE"),
 )
 def dues(
     ctx: UnitOfWork,

@@ -22,4 +22,8 @@ def run_settle(runtime: Runtime, period: str, *, show_progress: bool | None) -> 
     ):
         ctx = Context(runtime, session, runtime.clock_for(session), ACTOR)
         result = service.settle(ctx, period, step=lambda _stage: tick())
+    if runtime.nodes.national:
+        # The provinces' clearings wait in the outbox as messages: hand them to the broker
+        # now rather than at the next sweep of a served process (a failure is retried there).
+        runtime.outbox_written()
     return result

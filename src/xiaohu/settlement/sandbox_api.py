@@ -34,7 +34,9 @@ class SettleIn(BaseModel):
         "Nets the period's dues into the fewest transfers and posts the clearing to each "
         "province's books. A settled period answers the same object again and posts nothing."
     ),
-    responses=error_responses("PERIOD_INVALID", "PERIOD_NOT_ENDED", "VALIDATION_FAILED"),
+    responses=error_responses(
+        "PERIOD_INVALID", "PERIOD_NOT_ENDED", "VALIDATION_FAILED", "NODE_UNAVAILABLE"
+    ),
 )
 def settle(body: SettleIn, ctx: UnitOfWork) -> dict[str, Any]:
     return service.settle(ctx, body.period)

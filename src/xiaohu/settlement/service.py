@@ -6,6 +6,13 @@ The dues of a period are what the ledger says: the movements on every `due_to:{P
 Each province's clearing is a transaction of its own books only: its `due_to` accounts debited
 and its `due_from` accounts credited by the period's amounts, the difference on its
 `settlement_bank:{P}` account (what it is to pay or to receive by the transfers).
+
+A national deployment (README, "Across nodes"): each node's ledger holds the books of its own
+provinces, so the dues are gathered from every node (a `due_to:{P}:{H}` account is in P's books
+only: the sum over nodes counts each once), the settlement record stays on the default node
+(where the run's request runs), and each province's clearing goes to its node as a message
+(`settlement.clearing`). A node that does not answer makes the run `503 NODE_UNAVAILABLE`
+before anything is written: a settlement of part of the dues would be wrong for good.
 """
 
 from __future__ import annotations
@@ -17,16 +24,20 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from xiaohu.cancellation.cycle import check_period
 from xiaohu.kit.bounds import MAX_YEAR, MIN_YEAR
 from xiaohu.kit.clock import parse_period, period_bounds, start_of_day
+from xiaohu.kit.db import transaction
 from xiaohu.kit.errors import DomainError
+from xiaohu.kit.scatter import every_node
 from xiaohu.ledger.models import JournalEntry, JournalTransaction
 from xiaohu.ledger.rules import Posting, credit, debit, due_from, due_to
 from xiaohu.ledger.service import Txn, post_many
 from xiaohu.runtime import Context
 from xiaohu.settlement import rules
+from xiaohu.settlement.clearing import send_clearing
 from xiaohu.settlement.models import Settlement
 
 KIND = "settlement.clear"
@@ -56,10 +67,23 @@ def period_instants(period: str) -> tuple[dt.datetime, dt.datetime]:
 
 def dues_of(ctx: Context, period: str) -> dict[tuple[str, str], int]:
     """(payer, receiver) -> fen: the period's movement on each `due_to` account, settlements
-    left out. One aggregate over the period's journal (the benchmark times it)."""
+    left out; of every node's books in a national deployment."""
     start, end = period_instants(period)
+    if not ctx.runtime.nodes.national:
+        return dues_in(ctx.session, start, end)
+    answers = every_node(ctx.runtime, lambda s: dues_in(s, start, end), session=ctx.session)
+    out: dict[tuple[str, str], int] = defaultdict(int)
+    for dues in answers.values():
+        for pair, amount in dues.items():
+            out[pair] += amount
+    return dict(sorted((pair, a) for pair, a in out.items() if a))
+
+
+def dues_in(session: Session, start: dt.datetime, end: dt.datetime) -> dict[tuple[str, str], int]:
+    """The dues of [start, end) in `session`'s database: one aggregate over the period's
+    journal (the benchmark times it)."""
     amount = func.sum(JournalEntry.credit_fen - JournalEntry.debit_fen)
-    rows = ctx.session.execute(
+    rows = session.execute(
         select(JournalEntry.account_code, amount)
         .join(JournalTransaction, JournalTransaction.id == JournalEntry.transaction_id)
         .where(
@@ -90,16 +114,33 @@ def dues_answer(ctx: Context, period: str) -> dict[str, Any]:
 def find(ctx: Context, period: str) -> dict[str, Any]:
     """The settled period's answer; SETTLEMENT_NOT_FOUND before its run."""
     period_instants(period)
-    row = ctx.session.get(Settlement, period)
-    if row is None:
+    runtime = ctx.runtime
+    default = runtime.nodes.default
+    if runtime.node == default:
+        row = ctx.session.get(Settlement, period)
+        result = None if row is None else row.result
+    else:  # a province's statement runs on its node; the record is national (default node)
+        with transaction(runtime.sessions_of(default), readonly=True) as session:
+            row = session.get(Settlement, period)
+            result = None if row is None else row.result
+    if result is None:
         raise DomainError("SETTLEMENT_NOT_FOUND", f"period {period} has not been settled")
-    return row.result
+    return result
 
 
 def settle(ctx: Context, period: str, *, step: Step = _noop) -> dict[str, Any]:
     """Settle `period` once: the answer, posted; a settled period's answer again, unchanged.
     `step` is told each stage as it ends (the command's progress bar)."""
     check_period(period, ctx.now())
+    runtime = ctx.runtime
+    default = runtime.nodes.default
+    if runtime.node != default:
+        # The record is national: a run that landed on a province's node (a request carrying
+        # a line's token) settles on the default node all the same, in a transaction of its
+        # own, so two runs can never write two records on two nodes.
+        with transaction(runtime.sessions_of(default)) as session:
+            there = Context(runtime.on_node(default), session, ctx.clock, ctx.actor)
+            return settle(there, period, step=step)
     done = ctx.session.get(Settlement, period)
     if done is not None:
         return done.result
@@ -130,8 +171,12 @@ def settle(ctx: Context, period: str, *, step: Step = _noop) -> dict[str, Any]:
         if row in ctx.session:
             ctx.session.expunge(row)
         return find(ctx, period)
+    national = ctx.runtime.nodes.national
     for province, txn in clearing(period, dues).items():
-        post_many(ctx.session, [txn], at=at, province_code=province)
+        if national:  # posted in the province's books on its node, once (`clearing`)
+            send_clearing(ctx, province, txn)
+        else:
+            post_many(ctx.session, [txn], at=at, province_code=province)
     step("posted")
     return result
 
@@ -181,13 +226,23 @@ def ledger_view(ctx: Context, period: str, province: str) -> dict[str, Any]:
     """What the province's own books say of the period, for its statement: per other
     province, the period's movement on its `due_to` (payable) and `due_from` (receivable)
     accounts before the settlement, what the settlement cleared, and the settlement bank
-    account's movement."""
+    account's movement. Read on the node holding the province's books."""
+    runtime = ctx.runtime
+    node = runtime.node_of(province)
+    if node == runtime.node:
+        return books_view(ctx.session, period, province)
+    with transaction(runtime.sessions_of(node), readonly=True) as session:
+        return books_view(session, period, province)
+
+
+def books_view(session: Session, period: str, province: str) -> dict[str, Any]:
+    """`ledger_view` in `session`'s database."""
     start, end = period_instants(period)
     side = func.sum(JournalEntry.credit_fen - JournalEntry.debit_fen)
     settled = JournalTransaction.kind == KIND
     in_period = (JournalTransaction.posted_at >= start) & (JournalTransaction.posted_at < end)
     ref = JournalTransaction.ref == f"settlement:{period}"
-    rows = ctx.session.execute(
+    rows = session.execute(
         select(JournalEntry.account_code, settled, side)
         .join(JournalTransaction, JournalTransaction.id == JournalEntry.transaction_id)
         .where(

@@ -25,9 +25,13 @@ back_office = require_role(Role.BACKOFFICE, Role.ADMIN)
     summary="The work-order queue: a back office its own province's, an admin every one",
     description=(
         "`open` includes the overdue ones, `overdue` is the open ones past `due_at`, `closed` "
-        "the decided ones; no status: all. `overdue` is computed as the list is read."
+        "the decided ones; no status: all. `overdue` is computed as the list is read. "
+        "A national deployment gathers an admin's list from every node: one that does not "
+        "answer makes it `503 NODE_UNAVAILABLE`."
     ),
-    responses=error_responses("UNAUTHENTICATED", "FORBIDDEN", "VALIDATION_FAILED"),
+    responses=error_responses(
+        "UNAUTHENTICATED", "FORBIDDEN", "VALIDATION_FAILED", "NODE_UNAVAILABLE"
+    ),
 )
 def list_work_orders(
     ctx: UnitOfWork,
@@ -41,12 +45,14 @@ def list_work_orders(
     "/{order_id}",
     response_model=WorkOrderOut,
     summary="One work order",
-    responses=error_responses("UNAUTHENTICATED", "FORBIDDEN", "WORK_ORDER_NOT_FOUND"),
+    responses=error_responses(
+        "UNAUTHENTICATED", "FORBIDDEN", "WORK_ORDER_NOT_FOUND", "NODE_UNAVAILABLE"
+    ),
 )
 def get_work_order(
     order_id: str, ctx: UnitOfWork, staff: StaffClaims = Depends(back_office)
 ) -> dict[str, Any]:
-    return service.as_json(service.find(ctx, staff, order_id), ctx.now())
+    return service.read_one(ctx, staff, order_id)
 
 
 @router.post(

@@ -17,6 +17,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from xiaohu.audit.service import line_event
 from xiaohu.cancellation import rules as cancellation_rules
@@ -35,6 +36,7 @@ from xiaohu.cancellation.terms import policy_values
 from xiaohu.kit.clock import local_date, period_of
 from xiaohu.kit.errors import DomainError, InvariantViolated
 from xiaohu.kit.ids import new_id, reference
+from xiaohu.kit.scatter import every_node, gather_reads, unavailable
 from xiaohu.lines.addressing import sms_about
 from xiaohu.lines.models import Line
 from xiaohu.principals import StaffClaims
@@ -262,8 +264,30 @@ def may_read(staff: StaffClaims, order: WorkOrder) -> bool:
 def queue(ctx: Context, staff: StaffClaims, status: str | None) -> list[dict[str, Any]]:
     """The orders a back office sees (its own province's; an admin all), oldest deadline
     first. `open` includes the overdue ones, `overdue` is the open ones past `due_at`,
-    `closed` the decided ones."""
+    `closed` the decided ones.
+
+    A national deployment: a back office's request runs on its province's node, which holds
+    its orders; an admin's list is gathered from every node (README, "Across nodes") and
+    merged in the same order, or `503 NODE_UNAVAILABLE` naming a node that did not answer."""
     now = ctx.now()
+    if staff.role != Role.ADMIN or not ctx.runtime.nodes.national:
+        return queue_in(ctx.session, staff, status, now)
+    answers = every_node(
+        ctx.runtime, lambda s: queue_in(s, staff, status, now), session=ctx.session
+    )
+    merged = sorted(
+        (o for orders in answers.values() for o in orders), key=lambda o: (o["due_at"], o["id"])
+    )
+    return merged[:QUEUE_LIMIT]
+
+
+QUEUE_LIMIT = 500
+
+
+def queue_in(
+    session: Session, staff: StaffClaims, status: str | None, now: dt.datetime
+) -> list[dict[str, Any]]:
+    """`queue` in `session`'s database."""
     q = select(WorkOrder).order_by(WorkOrder.due_at, WorkOrder.id)
     if staff.role != Role.ADMIN:
         q = q.where(WorkOrder.home_province == staff.province_code)
@@ -273,7 +297,7 @@ def queue(ctx: Context, staff: StaffClaims, status: str | None) -> list[dict[str
         q = q.where(WorkOrder.due_at <= now)
     if status == "closed":
         q = q.where(WorkOrder.status != OrderStatus.OPEN)
-    return [as_json(o, now) for o in ctx.session.scalars(q.limit(500))]
+    return [as_json(o, now) for o in session.scalars(q.limit(QUEUE_LIMIT))]
 
 
 def find(ctx: Context, staff: StaffClaims, order_id: str, *, lock: bool = False) -> WorkOrder:
@@ -288,6 +312,35 @@ def find(ctx: Context, staff: StaffClaims, order_id: str, *, lock: bool = False)
             f"work order {order_id} belongs to province {order.home_province}'s back office",
         )
     return order
+
+
+def read_one(ctx: Context, staff: StaffClaims, order_id: str) -> dict[str, Any]:
+    """One order as JSON (`find`). An admin's request runs on the node of the admin's own
+    province, and the admin's list shows every node's orders: one found on no node of the
+    request is read on the others (a national deployment; NODE_UNAVAILABLE when one of them
+    did not answer and none had it)."""
+    now = ctx.now()
+    try:
+        return as_json(find(ctx, staff, order_id), now)
+    except DomainError as exc:
+        if exc.code != "WORK_ORDER_NOT_FOUND" or staff.role != Role.ADMIN:
+            raise
+        if not ctx.runtime.nodes.national:
+            raise
+        not_found = exc
+
+    def read(session: Session) -> dict[str, Any] | None:
+        order = session.get(WorkOrder, order_id)
+        return None if order is None else as_json(order, now)
+
+    others = [n for n in ctx.runtime.nodes.names() if n != ctx.runtime.node]
+    found = gather_reads(ctx.runtime, dict.fromkeys(others, read))
+    for answer in found.answers.values():
+        if answer is not None:
+            return answer
+    if found.missing:
+        raise unavailable(ctx.runtime, found.missing)
+    raise not_found
 
 
 # --- overdue -----------------------------------------------------------------------------
