@@ -327,6 +327,14 @@ def run_nodes(
             phases[kind] = timed(kind, label, bases, work, {kind: 1.0}, args, meter, args.seconds)
         phases["mix"] = timed("mix", label, bases, work, args.mix, args, meter, args.mix_seconds)
         msg = messages(lay, first, args.drain)
+        # The phases above run the machine flat out, so their messages queue behind a
+        # consumer short of CPU. Then a paced trickle (one client, a pause between
+        # operations, as the national peak's ~10 messages a second would be), timed alone.
+        paced_from = time.time()
+        console.print(f"  {label} paced cross-region work for {args.paced_seconds:g} s …")
+        drive(bases, work, {"cash_in": 1.0, "cash_out": 1.0}, 1, args.paced_seconds, Tally(),
+              seed=7, pause=args.pace)  # fmt: skip
+        paced = messages(lay, paced_from, args.drain)
     # These servers may be shared: a node restarted by someone else during the run explains
     # its provinces' 503 NODE_UNAVAILABLE answers (the other nodes keep working).
     after = started_at(lay)
@@ -335,7 +343,8 @@ def run_nodes(
         console.print(f"{label} restarted during the run: {', '.join(restarted)}")
     console.print(
         f"{label} messages: {msg['timed']:,} applied ({msg['between_nodes']:,} between nodes), "
-        f"latency p50 {msg['p50_ms']:.0f} ms, p99 {msg['p99_ms']:.0f} ms"
+        f"latency p50 {msg['p50_ms']:.0f} ms, p99 {msg['p99_ms']:.0f} ms; paced: "
+        f"{paced['timed']:,}, p50 {paced['p50_ms']:.0f} ms, p99 {paced['p99_ms']:.0f} ms"
     )
     return {
         "nodes": count,
@@ -350,6 +359,7 @@ def run_nodes(
         ],
         "phases": phases,
         "messages": msg,
+        "paced": {**paced, "seconds": args.paced_seconds},
         "restarted": restarted,
     }
 
@@ -373,6 +383,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=8, help="each kind alone, timed")
     ap.add_argument("--mix-seconds", type=float, default=20, help="the mix, timed")
     ap.add_argument("--warmup", type=float, default=3, help="untimed mix first")
+    ap.add_argument("--paced-seconds", type=float, default=10, help="paced messages, timed")
+    ap.add_argument("--pace", type=float, default=0.1, help="pause between paced operations")
     ap.add_argument("--drain", type=float, default=60, help="wait at most this for messages")
     ap.add_argument(
         "--mix",

@@ -169,10 +169,12 @@ def drive(
     seconds: float,
     tally: Tally,
     seed: int,
+    pause: float = 0.0,
 ) -> float:
     """`clients` threads, each on one app process in turn (as a load balancer would spread
-    connections), doing operations drawn from `mix` until `seconds` have passed; returns the
-    elapsed time. A kind whose lines ran out stops being drawn."""
+    connections), doing operations drawn from `mix` until `seconds` have passed, `pause`
+    seconds apart (0: flat out); returns the elapsed time. A kind whose lines ran out stops
+    being drawn."""
     stop = time.monotonic() + seconds
     kinds = [k for k in KINDS if mix.get(k, 0) > 0]
 
@@ -194,6 +196,8 @@ def drive(
                     tally.fail(kind, f"{type(exc).__name__}: {exc}")
                     continue
                 tally.ok(kind, time.perf_counter() - t0)
+                if pause:
+                    time.sleep(pause)
 
     t0 = time.monotonic()
     threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
