@@ -56,6 +56,7 @@ from national_data import (
     prepare,
     server_env,
     store_province_for,
+    wait_for_servers,
     xiaohu_command,
 )
 from national_load import KINDS, Tally, Work, drive
@@ -211,6 +212,7 @@ def timed(
 def messages(lay: Layout, since: float, wait: float) -> dict[str, Any]:
     """Wait until every message between provinces sent on any node has been applied (or
     `wait` seconds), then their latency from the inboxes, for those sent after `since`."""
+    wait_for_servers(lay.nodes)
     engines = {n.name: create_engine(n.url) for n in lay.nodes}
     sent = applied = 0
     deadline = time.monotonic() + wait

@@ -149,6 +149,31 @@ def layout(count: int, records: list[dict[str, Any]]) -> Layout:
     return Layout(nodes, lines_of)
 
 
+def wait_for_servers(nodes: list[Node], seconds: float = 120) -> None:
+    """Each node's server answering (they may be shared, and restarted by someone else)."""
+    import time
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import OperationalError
+
+    deadline = time.monotonic() + seconds
+    for node in nodes:
+        engine = create_engine(f"{PG_HOST}:{node.port}/postgres")
+        try:
+            while True:
+                try:
+                    with engine.connect() as conn:
+                        conn.execute(text("SELECT 1"))
+                    break
+                except OperationalError:
+                    if time.monotonic() > deadline:
+                        raise
+                    print(f"waiting for the server on port {node.port} …", flush=True)
+                    time.sleep(2)
+        finally:
+            engine.dispose()
+
+
 def recreate(node: Node) -> None:
     from sqlalchemy import create_engine, text
 
@@ -218,6 +243,7 @@ def prepare(
     from xiaohu.kit.migrate import upgrade
     from xiaohu.lines.models import Line
 
+    wait_for_servers(lay.nodes)
     for node in lay.nodes:
         recreate(node)
     subprocess.run([*xiaohu_command(), "migrate"], env=env, check=True, capture_output=True)
