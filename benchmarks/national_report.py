@@ -272,6 +272,11 @@ def section(results: dict[str, Any]) -> str:
         "after the backlog was gone. The two "
         "legs: to the sending node's hand-over (the outbox row's `delivered_at`: published "
         "and confirmed by the broker, or applied locally with one node), then to the apply.",
+        "- Flat out, the clients and the requests take both cores, and the consumer threads "
+        "inside the `xiaohu serve` processes (one per process, a transaction a message) get "
+        "what is left: the messages wait in the broker's queues (the sending side's leg stays "
+        "well under a second) and drain once the phases end. The paced rows are the latency "
+        "when the consumer is not starved of CPU.",
         "- A `+` after a rate means that kind's lines ran out before the time did.",
         *_failures(results),
         "- The sizing for a national operator built on these figures: [scale.md](scale.md).",
@@ -287,8 +292,9 @@ def _failures(results: dict[str, Any]) -> list[str]:
         if run.get("restarted"):
             out.append(
                 f"- {run['nodes']} node(s): the server of {', '.join(run['restarted'])} was "
-                "restarted during the run by other work sharing these servers; its provinces "
-                "answered 503 `NODE_UNAVAILABLE` meanwhile, the other nodes kept working."
+                "restarted during the run by other work sharing these servers; while it was "
+                "down its provinces would answer 503 `NODE_UNAVAILABLE` (counted as failed "
+                "above, if any), the other nodes' kept working."
             )
         for name in PHASES:
             ph = run["phases"].get(name)
