@@ -127,7 +127,7 @@ bench-runs: install pg-db
 
 # The same checks, cancellations and cross-region cash work on 1, 2 and 3 nodes (the servers of
 # pg-nodes, databases xiaohu_bench_n1..3) and the broker on 127.0.0.1:5672 (namespace
-# xiaohubench): CPU per operation per node and message latency; about 6 minutes.
+# xiaohubench): CPU per operation per node and message latency; about 5 minutes.
 bench-national: install pg-nodes
 	$(PY) benchmarks/bench_national.py --lines 30000
 
