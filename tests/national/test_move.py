@@ -33,7 +33,7 @@ COUNTS = {
     "audit_events": "SELECT count(*) FROM audit_events WHERE province_code = '44'",
     "inbox": "SELECT count(*) FROM interprovince_applied WHERE to_province = '44'",
     "outbox_waiting": "SELECT count(*) FROM outbox WHERE province_code = '44' "
-    "AND delivered_at IS NULL",
+    "AND delivered_at IS NULL AND topic <> 'interprovince'",
 }
 IDS = "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM lines"
 
@@ -46,9 +46,27 @@ def _counts(cluster: Cluster, node: str) -> dict[str, int]:
     return {name: int(cluster.scalar(node, sql) or 0) for name, sql in COUNTS.items()}  # type: ignore[call-overload]
 
 
+MESSAGES_TO_44 = (
+    "SELECT count(*) FROM outbox WHERE topic = 'interprovince' AND province_code = '44'"
+)
+
+
+def _message_to_44(cluster: Cluster, node: str) -> None:
+    """A message between provinces that `node` has not sent yet, addressed to 44."""
+    with cluster.engines[node].begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO outbox (topic, province_code, payload, created_at, attempts, status,"
+                " next_attempt_at) VALUES ('interprovince', '44', '{}', :t, 1, 'pending', :later)"
+            ),
+            {"t": T0, "later": dt.datetime(2099, 1, 1, tzinfo=dt.UTC)},
+        )
+
+
 def _waiting_message(cluster: Cluster) -> None:
-    """An inbox row (a message already applied) and an outbox row the source has not
-    delivered yet (its next try is later), both of province 44."""
+    """An inbox row (a message already applied) and an SMS the source has not delivered yet
+    (its next try is later), both of province 44; and a message to 44 waiting on the source
+    and on the target, each of which stays where it was written (it names its addressee)."""
     with cluster.engines["south"].begin() as conn:
         conn.execute(
             text(
@@ -60,10 +78,12 @@ def _waiting_message(cluster: Cluster) -> None:
         conn.execute(
             text(
                 "INSERT INTO outbox (topic, province_code, payload, created_at, attempts, status,"
-                " next_attempt_at) VALUES ('interprovince', '44', '{}', :t, 1, 'pending', :later)"
+                " next_attempt_at) VALUES ('sms', '44', '{}', :t, 1, 'pending', :later)"
             ),
             {"t": T0, "later": dt.datetime(2099, 1, 1, tzinfo=dt.UTC)},
         )
+    _message_to_44(cluster, "south")
+    _message_to_44(cluster, "west")
 
 
 def test_a_moving_province_answers_503_until_the_switch(
@@ -108,6 +128,8 @@ def test_a_province_moves_with_its_rows_and_is_served_from_its_new_node(
 
     assert _counts(cluster, "west") == before
     assert set(_counts(cluster, "south").values()) == {0}
+    # The messages to 44 stay with the nodes that wrote them (their relays send them on).
+    assert cluster.scalar("south", MESSAGES_TO_44) == cluster.scalar("west", MESSAGES_TO_44) == 1
     assert cluster.scalar("west", IDS) == south_ids  # the ids kept
     assert cluster.scalar("south", "SELECT count(*) FROM owners") == 0  # nobody left there
     assert cluster.scalar("north", IDS) == north_before  # another province untouched

@@ -11,8 +11,8 @@ no line there still points at them (one person may hold lines in two provinces).
 Not moved: reference data every node holds (stores, staff), and rows of no province (job
 runs, platforms, settlement runs, idempotency records). Ledger accounts are copied (the
 target may post to them) and left on the source, where another province's entries may
-still name them. The outbox moves only what is not delivered yet: what was delivered is
-the source's history.
+still name them. The outbox moves only what is not delivered yet (what was delivered is
+the source's history), and never a message between provinces, which names its addressee.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ COPY_ONLY = frozenset({"ledger_accounts"})
 # the move's own transaction only, so no other writer ever sees it off.
 APPEND_ONLY = {"audit_events": "audit_events_append_only"}
 PROVINCE_COLUMNS = ("home_province", "province_code", "to_province")
+INTERPROVINCE = "interprovince"  # the outbox topic of messages between provinces
 OWNERS = "owners"
 
 
@@ -79,7 +80,13 @@ def _part(table: Table, province: str, parts: dict[str, Part]) -> Part | None:
         if column in table.c:
             where = table.c[column] == province
             if table.name == "outbox":
-                where = and_(where, table.c.delivered_at.is_(None))
+                # An SMS or a provisioning order of the province's lines moves with them; a
+                # message between provinces names its addressee there, not its owner: it stays
+                # with the node that wrote it, whose relay sends it to the province's queue,
+                # consumed wherever the province lives (the target's own messages to it too).
+                where = and_(
+                    where, table.c.delivered_at.is_(None), table.c.topic != INTERPROVINCE
+                )
             return Part(table, where, delete=table.name not in COPY_ONLY)
     columns = list(table.c)
     for fk in sorted(table.foreign_keys, key=lambda fk: columns.index(fk.parent)):
