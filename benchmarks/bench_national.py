@@ -1,6 +1,7 @@
 """`make bench-national`: the same work on 1, 2 and 3 nodes (PostgreSQL servers on this machine).
 
-For each node count, all on 127.0.0.1 and bounded in time (about 80 s a count, then 20 s for the storage):
+For each node count, all on 127.0.0.1 and bounded in time (about 80 s a count, then 20 s for
+the storage):
 
 1. The provinces are placed on the nodes (largest first on the lightest node), a fresh
    database is made on each node's server (`xiaohu_bench_n1..3` on ports 5432..5434, `make
