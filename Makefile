@@ -9,7 +9,7 @@ DEMO_DB ?= sqlite:///var/xiaohu.db
 DEMO_LINES ?= 10000
 
 .PHONY: demo demo-reset test install lock lint imports types test-sqlite test-postgres test-browser browser pg-db \
-        bench bench-import bench-settle bench-recycled bench-runs screenshots clean i18n pg-nodes
+        bench bench-import bench-settle bench-recycled bench-runs bench-national screenshots clean i18n pg-nodes
 
 # Installs exactly the locked versions (hash-checked), then the project itself without
 # resolving anything again; `pip check` fails when the lock no longer fits pyproject.toml.
@@ -124,6 +124,12 @@ bench-recycled: install pg-db
 # PostgreSQL (database xiaohu_bench_runs), each beside the same work as raw set-based SQL.
 bench-runs: install pg-db
 	$(PY) benchmarks/bench_runs.py --lines 1000000
+
+# The same checks, cancellations and cross-region cash work on 1, 2 and 3 nodes (the servers of
+# pg-nodes, databases xiaohu_bench_n1..3) and the broker on 127.0.0.1:5672 (namespace
+# xiaohubench): CPU per operation per node and message latency; about 5 minutes.
+bench-national: install pg-nodes
+	$(PY) benchmarks/bench_national.py --lines 30000
 
 bench: install pg-db
 	@command -v wrk >/dev/null 2>&1 || { echo "installing Debian's wrk (HTTP load generator)"; \
