@@ -13,8 +13,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +30,7 @@ from xiaohu.nodemap import load as load_node_map
 from xiaohu.policy.schema import Policy, Values
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 SWEEP_SECONDS = 2.0  # the delivery thread looks for messages due again at least this often
 GATHER_SECONDS = 0.02  # after a wake-up, the delivery thread waits this long for more
 
@@ -149,6 +151,15 @@ class Runtime:
             _engines=self._engines,
             _sessions=self._sessions,
         )
+
+    def on_every_node(self, work: Callable[[Runtime], T]) -> dict[str, T]:
+        """`work` on each node at once, a thread each (a node's run is its own server's work,
+        so N nodes take the time of the slowest, not the sum), by node in the map's order. A
+        node that fails does not stop the others: its error is raised when all have ended."""
+        runtimes = self.each_node()
+        with ThreadPoolExecutor(len(runtimes), thread_name_prefix="node") as pool:
+            futures = {rt.node: pool.submit(work, rt) for rt in runtimes}
+        return {node: future.result() for node, future in futures.items()}
 
     def each_node(self) -> list[Runtime]:
         """This runtime on each node in the map's order (one node: itself)."""

@@ -116,14 +116,12 @@ def check_period(period: str, now: dt.datetime) -> dt.datetime:
 
 
 def run_close_cycle(runtime: Runtime, period: str, *, show_progress: bool | None) -> dict[str, Any]:
-    """Close `period` on every node in turn (each holds its provinces' lines), the totals
-    added up; one node: the run below as it is."""
+    """Close `period` on every node at once (each holds its provinces' lines), the totals
+    added up; one node: the run below as it is. (The nodes' runs report no progress bars:
+    several at once on one terminal would tear each other.)"""
     if not runtime.nodes.national:
         return close_cycle_on_node(runtime, period, show_progress=show_progress)
-    reports = {
-        rt.node: close_cycle_on_node(rt, period, show_progress=show_progress)
-        for rt in runtime.each_node()
-    }
+    reports = runtime.on_every_node(lambda rt: close_cycle_on_node(rt, period, show_progress=False))
     return {**add_reports(list(reports.values())), "nodes": reports}
 
 

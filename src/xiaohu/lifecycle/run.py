@@ -92,14 +92,11 @@ _WARNINGS: Table = CancellationWarning.__table__  # type: ignore[assignment]
 
 
 def run_lifecycle(runtime: Runtime, day: dt.date, *, show_progress: bool | None) -> dict[str, Any]:
-    """The lifecycle of `day` on every node in turn (each holds its provinces' lines), the
-    counts added up; one node: the run below as it is."""
+    """The lifecycle of `day` on every node at once (each holds its provinces' lines), the
+    counts added up, without progress bars; one node: the run below as it is."""
     if not runtime.nodes.national:
         return lifecycle_on_node(runtime, day, show_progress=show_progress)
-    reports = {
-        rt.node: lifecycle_on_node(rt, day, show_progress=show_progress)
-        for rt in runtime.each_node()
-    }
+    reports = runtime.on_every_node(lambda rt: lifecycle_on_node(rt, day, show_progress=False))
     return {**add_reports(list(reports.values())), "nodes": reports}
 
 
