@@ -35,8 +35,6 @@ import os
 import platform
 import random
 import secrets
-import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -48,6 +46,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from bench_service import free_port, stop_groups
 from national_cpu import CpuMeter
 from national_data import (
     Layout,
@@ -67,12 +66,6 @@ from national_storage import measure as measure_storage
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "var" / "bench-national.json"
 TOKEN_TTL = 4 * 3600
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -104,16 +97,7 @@ def served(env: dict[str, str], count: int, logdir: Path) -> Iterator[tuple[list
                     time.sleep(0.3)
         yield [f"http://127.0.0.1:{p}" for p in ports], [p.pid for p in procs]
     finally:
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_groups(procs, 20)
 
 
 def work_for(lay: Layout, loaded: Any, key: str, records: list[dict[str, Any]]) -> Work:
@@ -210,6 +194,14 @@ def timed(
     return out
 
 
+def rows_since(engines: dict[str, Any], sql: str, since: dt.datetime) -> Iterator[tuple[str, Any]]:
+    """Each node's rows of `sql` (its `:since` bound to `since`), with the node's name."""
+    for name, engine in engines.items():
+        with engine.connect() as conn:
+            for row in conn.execute(text(sql), {"since": since}):
+                yield name, row
+
+
 def messages(lay: Layout, since: float, wait: float) -> dict[str, Any]:
     """Wait until every message between provinces sent on any node has been applied (or
     `wait` seconds), then their latency from the inboxes, for those sent after `since`."""
@@ -232,37 +224,32 @@ def messages(lay: Layout, since: float, wait: float) -> dict[str, Any]:
             time.sleep(2)
         since_at = dt.datetime.fromtimestamp(since, dt.UTC)
         # When the sending node's relay (or its delivery) handed each message over.
-        handed: dict[str, dt.datetime] = {}
-        for engine in engines.values():
-            with engine.connect() as conn:
-                rows = conn.execute(
-                    text(
-                        "SELECT payload->>'id', delivered_at FROM outbox "
-                        "WHERE topic = 'interprovince' AND created_at >= :since"
-                    ),
-                    {"since": since_at},
-                )
-                handed.update({str(i): at for i, at in rows if at is not None})
+        handed: dict[str, dt.datetime] = {
+            str(i): at
+            for _, (i, at) in rows_since(
+                engines,
+                "SELECT payload->>'id', delivered_at FROM outbox "
+                "WHERE topic = 'interprovince' AND created_at >= :since",
+                since_at,
+            )
+            if at is not None
+        }
         lat: list[float] = []
         relay: list[float] = []
         consume: list[float] = []
         crossed = 0
-        for name, engine in engines.items():
-            with engine.connect() as conn:
-                rows = conn.execute(
-                    text(
-                        "SELECT message_id, to_province, from_province, sent_at, applied_at "
-                        "FROM interprovince_applied WHERE sent_at >= :since"
-                    ),
-                    {"since": since_at},
-                )
-                for mid, to_p, from_p, sent_at, applied_at in rows:
-                    lat.append((applied_at - sent_at).total_seconds())
-                    if mid in handed:
-                        relay.append((handed[mid] - sent_at).total_seconds())
-                        consume.append((applied_at - handed[mid]).total_seconds())
-                    other = from_p is not None and lay.node_of(from_p).name != name
-                    crossed += int(other or lay.node_of(to_p).name != name)
+        for name, (mid, to_p, from_p, sent_at, applied_at) in rows_since(
+            engines,
+            "SELECT message_id, to_province, from_province, sent_at, applied_at "
+            "FROM interprovince_applied WHERE sent_at >= :since",
+            since_at,
+        ):
+            lat.append((applied_at - sent_at).total_seconds())
+            if mid in handed:
+                relay.append((handed[mid] - sent_at).total_seconds())
+                consume.append((applied_at - handed[mid]).total_seconds())
+            other = from_p is not None and lay.node_of(from_p).name != name
+            crossed += int(other or lay.node_of(to_p).name != name)
     finally:
         for engine in engines.values():
             engine.dispose()

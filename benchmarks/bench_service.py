@@ -53,6 +53,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from lines_data import clean_line, import_lines, recreate_database, settings_for, write_jsonl
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -129,14 +131,6 @@ def _prefixes(count: int) -> list[str]:
     return found
 
 
-def _resident_id(n: int) -> str:
-    from xiaohu.identity.rules import resident_id_check_char
-
-    birth = dt.date(1960, 1, 1) + dt.timedelta(days=n // 900)
-    first17 = f"110101{birth:%Y%m%d}{n % 900 + 100:03d}"
-    return first17 + resident_id_check_char(first17)
-
-
 def line_records(n: int) -> list[dict[str, Any]]:
     """Clean lines: active, real-name verified, no arrears, no contract, bundle or order, more
     cash than a month's fee (so the final bill is covered and a refund is due); a third carry
@@ -147,40 +141,8 @@ def line_records(n: int) -> list[dict[str, Any]]:
     for i in range(n):
         block, k = divmod(i, per_block)
         msisdn = f"{blocks[block % len(blocks)]}{(k + per_block * (block // len(blocks))):04d}"
-        out.append(
-            {
-                "msisdn": msisdn,
-                "status": "active",
-                "opened_on": "2021-03-01",
-                "real_name_verified": True,
-                "owner": {
-                    "name": f"测试{i:05d}",
-                    "id_type": "resident_id",
-                    "id_number": _resident_id(i),
-                },
-                "plan": {"code": "5G-129", "name": "5G畅享129元", "monthly_fee_fen": 12900},
-                "balance": {
-                    "cash_fen": 15000 + i % 97 * 100,
-                    "gift_fen": 2000 if i % 3 == 0 else 0,
-                },
-                "usage_unbilled_fen": 300 + i % 50,
-                "usage_history_fen": [2100, 1800, 2500],
-                "payment_route": {"kind": "alipay", "account": "zh***@example.com"},
-            }
-        )
+        out.append(clean_line(i, msisdn))
     return out
-
-
-def settings_for(url: str, key: str) -> Any:
-    from xiaohu.config import Settings
-
-    return Settings(
-        database_url=url,
-        mode="production",
-        secret_key=key,
-        admin_token=key,
-        allow_sandbox_gateways=True,  # the payouts and SMS go to the sandbox gateways
-    )
 
 
 def fresh_database(engine_name: str, tmp: Path) -> str:
@@ -191,13 +153,7 @@ def fresh_database(engine_name: str, tmp: Path) -> str:
 
 
 def recreate_pg(name: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    recreate_database(PG_SERVER, name)
 
 
 def drop_pg(name: str) -> None:
@@ -214,7 +170,6 @@ def load_lines(url: str, key: str, records: list[dict[str, Any]], tmp: Path) -> 
     from sqlalchemy import select
 
     from xiaohu.assembly import build_runtime
-    from xiaohu.intake.importer import import_path
     from xiaohu.kit.migrate import upgrade
     from xiaohu.lines.models import Line
 
@@ -222,12 +177,8 @@ def load_lines(url: str, key: str, records: list[dict[str, Any]], tmp: Path) -> 
     upgrade(runtime.engine)
     path = tmp / "lines.jsonl"
     if not path.exists():
-        with path.open("w", encoding="utf-8") as fh:
-            for r in records:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    result = import_path(runtime, path, show_progress=False)
-    if result.errors:
-        raise SystemExit(f"import failed: {result.errors[:3]}")
+        write_jsonl(path, records)
+    import_lines(runtime, path)
     with runtime.sessions() as session:
         rows = list(session.execute(select(Line.id, Line.msisdn).order_by(Line.id)))
     runtime.engine.dispose()
@@ -241,6 +192,21 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def stop_groups(procs: list[subprocess.Popen[bytes]], seconds: float) -> None:
+    """SIGTERM to each process's group (started with start_new_session), then SIGKILL to any
+    group whose process has not ended within `seconds`."""
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 @dataclass
@@ -354,16 +320,7 @@ def server(app: str, workers: int, env: dict[str, str]) -> Iterator[Service]:
                 time.sleep(0.2)
         yield Service(f"http://127.0.0.1:{ports[0]}", ports, [p.pid for p in procs], logs)
     finally:
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_groups(procs, 15)
         stack.close()
 
 

@@ -5,13 +5,15 @@ province (reference data is on every node)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lines_data import clean_line, import_lines, recreate_database, write_jsonl
+from lines_data import settings_for as shared_settings_for
 
 # The three PostgreSQL servers of `make pg-nodes`, one a node.
 NODE_PORTS = (5432, 5433, 5434)
@@ -72,14 +74,6 @@ def province_prefixes() -> dict[str, list[str]]:
     return found
 
 
-def _resident_id(n: int) -> str:
-    from xiaohu.identity.rules import resident_id_check_char
-
-    birth = dt.date(1960, 1, 1) + dt.timedelta(days=n // 900)
-    first17 = f"110101{birth:%Y%m%d}{n % 900 + 100:03d}"
-    return first17 + resident_id_check_char(first17)
-
-
 def line_records(total: int) -> list[dict[str, Any]]:
     """Clean lines (active, real-name verified, no arrears, contract, bundle or order, cash
     above a month's fee) over the 31 provinces, each in proportion to its allocated number
@@ -94,28 +88,7 @@ def line_records(total: int) -> list[dict[str, Any]]:
         blocks = prefixes[code]
         for k in range(share):
             block, suffix = divmod(k, 10_000)
-            i = len(out)
-            out.append(
-                {
-                    "msisdn": f"{blocks[block % len(blocks)]}{suffix:04d}",
-                    "status": "active",
-                    "opened_on": "2021-03-01",
-                    "real_name_verified": True,
-                    "owner": {
-                        "name": f"测试{i:05d}",
-                        "id_type": "resident_id",
-                        "id_number": _resident_id(i),
-                    },
-                    "plan": {"code": "5G-129", "name": "5G畅享129元", "monthly_fee_fen": 12900},
-                    "balance": {
-                        "cash_fen": 15000 + i % 97 * 100,
-                        "gift_fen": 2000 if i % 3 == 0 else 0,
-                    },
-                    "usage_unbilled_fen": 300 + i % 50,
-                    "usage_history_fen": [2100, 1800, 2500],
-                    "payment_route": {"kind": "alipay", "account": "zh***@example.com"},
-                }
-            )
+            out.append(clean_line(len(out), f"{blocks[block % len(blocks)]}{suffix:04d}"))
     return out
 
 
@@ -175,26 +148,11 @@ def wait_for_servers(nodes: list[Node], seconds: float = 120) -> None:
 
 
 def recreate(node: Node) -> None:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(f"{PG_HOST}:{node.port}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{node.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{node.database}"'))
-    admin.dispose()
+    recreate_database(f"{PG_HOST}:{node.port}", node.database)
 
 
 def settings_for(url: str, key: str) -> Any:
-    from xiaohu.config import Settings
-
-    return Settings(
-        database_url=url,
-        mode="production",
-        secret_key=key,
-        admin_token=key,
-        allow_sandbox_gateways=True,
-        log_level="warning",
-    )
+    return shared_settings_for(url, key, log_level="warning")
 
 
 def server_env(lay: Layout, key: str, map_path: Path) -> dict[str, str]:
@@ -239,7 +197,6 @@ def prepare(
     from sqlalchemy import select
 
     from xiaohu.assembly import build_runtime
-    from xiaohu.intake.importer import import_path
     from xiaohu.kit.migrate import upgrade
     from xiaohu.lines.models import Line
 
@@ -252,13 +209,7 @@ def prepare(
         runtime = build_runtime(settings_for(node.url, key))
         upgrade(runtime.engine)
         mine = [r for r in records if home(r["msisdn"]) in node.provinces]
-        path = tmp / f"{node.name}.jsonl"
-        with path.open("w", encoding="utf-8") as fh:
-            for r in mine:
-                fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-        result = import_path(runtime, path, show_progress=False)
-        if result.errors:
-            raise SystemExit(f"import on {node.name} failed: {result.errors[:3]}")
+        import_lines(runtime, write_jsonl(tmp / f"{node.name}.jsonl", mine), f" on {node.name}")
         add_stores(runtime)
         with runtime.sessions() as session:
             line_id.update({m: i for m, i in session.execute(select(Line.msisdn, Line.id))})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from tests.conftest import test_settings
 from tests.served.harness import SERVED_KEY, xiaohu_command
+from xiaohu import nodemap
 from xiaohu.assembly import build_runtime
 from xiaohu.kit.db import make_engine
 from xiaohu.runtime import Runtime
@@ -32,18 +33,31 @@ def url_of(node: str) -> str:
     return f"{HOST}:{port}/xiaohu_p_n{port - 5431}"
 
 
-def map_text(placement: dict[str, list[str]] | None = None) -> str:
-    lines = [f'broker_url = "{BROKER}"', 'default = "north"', 'broker_namespace = "xiaohu_p"']
-    for name, (_, provinces) in NODES.items():
-        held = (placement or {}).get(name, provinces)
-        quoted = ", ".join(f'"{p}"' for p in held)
-        lines += [
-            "",
-            f"[nodes.{name}]",
-            f'database_url = "{url_of(name)}"',
-            f"provinces = [{quoted}]",
-        ]
-    return "\n".join(lines) + "\n"
+def map_toml(
+    urls: Mapping[str, str], held: Mapping[str, list[str]], *, default: str, namespace: str
+) -> str:
+    """A node map's text: node `name` on `urls[name]` holding `held[name]` ("*": every
+    province no other node names), on the test broker; checked by `nodemap.parse` and written
+    by `nodemap.dump`, as a province move writes it ("*" comes out as the provinces it means)."""
+    raw = {
+        "broker_url": BROKER,
+        "default": default,
+        "broker_namespace": namespace,
+        "nodes": {
+            name: {"database_url": urls[name], "provinces": provinces}
+            for name, provinces in held.items()
+        },
+    }
+    return nodemap.dump(nodemap.parse(raw))
+
+
+def map_text() -> str:
+    return map_toml(
+        {name: url_of(name) for name in NODES},
+        {name: provinces for name, (_, provinces) in NODES.items()},
+        default="north",
+        namespace="xiaohu_p",
+    )
 
 
 @dataclass

@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError
 
 from tests.conftest import test_settings
 from tests.factories import line_record, load, owner
+from tests.national.place_support import map_toml
 from tests.served.harness import SERVED_KEY, Served, server_env
 from xiaohu import principals as tokens
 from xiaohu.app import create_app
@@ -48,7 +49,6 @@ from xiaohu.workorders.models import WorkOrder
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:{port}/{db}"
 NODES = {"n1": (5432, ["11"]), "n2": (5433, ["44"]), "n3": (5434, ["*"])}
 DEAD = "postgresql+psycopg://postgres@127.0.0.1:5439/nothing"  # no server listens there
-BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 OCTOBER = dt.datetime(2026, 10, 15, 12, 0, tzinfo=dt.UTC)
 
@@ -81,17 +81,9 @@ def node_urls() -> Iterator[dict[str, str]]:
 
 
 def write_map(folder: Path, urls: dict[str, str]) -> Path:
-    lines = [f'broker_url = "{BROKER}"', 'default = "n1"', 'broker_namespace = "xiaohu_s"']
-    for name, (_, provinces) in NODES.items():
-        quoted = ", ".join(f'"{p}"' for p in provinces)
-        lines += [
-            "",
-            f"[nodes.{name}]",
-            f'database_url = "{urls[name]}"',
-            f"provinces = [{quoted}]",
-        ]
+    held = {name: provinces for name, (_, provinces) in NODES.items()}
     path = folder / "nodes.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.write_text(map_toml(urls, held, default="n1", namespace="xiaohu_s"), encoding="utf-8")
     return path
 
 
