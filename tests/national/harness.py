@@ -1,7 +1,7 @@
 """A national deployment run for real, driven the way an outside integrator drives it.
 
 Three PostgreSQL servers (5432, 5433, 5434: `make pg-nodes`), each holding one test database
-(`xiaohu_t_n1`, `xiaohu_t_n2`, `xiaohu_t_n3`), the machine's RabbitMQ behind a small TCP proxy
+(`xiaohu_t_n1_<pid>` … `xiaohu_t_n3_<pid>`), the machine's RabbitMQ behind a small TCP proxy
 a test can cut and restore, a node map with a broker namespace of its own (so a run never hears
 another run's messages), and `xiaohu serve` in a subprocess spoken to over HTTP only. The node
 map cuts the country the way the stories need it:
@@ -48,7 +48,8 @@ T = TypeVar("T")
 HOST = "127.0.0.1"
 NODES = ("n1", "n2", "n3")
 PORTS = {"n1": 5432, "n2": 5433, "n3": 5434}
-DATABASES = {"n1": "xiaohu_t_n1", "n2": "xiaohu_t_n2", "n3": "xiaohu_t_n3"}
+# Named by this test process, so two runs at once (a developer's and CI's) never collide.
+DATABASES = {n: f"xiaohu_t_{n}_{os.getpid()}" for n in ("n1", "n2", "n3")}
 HOLDS = {"n1": ["11"], "n2": ["44"], "n3": ["*"]}
 NODE_OF = {"11": "n1", "44": "n2", "32": "n3", "65": "n3", "51": "n3"}
 # The Debian clusters a fault test may stop (never the machine's own on 5432: n1 is the

@@ -1,5 +1,5 @@
 """Three real PostgreSQL servers as the nodes of a national deployment, for the placement and
-move tests: databases of their own (`xiaohu_p_n1..3` on 5432, 5433, 5434; `make pg-nodes`
+move tests: databases of their own (`xiaohu_p_n1..3_<pid>` on 5432, 5433, 5434; `make pg-nodes`
 starts the servers), a node map file, and a runtime on it whose transactions really commit."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from tests.conftest import test_settings
 from tests.served.harness import SERVED_KEY, xiaohu_command
@@ -30,7 +30,13 @@ BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
 
 def url_of(node: str) -> str:
     port, _ = NODES[node]
-    return f"{HOST}:{port}/xiaohu_p_n{port - 5431}"
+    return f"{HOST}:{port}/{database_name(port)}"
+
+
+def database_name(port: int) -> str:
+    """This test process's own database on the server at `port`: two runs at once (a
+    developer's and CI's) never drop each other's."""
+    return f"xiaohu_p_n{port - 5431}_{os.getpid()}"
 
 
 def map_toml(
@@ -113,11 +119,24 @@ class Cluster:
             return conn.execute(text(sql), params).scalar()
 
 
+def _drop_databases() -> None:
+    """The process's databases dropped at the end, so runs leave nothing behind."""
+    for port, _ in NODES.values():
+        admin = make_engine(f"{HOST}:{port}/postgres", isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{database_name(port)}" WITH (FORCE)'))
+        except SQLAlchemyError:  # a server a test left down: nothing to drop there now
+            pass
+        finally:
+            admin.dispose()
+
+
 def _fresh_databases() -> None:
     for node in NODES:
         port, _ = NODES[node]
         admin = make_engine(f"{HOST}:{port}/postgres", isolation_level="AUTOCOMMIT")
-        name = f"xiaohu_p_n{port - 5431}"
+        name = database_name(port)
         try:
             for attempt in range(5):
                 try:
@@ -148,6 +167,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         for engine in engines.values():
             engine.dispose()
+        _drop_databases()
 
 
 @pytest.fixture()
