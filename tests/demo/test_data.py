@@ -91,3 +91,19 @@ def test_demo_data_imports_cleanly(ctx: Context) -> None:
         assert situation in shows
     assert all(n.password_ok for n in numbers)
     assert len({n.msisdn for n in numbers}) == len(numbers)
+
+
+def test_a_family_group_and_a_bundle_keep_to_one_province() -> None:
+    """So a national deployment holds each group whole on one node (a province moves whole)."""
+    from xiaohu.regions.rules import home_of
+
+    provinces: dict[str, set[str]] = {}
+    for rec in _records(3000):
+        home = home_of(rec["msisdn"])
+        assert home is not None
+        for key, ref in (("family", "group_id"), ("bundle", "id")):
+            if key in rec:
+                provinces.setdefault(f"{key}:{rec[key][ref]}", set()).add(home.province_code)
+    assert sum(1 for k in provinces if k.startswith("family:")) > 20
+    spanning = {group: codes for group, codes in provinces.items() if len(codes) > 1}
+    assert not spanning

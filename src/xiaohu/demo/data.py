@@ -109,7 +109,9 @@ class _State:
     provinces: list[str]
     weights: list[int]
     used: set[str] = field(default_factory=set)
-    families: list[_Family] = field(default_factory=list)
+    # Open family groups by province: a group's lines share a home province, so a national
+    # deployment holds each group whole on one node.
+    families: dict[str, list[_Family]] = field(default_factory=dict)
     serial: int = 0
 
     def next_ref(self) -> int:
@@ -251,7 +253,7 @@ def _record(st: _State, owner: dict[str, str], province: str, role: str) -> dict
         )
     if contracts:
         rec["contracts"] = contracts
-    _family_of(st, rec, n)
+    _family_of(st, rec, n, province)
     if rng.random() < 0.01:
         rec["pending_orders"] = [
             {"id": f"O-{n}", "kind": rng.choice(("plan_change", "number_port", "sim_replacement"))}
@@ -263,18 +265,19 @@ def _record(st: _State, owner: dict[str, str], province: str, role: str) -> dict
     return rec
 
 
-def _family_of(st: _State, rec: dict[str, Any], n: int) -> None:
+def _family_of(st: _State, rec: dict[str, Any], n: int, province: str) -> None:
     rng = st.rng
+    families = st.families.setdefault(province, [])
     if rng.random() < 0.06:
         family = _Family(f"F-{n}")
-        st.families.append(family)
-        del st.families[:-20]  # members join recent groups
+        families.append(family)
+        del families[:-20]  # members join recent groups
         rec["family"] = {"group_id": family.ref, "role": "primary"}
-    elif st.families and rng.random() < 0.08:
-        family = rng.choice(st.families)
+    elif families and rng.random() < 0.08:
+        family = rng.choice(families)
         family.members += 1
         if family.members >= 3:
-            st.families.remove(family)
+            families.remove(family)
         rec["family"] = {"group_id": family.ref, "role": "member"}
 
 
@@ -354,7 +357,8 @@ def _every_blocker(st: _State) -> tuple[dict[str, Any], dict[str, Any]]:
 def _own_family(st: _State, rec: dict[str, Any], group: str, role: str) -> dict[str, Any]:
     """Put `rec` in `group`; a group it opened on its own is closed, so none is left empty."""
     if rec.get("family", {}).get("role") == "primary":
-        st.families = [f for f in st.families if f.ref != rec["family"]["group_id"]]
+        ref = rec["family"]["group_id"]
+        st.families = {p: [f for f in fs if f.ref != ref] for p, fs in st.families.items()}
     rec["family"] = {"group_id": group, "role": role}
     return rec
 
