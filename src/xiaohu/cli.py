@@ -60,7 +60,7 @@ def _where(runtime: Runtime) -> str:
     """The database, or the node map's nodes, for the start-up line."""
     nodes = runtime.nodes
     if not nodes.national:
-        return f"database {masked_url(runtime.settings.database_url)}"
+        return f"database {masked_url(nodes.default_node().database_url)}"
     return f"{len(nodes.nodes)} nodes from {nodes.source}, default {nodes.default}"
 
 
@@ -92,7 +92,8 @@ def _runtime(migrate: bool = True):  # type: ignore[no-untyped-def]
             upgrade(runtime.engine)
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        err.print(f"cannot reach the database at {masked_url(settings.database_url)}: {reason}")
+        url = runtime.nodes.default_node().database_url
+        err.print(f"cannot reach the database at {masked_url(url)}: {reason}")
         raise typer.Exit(3) from None
     return runtime
 
@@ -184,7 +185,8 @@ def consume(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
     threads = start_broker_threads(runtime, nodes, provinces)
-    out.print(f"xiaohu consume: node {node or 'every node'}, until SIGTERM or Ctrl-C")
+    which = f"node {node}" if node else "every node"
+    out.print(f"xiaohu consume: {which}, until SIGTERM or Ctrl-C")
     while not stopping.wait(1.0):
         if not (threads.relay.alive and threads.consumer.alive):
             err.print("xiaohu consume: a broker thread ended unexpectedly")
@@ -489,15 +491,21 @@ def scheduler(
 
 @run_app.command("workorders")
 def workorders() -> None:
-    """Flag overdue work orders and tell each owner once by SMS (the outbox)."""
+    """Flag overdue work orders and tell each owner once by SMS (the outbox); with a node
+    map, on every node (a work order lives on its line's home node), the counts added up."""
+    from xiaohu.cancellation.cycle import add_reports
     from xiaohu.kit.db import transaction
     from xiaohu.workorders.service import run_overdue
 
+    def on_node(rt: Runtime) -> dict[str, int]:
+        with transaction(rt.sessions) as session:
+            return run_overdue(rt.context(session, actor="cli"))
+
     runtime = _runtime()
-    with transaction(runtime.sessions) as session:
-        report = run_overdue(runtime.context(session, actor="cli"))
+    reports = runtime.on_every_node(on_node)
     runtime.deliver_outbox(limit=500)
-    out.print_json(data=report)
+    report = add_reports(list(reports.values()))
+    out.print_json(data=report if len(reports) == 1 else {**report, "nodes": reports})
 
 
 @run_app.command("outbox")

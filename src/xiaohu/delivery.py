@@ -17,6 +17,7 @@ from xiaohu.billing.payouts import TOPIC, park, pay_out
 from xiaohu.gateways import PaymentGateway, ProvisioningGateway, SmsGateway
 from xiaohu.interprovince import rules as interprovince
 from xiaohu.interprovince.service import Link
+from xiaohu.kit.ids import row_id
 from xiaohu.notifications.models import OutboxMessage, OutboxTopic
 from xiaohu.notifications.rules import OutboxStatus, RetryPolicy
 
@@ -103,7 +104,9 @@ def _schedule(
             continue
         msg.status, msg.next_attempt_at = retry.after_failure(msg.attempts, now)
         if msg.status == OutboxStatus.DEAD:
-            log.error("outbox %s (%s) dead after %d attempts", msg.id, msg.topic, msg.attempts)
+            log.error(
+                "outbox %s (%s) dead after %d attempts", row_id(msg.id), msg.topic, msg.attempts
+            )
             if msg.topic == TOPIC:
                 park(session, msg.payload, msg.last_error)
 
@@ -182,7 +185,7 @@ def _deliver_one(
     except SQLAlchemyError:
         raise
     except Exception as exc:  # a gateway failure must not lose the message: retry later
-        log.warning("outbox %s delivery failed: %s", msg.id, exc)
+        log.warning("outbox %s delivery failed: %s", row_id(msg.id), exc)
         msg.last_error = str(exc)[:500] or type(exc).__name__
         return 0
     msg.delivered_at = now

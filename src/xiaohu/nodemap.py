@@ -154,8 +154,11 @@ def parse(raw: Mapping[str, Any], *, source: Path | None = None) -> NodeMap:
             f"unknown key {unknown[0]!r} (nodes, default, broker_url, broker_namespace, moving)"
         )
     moving = raw.get("moving", [])
-    if not isinstance(moving, list) or not all(m in PROVINCES for m in moving):
+    if not isinstance(moving, list):
         raise NodeMapProblem("moving: a list of province codes (the provinces being moved)")
+    for code in moving:
+        if code not in PROVINCES:
+            raise NodeMapProblem(f"moving: unknown province {code!r}")
     named: dict[str, str] = {}
     catch_all: str | None = None
     rows: list[tuple[str, str, set[str]]] = []
@@ -170,6 +173,13 @@ def parse(raw: Mapping[str, Any], *, source: Path | None = None) -> NodeMap:
         url = table.get("database_url")
         if not isinstance(url, str) or "://" not in url:
             raise NodeMapProblem(f"nodes.{name}.database_url: a database URL is required")
+        if not url.startswith(("postgresql", "sqlite")):
+            # The engines the service runs on (SQLite nodes only to try a map on one machine:
+            # the id blocks, the move and the broker's locks are PostgreSQL's).
+            raise NodeMapProblem(
+                f"nodes.{name}.database_url: postgresql+psycopg://… (or sqlite:/// to try a "
+                "map on one machine)"
+            )
         provinces = table.get("provinces")
         if not isinstance(provinces, list) or not all(isinstance(p, str) for p in provinces):
             raise NodeMapProblem(f"nodes.{name}.provinces: a list of province codes")
@@ -182,6 +192,8 @@ def parse(raw: Mapping[str, Any], *, source: Path | None = None) -> NodeMap:
             elif code not in PROVINCES:
                 raise NodeMapProblem(f"nodes.{name}.provinces: unknown province {code!r}")
             elif code in named:
+                if named[code] == name:
+                    raise NodeMapProblem(f"nodes.{name}.provinces: {code} is listed twice")
                 raise NodeMapProblem(f"province {code} is on two nodes: {named[code]}, {name}")
             else:
                 named[code] = name

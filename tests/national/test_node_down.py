@@ -63,3 +63,36 @@ def test_the_provinces_of_a_node_that_is_down_answer_node_unavailable(national: 
         # Beijing's node answers as ever, before and after the failure.
         up = client.post("/api/v1/auth/otp", json={"msisdn": beijing})
         assert up.status_code == 202, up.text
+
+
+def test_metrics_add_up_every_node_and_leave_out_one_that_is_down(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    path = tmp_path / "nodes.toml"
+    down = f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/xiaohu"
+    path.write_text(
+        'broker_url = "amqp://guest:guest@127.0.0.1:5672/%2F"\n'
+        f'[nodes.a]\ndatabase_url = "sqlite:///{tmp_path}/a.db"\nprovinces = ["*"]\n'
+        f'[nodes.b]\ndatabase_url = "sqlite:///{tmp_path}/b.db"\nprovinces = ["44"]\n'
+        f'[nodes.c]\ndatabase_url = "{down}"\nprovinces = ["45"]\n',
+        encoding="utf-8",
+    )
+    rt = build_runtime(test_settings("sqlite:///unused.db", node_map=path, broker_threads=False))
+    at = dt.datetime(2026, 11, 26, tzinfo=dt.UTC).isoformat()
+    for name in ("a", "b"):
+        upgrade(rt.engine_of(name))
+        with rt.engine_of(name).begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO outbox (topic, province_code, payload, created_at, attempts,"
+                    " status) VALUES ('sms', '11', '{}', :at, 0, 'dead')"
+                ),
+                {"at": at},
+            )
+    with TestClient(create_app(rt), raise_server_exceptions=False) as client:
+        r = client.get("/metrics")
+    assert r.status_code == 200, r.text
+    line = next(x for x in r.text.splitlines() if x.startswith("xiaohu_outbox_messages{"))
+    assert 'topic="sms"' in line and 'status="dead"' in line and line.endswith(" 2.0"), line

@@ -79,6 +79,9 @@ def test_a_province_moves_to_another_node() -> None:
         (TWO.replace("[nodes.south]", "[nodes.South]"), "node name 'South'"),
         (TWO.replace(PG.format(port=5433), "nowhere"), "nodes.south.database_url"),
         (TWO + "\nshards = 3\n", "unknown key 'shards'"),
+        (TWO.replace(PG.format(port=5433), "mysql://x/y"), "nodes.south.database_url: postgresql"),
+        (TWO.replace('"11", "12"', '"11", "11"'), "nodes.north.provinces: 11 is listed twice"),
+        ('moving = ["99"]\n' + TWO, "moving: unknown province '99'"),
         ("[nodes", "not TOML"),
     ],
 )
@@ -96,3 +99,13 @@ def test_the_example_map_of_the_readme_loads() -> None:
     example = Path(__file__).parents[2] / "deploy" / "nodes.example.toml"
     m = nodemap.load(example)
     assert m.names() == ["n1", "n2", "n3"] and m.node_of("44").name == "n2"
+
+
+def test_a_node_s_row_id_reaches_the_log_unmasked() -> None:
+    """Ids of a node's block run past 11 digits; the log masks such runs as phone numbers."""
+    from xiaohu.kit.ids import row_id
+    from xiaohu.operations.rules import mask_text
+
+    big = 2**40 + 8
+    assert mask_text(f"outbox {row_id(big)} waits") == "outbox 1_099_511_627_784 waits"
+    assert "*" in mask_text(f"outbox {big} waits")  # what it was before

@@ -14,6 +14,7 @@ from xiaohu.kit.clock import SHANGHAI, local_date
 from xiaohu.kit.db import transaction
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.money import yuan
+from xiaohu.regions.provinces import PROVINCES
 
 
 def drawer(
@@ -30,8 +31,11 @@ def drawer(
         shell.err.print(f"--date must be YYYY-MM-DD, not {date!r}")
         raise typer.Exit(2) from None
     runtime = shell.runtime()
+    # The drawer is in the books of the store's province (a code begins with it), on its node.
+    province = store[:2]
+    sessions = runtime.sessions_for(province) if province in PROVINCES else runtime.sessions
     try:
-        with transaction(runtime.sessions, readonly=True) as session:
+        with transaction(sessions, readonly=True) as session:
             c = runtime.context(session, actor="cli")
             report = drawer_report.report(c, store, day or local_date(c.now()))
     except DomainError as exc:

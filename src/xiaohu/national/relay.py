@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from xiaohu.interprovince.rules import TOPIC, MalformedMessage, Message
 from xiaohu.interprovince.service import Appliers, receive
 from xiaohu.kit.db import transaction
+from xiaohu.kit.ids import row_id
 from xiaohu.national.broker import Broker, BrokerUnavailable
 from xiaohu.notifications.models import OutboxMessage
 from xiaohu.notifications.rules import OutboxStatus
@@ -100,7 +101,7 @@ def _relay_one(
             broker.publish(message)
     except MalformedMessage as exc:
         # Never appliable, anywhere: parked for the operator instead of blocking the node.
-        log.error("interprovince outbox %s is malformed, parked dead: %s", row.id, exc)
+        log.error("interprovince outbox %s is malformed, parked dead: %s", row_id(row.id), exc)
         row.status, row.last_error, row.next_attempt_at = OutboxStatus.DEAD, str(exc)[:500], None
         return True
     except BrokerUnavailable as exc:
@@ -119,7 +120,7 @@ def _relay_one(
 def _failed(row: OutboxMessage, exc: BaseException, where: str) -> None:
     row.last_error = (str(exc) or type(exc).__name__)[:500]
     if row.attempts == 1 or row.attempts % 60 == 0:  # said once, then about once a minute
-        log.warning("interprovince outbox %s waits (%s): %s", row.id, where, row.last_error)
+        log.warning("interprovince outbox %s waits (%s): %s", row_id(row.id), where, row.last_error)
 
 
 def _lock(session: Session) -> bool:

@@ -69,8 +69,21 @@ class StoreGauges:
 
 
 def store_gauges(runtime: Runtime) -> StoreGauges:
-    """Two grouped reads: the outbox not delivered (the status index), failed refunds."""
+    """Two grouped reads a node: the outbox not delivered (the status index), failed refunds;
+    added up over every node of a national deployment (the oldest pending is the oldest of
+    all). A node that does not answer is left out (`/healthz` names it)."""
     gauges = StoreGauges()
+    nodes = runtime.each_node()
+    for rt in nodes:
+        try:
+            _add_node_gauges(rt, gauges)
+        except SQLAlchemyError:
+            if len(nodes) == 1:
+                raise
+    return gauges
+
+
+def _add_node_gauges(runtime: Runtime, gauges: StoreGauges) -> None:
     with runtime.sessions() as session:
         session.connection(execution_options={"xiaohu_readonly": True})
         now = runtime.clock_for(session).now()
@@ -85,17 +98,18 @@ def store_gauges(runtime: Runtime) -> StoreGauges:
             .group_by(OutboxMessage.topic, OutboxMessage.status)
         )
         for topic, status, count, oldest in rows:
-            gauges.outbox[(topic, status)] = count
+            gauges.outbox[(topic, status)] = gauges.outbox.get((topic, status), 0) + count
             if status == "pending" and oldest is not None:
-                gauges.oldest_pending[topic] = max(0.0, (now - _aware(oldest)).total_seconds())
+                age = max(0.0, (now - _aware(oldest)).total_seconds())
+                gauges.oldest_pending[topic] = max(age, gauges.oldest_pending.get(topic, 0.0))
         count, fen = session.execute(
             select(func.count(), func.coalesce(func.sum(Refund.amount_fen), 0)).where(
                 Refund.status == "failed"
             )
         ).one()
-        gauges.payouts_failed, gauges.payouts_failed_fen = int(count), int(fen)
+        gauges.payouts_failed += int(count)
+        gauges.payouts_failed_fen += int(fen)
         session.rollback()
-    return gauges
 
 
 def _aware(at: dt.datetime) -> dt.datetime:
