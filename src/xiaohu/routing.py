@@ -23,13 +23,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
-from xiaohu.kit.crypto import derive
+from xiaohu.kit.crypto import unseal
 from xiaohu.kit.errors import DomainError
 from xiaohu.kit.web import RETRY_AFTER_SECONDS
 from xiaohu.regions.provinces import PROVINCES
@@ -134,6 +132,7 @@ def _token_province(header: str) -> str | None:
 # The pages' cookies (`web.session`, `web.console_session`): named here, as this layer is below
 # the pages, and only read to choose a node.
 SESSION_COOKIE, STAFF_COOKIE, VISIT_COOKIE = "xh_session", "xh_staff", "xh_visit"
+VISIT_PURPOSE = "console-visit"  # the key the console seals its visit cookie with
 
 
 def _cookie_province(request: Request, runtime: Runtime) -> str | None:
@@ -155,11 +154,10 @@ def _cookie_province(request: Request, runtime: Runtime) -> str | None:
 
 def _visit_number(runtime: Runtime, value: str, login: str) -> str | None:
     """The number of the console's visit cookie (sealed for the clerk's login)."""
+    raw = unseal(runtime.settings.key, VISIT_PURPOSE, value, login.encode())
     try:
-        sealed = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        aead = AESGCM(derive(runtime.settings.key, "console-visit"))
-        number = json.loads(aead.decrypt(sealed[:12], sealed[12:], login.encode())).get("m")
-    except (binascii.Error, InvalidTag, ValueError, AttributeError):
+        number = json.loads(raw).get("m") if raw is not None else None
+    except (ValueError, AttributeError):
         return None
     return number if isinstance(number, str) and len(number) == 11 else None
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
 from functools import lru_cache
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 
@@ -32,6 +34,24 @@ class PiiCipher:
     def blind_index(self, id_type: str, number: str) -> str:
         """Deterministic, keyed: equality lookups without storing the number in clear."""
         return hmac.new(self._index_key, f"{id_type}:{number}".encode(), hashlib.sha256).hexdigest()
+
+
+def seal(master: bytes, purpose: str, raw: bytes, bound_to: bytes) -> str:
+    """`raw` encrypted and authenticated (AES-GCM, a key derived for `purpose`), bound to
+    `bound_to` (opened only with the same), as URL-safe base64 for a cookie."""
+    nonce = os.urandom(12)
+    sealed = nonce + AESGCM(derive(master, purpose)).encrypt(nonce, raw, bound_to)
+    return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+
+
+def unseal(master: bytes, purpose: str, value: str, bound_to: bytes) -> bytes | None:
+    """What `seal` sealed, or None for anything else (tampered, another purpose or binding,
+    not base64)."""
+    try:
+        sealed = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        return AESGCM(derive(master, purpose)).decrypt(sealed[:12], sealed[12:], bound_to)
+    except (binascii.Error, InvalidTag, ValueError):
+        return None
 
 
 def mac(master: bytes, purpose: str, message: str) -> str:

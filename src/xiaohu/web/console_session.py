@@ -12,20 +12,16 @@ its own (nobody can read or forge it), bound to the clerk who entered it, and sh
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import os
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import Request, Response
 
 from xiaohu import principals
-from xiaohu.kit.crypto import derive
+from xiaohu.kit.crypto import seal, unseal
 from xiaohu.principals import StaffClaims
+from xiaohu.routing import VISIT_PURPOSE  # routing opens the visit cookie too
 from xiaohu.runtime import Context
 from xiaohu.web import session
 
@@ -65,10 +61,6 @@ class Visit:
     documents: dict[str, Any]
 
 
-def _aead(ctx: Context) -> AESGCM:
-    return AESGCM(derive(ctx.settings.key, "console-visit"))
-
-
 def start_visit(
     request: Request, response: Response, ctx: Context, staff: StaffClaims, visit: Visit
 ) -> None:
@@ -76,9 +68,7 @@ def start_visit(
     raw = json.dumps(
         {"m": visit.msisdn, "d": visit.documents, "e": expires}, ensure_ascii=False
     ).encode()
-    nonce = os.urandom(12)
-    sealed = nonce + _aead(ctx).encrypt(nonce, raw, staff.login.encode())
-    value = base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+    value = seal(ctx.settings.key, VISIT_PURPOSE, raw, staff.login.encode())
     _cookie(request, response, VISIT_COOKIE, value, VISIT_MINUTES * 60)
 
 
@@ -87,14 +77,15 @@ def visit_of(request: Request, ctx: Context, staff: StaffClaims) -> Visit | None
     value = request.cookies.get(VISIT_COOKIE)
     if not value:
         return None
+    raw = unseal(ctx.settings.key, VISIT_PURPOSE, value, staff.login.encode())
+    if raw is None:
+        return None
     try:
-        sealed = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-        raw = _aead(ctx).decrypt(sealed[:12], sealed[12:], staff.login.encode())
         payload = json.loads(raw)
         if ctx.now().timestamp() >= int(payload["e"]):
             return None
         return Visit(msisdn=str(payload["m"]), documents=dict(payload["d"]))
-    except (binascii.Error, InvalidTag, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None
 
 
